@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# A one-node Apache Kafka broker (KRaft, combined broker+controller) on 127.0.0.1,
+# run from Apache Kafka's own Maven Central artifacts. Used by the tests and by developers;
+# production runs the official image (docker-compose.yml).
+#
+#   deploy/kafka/broker.sh start [PORT]   fetch (cached), format storage, start, wait until it answers
+#   deploy/kafka/broker.sh stop  [PORT]   stop cleanly (SIGTERM, then wait)
+#   deploy/kafka/broker.sh status [PORT]
+#
+# Environment: FULFIL_KAFKA_HOME (default ~/.cache/fulfil/kafka) holds the jars and the
+# per-port data directories.
+set -euo pipefail
+
+cmd=${1:-}
+port=${2:-9092}
+here=$(cd "$(dirname "$0")" && pwd)
+home=${FULFIL_KAFKA_HOME:-$HOME/.cache/fulfil/kafka}
+version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
+libs="$home/libs-$version"
+run="$home/run-$port"
+controller_port=$((port + 1))
+
+die() { echo "broker.sh: $*" >&2; exit 1; }
+
+fetch() {
+  [ -f "$libs/.complete" ] && return 0
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Apache Kafka $version from Maven Central"
+  command -v java >/dev/null || die "a Java runtime (17+) is needed to run Apache Kafka"
+  echo "broker.sh: fetching Apache Kafka $version from Maven Central into $libs" >&2
+  rm -rf "$libs.tmp"
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs.tmp" -DincludeScope=runtime >&2
+  touch "$libs.tmp/.complete"
+  rm -rf "$libs" && mv "$libs.tmp" "$libs"
+}
+
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+
+pid_alive() { [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null; }
+
+start() {
+  pid_alive && { echo "broker.sh: already running on 127.0.0.1:$port (pid $(cat "$run/pid"))"; return 0; }
+  answers && die "port $port is already taken by another process"
+  fetch
+  rm -rf "$run" && mkdir -p "$run/data"
+  cat > "$run/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$run/data
+num.partitions=4
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
+  cat > "$run/log4j.properties" <<PROPS
+log4j.rootLogger=WARN, file
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$run/broker.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+PROPS
+  local java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+                   "-Dlog4j.configuration=file:$run/log4j.properties")
+  java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
+       -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
+       -c "$run/server.properties" > "$run/format.log" 2>&1 \
+    || { cat "$run/format.log" >&2; die "formatting KRaft storage failed"; }
+  nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$run/server.properties" \
+       > "$run/stdout.log" 2>&1 < /dev/null &
+  echo $! > "$run/pid"
+  for _ in $(seq 1 120); do
+    pid_alive || { tail -n 30 "$run/stdout.log" "$run/broker.log" >&2 || true; die "the broker exited during start-up"; }
+    if answers && grep -qE "Kafka Server started|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$run/broker.log" "$run/stdout.log" 2>/dev/null; then
+      echo "broker.sh: Apache Kafka $version listening on 127.0.0.1:$port (pid $(cat "$run/pid"))"
+      return 0
+    fi
+    sleep 0.5
+  done
+  die "the broker did not answer on 127.0.0.1:$port within 60 s (see $run/broker.log)"
+}
+
+stop() {
+  pid_alive || { echo "broker.sh: not running on port $port"; return 0; }
+  local pid; pid=$(cat "$run/pid")
+  kill -TERM "$pid"
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$run/pid"; echo "broker.sh: stopped"; return 0; }
+    sleep 0.5
+  done
+  echo "broker.sh: no clean stop within 30 s, killing" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$run/pid"
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  status) if pid_alive && answers; then echo "running on 127.0.0.1:$port"; else echo "not running"; exit 1; fi ;;
+  fetch) fetch ;;
+  *) die "usage: broker.sh start|stop|status|fetch [PORT]" ;;
+esac

@@ -1,0 +1,125 @@
+"""Which event types each topic carries, at which schema versions, and how raw bytes become an Event.
+
+The topic is part of the contract: `order.cancelled` on `shop.orders` is a shop's request, on
+`orders.events` it is the confirmed cancellation, and an event type a topic does not carry is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
+from schemas import carrier, orders, returns, routing, tracking, warehouse
+from schemas.base import Payload
+from schemas.envelope import Envelope, Event
+
+PayloadType = type[Payload]
+
+
+def _by_type(*models: PayloadType) -> dict[str, dict[int, PayloadType]]:
+    table: dict[str, dict[int, PayloadType]] = {}
+    for model in models:
+        table.setdefault(model.EVENT_TYPE, {})[model.SCHEMA_VERSION] = model
+    return table
+
+
+TOPICS: Mapping[str, dict[str, dict[int, PayloadType]]] = {
+    "shop.orders": _by_type(orders.OrderPlaced, orders.OrderCancellationRequested),
+    "orders.events": _by_type(
+        orders.OrderAccepted, orders.OrderRejected, orders.OrderCancelled, orders.OrderCancellationRefused
+    ),
+    "warehouse.scans": _by_type(
+        warehouse.StockReceived, warehouse.StockCounted, warehouse.PickConfirmed, warehouse.PickShort,
+        warehouse.ParcelPacked,
+    ),
+    "warehouse.events": _by_type(
+        warehouse.StockReserved, warehouse.OrderBackordered, warehouse.PicklistIssued, warehouse.ShipmentPacked,
+        warehouse.StockLow,
+    ),
+    "routing.events": _by_type(routing.RoutePlanned, routing.StopUnassigned),
+    "carrier.scans": _by_type(
+        carrier.ShipmentPickedUp, carrier.ShipmentOutForDelivery, carrier.ShipmentDelivered,
+        carrier.ShipmentDeliveryFailed,
+    ),
+    "tracking.events": _by_type(tracking.ShipmentStatusChanged),
+    "shop.returns": _by_type(returns.ReturnRequested),
+    "returns.events": _by_type(
+        returns.ReturnAuthorised, returns.ReturnRejected, returns.ReturnReceived, returns.ReturnInspected,
+        returns.RefundIssued,
+    ),
+}
+
+KEY_FIELDS: Mapping[str, str] = {
+    "shop.orders": "order_id",
+    "orders.events": "order_id",
+    "warehouse.scans": "warehouse_id",
+    "warehouse.events": "order_id",
+    "routing.events": "depot_id",
+    "carrier.scans": "tracking_number",
+    "tracking.events": "tracking_number",
+    "shop.returns": "order_id",
+    "returns.events": "order_id",
+}
+"""The payload field each topic is keyed (partitioned) by."""
+
+PUBLIC_TOPICS: tuple[str, ...] = ("shop.orders", "shop.returns", "warehouse.scans", "carrier.scans")
+"""Topics written by parties outside Fulfil: their events are the published contract."""
+
+
+class DecodeError(ValueError):
+    """Raw bytes that are not a valid event for their topic; the message says why, field by field."""
+
+
+def _describe(error: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        where = prefix + ".".join(str(p) for p in item["loc"])
+        parts.append(f"{where or '(root)'}: {item['msg']} (got {item.get('input')!r:.80})")
+    return "; ".join(parts)
+
+
+def payload_model(topic: str, event_type: str, schema_version: int) -> PayloadType:
+    types = TOPICS.get(topic)
+    if types is None:
+        raise DecodeError(f"topic {topic!r} carries no Fulfil events")
+    versions = types.get(event_type)
+    if versions is None:
+        raise DecodeError(
+            f"event_type {event_type!r} is not carried on {topic!r}; expected one of {sorted(types)}"
+        )
+    model = versions.get(schema_version)
+    if model is None:
+        raise DecodeError(
+            f"schema_version {schema_version} of {event_type!r} is unknown; known versions {sorted(versions)}"
+        )
+    return model
+
+
+def message_key(topic: str, event: Event) -> str:
+    """The partition key of an event on a topic, from its payload (falls back to the correlation id)."""
+    value = getattr(event.payload, KEY_FIELDS.get(topic, ""), None)
+    return str(value) if value is not None else event.envelope.correlation_id
+
+
+def decode(topic: str, raw: bytes | None) -> Event:
+    """Parse and validate one message, or raise DecodeError with a precise reason."""
+    if raw is None or raw == b"":
+        raise DecodeError("empty message (no value)")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise DecodeError(f"the envelope must be a JSON object, got {type(document).__name__}")
+    try:
+        envelope = Envelope.model_validate(document)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid envelope: {_describe(exc)}") from None
+    model = payload_model(topic, envelope.event_type, envelope.schema_version)
+    try:
+        payload = model.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid {envelope.event_type} payload: {_describe(exc, 'payload.')}") from None
+    return Event(envelope=envelope, payload=payload)

@@ -1,0 +1,1 @@
+"""Fulfil's stream-processing services and their shared plumbing (services.common)."""

@@ -1,0 +1,212 @@
+"""The `fulfil` command: run the system and talk to it without other tools."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from services.common.settings import SERVICES, Settings
+
+app = typer.Typer(help="Fulfil: event-driven order fulfilment on Kafka and PostgreSQL.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The event contract.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"fulfil: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(2)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The one settings object; a bad FULFIL_* value is a precise error, not a traceback."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FULFIL_{'_'.join(str(p) for p in e['loc']).upper() or '(settings)'}: {e['msg']}"
+            for e in exc.errors(include_url=False))
+        raise fail(f"invalid configuration: {problems}") from None
+
+
+def _configure(settings: Settings) -> None:
+    from services.common.logging import configure_logging
+    configure_logging(settings)
+
+
+def runnable_services() -> list[str]:
+    """Services whose worker exists (the others are shells until their issue lands)."""
+    return [s for s in SERVICES if importlib.util.find_spec(f"services.{s}.app") is not None]
+
+
+@app.command()
+def worker(service: Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICES)}")]) -> None:
+    """Run one service's stream processor. Start more of them to scale out."""
+    if service not in SERVICES:
+        raise fail(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    if service not in runnable_services():
+        raise fail(f"the {service} service has no worker yet")
+    settings = load_settings()
+    _configure(settings)
+    from services.common.faust_app import run
+    module = importlib.import_module(f"services.{service}.app")
+    sys.argv = [f"fulfil-{service}", "worker"]
+    run(module.build(settings), settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("head", help="Alembic revision to upgrade to")) -> None:
+    """Create or migrate every service's PostgreSQL schema."""
+    settings = load_settings()
+    _configure(settings)
+    from services.common.migrate import upgrade
+    try:
+        upgrade(settings, revision)
+    except Exception as exc:  # the database's own message is the useful part
+        raise fail(f"database upgrade failed: {str(exc).splitlines()[0]}") from None
+    typer.echo(f"database at {revision}")
+
+
+@topics_app.command("apply")
+def topics_apply() -> None:
+    """Create the topics of deploy/topics.yaml (and their .dlq twins), grow partitions."""
+    settings = load_settings()
+    _configure(settings)
+    from services.common.topics import apply_spec, load_spec
+    try:
+        done = asyncio.run(apply_spec(settings, load_spec(), settings.kafka_replication_factor))
+    except Exception as exc:
+        raise fail(f"could not apply topics on {settings.kafka_bootstrap}: {exc!r}") from None
+    for name, what in sorted(done.items()):
+        typer.echo(f"{name:28} {what}")
+
+
+@schemas_app.command("export")
+def schemas_export(check: bool = typer.Option(False, "--check", help="Only report differences; exit 1 if any")) -> None:
+    """Write JSON Schema files for the public events into schemas/json/."""
+    from schemas import export
+    if check:
+        problems = export.differences()
+        for problem in problems:
+            typer.echo(problem)
+        raise typer.Exit(1 if problems else 0)
+    for path in export.write():
+        typer.echo(str(path))
+
+
+def _read_documents(path: str) -> list[tuple[int, Any]]:
+    """(line number, JSON value) from a JSON file (object or array) or a JSON-lines file; '-' is stdin."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    stripped = text.strip()
+    if not stripped:
+        raise fail(f"{path}: the file is empty")
+    try:
+        whole = json.loads(stripped)
+        return [(1, d) for d in whole] if isinstance(whole, list) else [(1, whole)]
+    except json.JSONDecodeError:
+        pass
+    documents = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                documents.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise fail(f"{path}:{number}: not JSON: {exc.msg} at column {exc.colno}") from None
+    return documents
+
+
+@app.command()
+def send(
+    topic: Annotated[str, typer.Argument(help="e.g. shop.orders")],
+    file: Annotated[str, typer.Argument(help="JSON (one event or an array) or JSON lines; '-' for stdin")],
+    key: Annotated[str | None, typer.Option(help="Partition key for every message (default: the topic's key field)")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Send as-is without validating (to test dead letters)")] = False,
+) -> None:
+    """Publish events from a file. Every event is validated first; nothing is sent if any is invalid."""
+    from schemas.registry import TOPICS, DecodeError, decode, message_key
+    from services.common.kafka_io import Outgoing, send_all
+    if not raw and topic not in TOPICS:
+        raise fail(f"unknown topic {topic!r}; expected one of {', '.join(TOPICS)} (or --raw)")
+    settings = load_settings()
+    outgoing = []
+    if raw:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+        outgoing = [Outgoing(key.encode() if key else None, line.encode()) for line in text.splitlines() if line]
+    for number, document in [] if raw else _read_documents(file):
+        value = json.dumps(document).encode()
+        try:
+            event = decode(topic, value)
+        except DecodeError as exc:
+            raise fail(f"{file}:{number}: {exc}") from None
+        routing_key = key or message_key(topic, event)
+        outgoing.append(Outgoing(routing_key.encode(), value))
+    try:
+        count = asyncio.run(send_all(settings, settings.topic(topic), outgoing))
+    except Exception as exc:
+        raise fail(f"could not publish to {topic} on {settings.kafka_bootstrap}: {exc!r}") from None
+    typer.echo(f"sent {count} event(s) to {topic}", err=True)
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="e.g. orders.events or shop.orders.dlq")],
+    from_beginning: Annotated[bool, typer.Option("--from-beginning/--from-end", help="Where to start")] = False,
+    max_events: Annotated[int | None, typer.Option("--max", "-n", min=1, help="Stop after N events")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", "-t", min=0, help="Stop after T seconds")] = None,
+) -> None:
+    """Print a topic's events as JSON lines."""
+    from services.common.kafka_io import tail as tail_topic
+    settings = load_settings()
+
+    async def run() -> None:
+        async for record in tail_topic(settings, settings.topic(topic), from_beginning=from_beginning, max_events=max_events,
+                                       timeout_s=timeout):
+            sys.stdout.write(json.dumps(record) + "\n")
+            sys.stdout.flush()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        raise fail(f"could not read {topic} on {settings.kafka_bootstrap}: {exc!r}") from None
+
+
+@app.command()
+def up(
+    kafka_port: Annotated[int, typer.Option(help="Port of the embedded Kafka-protocol broker (Tansu)")] = 9092,
+    pg_port: Annotated[int, typer.Option(help="Port of the embedded PostgreSQL")] = 5432,
+    broker: Annotated[str, typer.Option(help="'tansu' (embedded), or 'external' to use FULFIL_KAFKA_BOOTSTRAP")] = "tansu",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes per service")] = 1,
+) -> None:
+    """Run everything on this machine: embedded PostgreSQL, Tansu and every service's workers."""
+    from services.common.stack import run_stack
+    if broker not in ("tansu", "external"):
+        raise fail(f"--broker must be 'tansu' or 'external', got {broker!r}")
+    settings = load_settings()
+    _configure(settings)
+    raise typer.Exit(run_stack(settings, kafka_port=kafka_port, pg_port=pg_port, broker=broker, workers=workers,
+                               services=runnable_services()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

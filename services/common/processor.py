@@ -1,0 +1,187 @@
+"""Effectively-once processing of a batch of messages in one database transaction.
+
+decode (bad bytes -> dead letter) -> claim the event_id in the inbox (duplicate -> skip) -> run the
+handler -> write its events to the outbox -> commit. Synchronous on purpose: it runs in a worker
+thread, off the event loop. Transient database errors retry the whole batch with back-off; an event
+whose handler fails for any other reason is dead-lettered on its own, in the same transaction as
+its inbox row, and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from schemas.envelope import Event
+from schemas.registry import DecodeError, decode
+from services.common.db import UnitOfWork
+from services.common.dead_letters import Incoming, dead_letter
+from services.common.logging import get_logger
+from services.common.messaging import Messaging, OutboxRecord
+from services.common.retry import backoff_delay, is_transient
+from services.common.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """An event a handler wants published, and where."""
+
+    topic: str
+    key: str
+    event: Event
+
+    def record(self, physical_topic: str) -> OutboxRecord:
+        return OutboxRecord(physical_topic, self.key.encode(), self.event.to_json(), self.event.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may know besides the event: the time (never read inside domain code) and settings."""
+
+    now: datetime
+    settings: Settings
+
+
+class Handler(Protocol):
+    def __call__(self, uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]: ...
+
+
+HandlerTable = Mapping[str, Mapping[str, Handler]]
+"""topic -> event_type -> handler. Event types a service does not handle are skipped."""
+
+
+@dataclass
+class BatchOutcome:
+    to_publish: list[OutboxRecord] = field(default_factory=list)
+    processed: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    dead: int = 0
+
+
+class Processor:
+    def __init__(self, service: str, sessions: sessionmaker[Session], messaging: Messaging,
+                 handlers: HandlerTable, settings: Settings, clock: Callable[[], datetime],
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.messaging = messaging
+        self.handlers = handlers
+        self.settings = settings
+        self.clock = clock
+        self.sleep = sleep
+
+    def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event]], list[OutboxRecord]]:
+        """Split messages into events and dead letters for the ones that do not decode."""
+        good: list[tuple[Incoming, Event]] = []
+        dead: list[OutboxRecord] = []
+        for message in messages:
+            try:
+                good.append((message, decode(self.settings.logical_topic(message.topic), message.value)))
+            except DecodeError as exc:
+                log.warning("message.dead_lettered", topic=message.topic, partition=message.partition,
+                            offset=message.offset, error=str(exc))
+                dead.append(dead_letter(message, str(exc), service=self.service, failed_at=self.clock()))
+        return good, dead
+
+    def run(self, messages: list[Incoming]) -> BatchOutcome:
+        """Process a batch with retries; returns what to publish now that it is committed."""
+        good, undecodable = self.decode(messages)
+        attempt, isolate = 0, False
+        while True:
+            try:
+                outcome = self._transaction(good, undecodable, isolate)
+                return outcome
+            except Exception as exc:
+                if is_transient(exc):
+                    attempt += 1
+                    if attempt >= self.settings.db_retry_attempts:
+                        return self._give_up(good, undecodable, exc, attempt)
+                    delay = backoff_delay(attempt, self.settings.db_retry_base_delay_s,
+                                          self.settings.db_retry_max_delay_s)
+                    log.warning("database.retry", attempt=attempt, delay_s=delay, error=str(exc).splitlines()[0])
+                    self.sleep(delay)
+                elif not isolate:
+                    log.warning("batch.isolating", error=repr(exc))
+                    isolate = True
+                else:
+                    raise
+
+    def _transaction(self, good: list[tuple[Incoming, Event]], undecodable: list[OutboxRecord],
+                     isolate: bool) -> BatchOutcome:
+        outcome = BatchOutcome(dead=len(undecodable))
+        now = self.clock()
+        ctx = Context(now=now, settings=self.settings)
+        records: list[OutboxRecord] = list(undecodable)
+        with UnitOfWork(self.sessions) as uow:
+            for message, event in good:
+                logical = self.settings.logical_topic(message.topic)
+                handler = self.handlers.get(logical, {}).get(event.envelope.event_type)
+                if handler is None:
+                    outcome.ignored += 1
+                    continue
+                if not isolate:
+                    if self._handle(uow, message, event, handler, ctx, records, outcome):
+                        outcome.processed += 1
+                    continue
+                savepoint = uow.session.begin_nested()
+                try:
+                    handled = self._handle(uow, message, event, handler, ctx, records, outcome)
+                    savepoint.commit()
+                    outcome.processed += handled
+                except Exception as exc:
+                    savepoint.rollback()
+                    if is_transient(exc):
+                        raise
+                    self._dead_letter_in_place(uow, message, event, exc, now, records)
+                    outcome.dead += 1
+            outcome.to_publish = self.messaging.enqueue(uow.session, records)
+            uow.commit()
+        return outcome
+
+    def _handle(self, uow: UnitOfWork, message: Incoming, event: Event, handler: Handler, ctx: Context,
+                records: list[OutboxRecord], outcome: BatchOutcome) -> bool:
+        envelope = event.envelope
+        if not self.messaging.claim(uow.session, envelope.event_id, envelope.event_type, message.topic,
+                                    message.partition, message.offset):
+            outcome.duplicates += 1
+            log.info("event.duplicate", event_id=str(envelope.event_id), correlation_id=envelope.correlation_id)
+            return False
+        emitted = handler(uow, event, ctx)
+        records.extend(emit.record(self.settings.topic(emit.topic)) for emit in emitted)
+        log.info("event.processed", event_id=str(envelope.event_id), event_type=envelope.event_type,
+                 correlation_id=envelope.correlation_id, emitted=[e.event.envelope.event_type for e in emitted])
+        return True
+
+    def _dead_letter_in_place(self, uow: UnitOfWork, message: Incoming, event: Event, exc: Exception,
+                              now: datetime, records: list[OutboxRecord]) -> None:
+        envelope = event.envelope
+        reason = f"handler failed: {exc!r}\n{''.join(traceback.format_exception(exc)[-3:])}"
+        log.error("event.dead_lettered", event_id=str(envelope.event_id), correlation_id=envelope.correlation_id,
+                  error=repr(exc))
+        self.messaging.claim(uow.session, envelope.event_id, envelope.event_type, message.topic,
+                             message.partition, message.offset)
+        records.append(dead_letter(message, reason, service=self.service, failed_at=now))
+
+    def _give_up(self, good: list[tuple[Incoming, Event]], undecodable: list[OutboxRecord], exc: BaseException,
+                 attempts: int) -> BatchOutcome:
+        """The database stayed away past the retry budget: the batch goes to the dead letters, published
+        directly (there is no database to hold an outbox), so the partition moves on and nothing is lost."""
+        reason = f"database unavailable after {attempts} attempts: {str(exc).splitlines()[0]}"
+        log.error("batch.dead_lettered", size=len(good), error=reason)
+        now = self.clock()
+        dead = [dead_letter(message, reason, service=self.service, failed_at=now) for message, _ in good]
+        return BatchOutcome(to_publish=undecodable + dead, dead=len(undecodable) + len(dead))
+
+
+def describe(outcome: BatchOutcome) -> dict[str, Any]:
+    return {"processed": outcome.processed, "duplicates": outcome.duplicates, "ignored": outcome.ignored,
+            "dead": outcome.dead, "published": len(outcome.to_publish)}

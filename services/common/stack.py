@@ -1,0 +1,131 @@
+"""`fulfil up`: the embedded default, supervised. PostgreSQL and Tansu as child processes, then every
+service's workers; Ctrl-C stops them all in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.embedded import EmbeddedPostgres, Tansu, wait_for_port
+from services.common.logging import get_logger
+from services.common.migrate import upgrade
+from services.common.settings import Settings
+from services.common.topics import apply_spec, load_spec
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=self.log_path.open("ab"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self, timeout_s: float) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _port_taken(port: int) -> bool:
+    try:
+        wait_for_port(port, 0.2)
+        return True
+    except TimeoutError:
+        return False
+
+
+def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str, workers: int,
+              services: list[str]) -> int:
+    data = settings.data_dir.resolve()
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for port, what in ((pg_port, "PostgreSQL (--pg-port)"), (kafka_port if broker == "tansu" else 0, "Kafka (--kafka-port)")):
+        if port and _port_taken(port):
+            print(f"fulfil up: port {port} for {what} is already in use; pick another port", file=sys.stderr)
+            return 2
+
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    postgres = EmbeddedPostgres(data / "postgres", pg_port)
+    tansu = Tansu(kafka_port, logs / "tansu.log") if broker == "tansu" else None
+    children: list[Child] = []
+    try:
+        postgres.start()
+        postgres.create_database("fulfil")
+        bootstrap = settings.kafka_bootstrap
+        if tansu is not None:
+            tansu.start()
+            bootstrap = f"127.0.0.1:{kafka_port}"
+        env = {"FULFIL_DATABASE_URL": postgres.url("fulfil"), "FULFIL_KAFKA_BOOTSTRAP": bootstrap}
+        child_settings = settings.model_copy(update={"database_url": env["FULFIL_DATABASE_URL"],
+                                                     "kafka_bootstrap": bootstrap})
+        upgrade(child_settings)
+        asyncio.run(apply_spec(child_settings, load_spec(), child_settings.kafka_replication_factor))
+        child_env = {**os.environ, **env}
+        for service in services:
+            for index in range(workers):
+                name = f"{service}-{index + 1}"
+                child = Child(name, [sys.executable, "-m", "services.cli", "worker", service],
+                              logs / f"{name}.log", child_env)
+                child.start()
+                children.append(child)
+
+        print("Fulfil is up (embedded default). Ctrl-C stops everything.\n")
+        print(f"  PostgreSQL   {env['FULFIL_DATABASE_URL']}   data: {postgres.data_dir}")
+        print(f"  Kafka        {bootstrap}   " + ("Tansu, in memory" if tansu else "external broker"))
+        for child in children:
+            assert child.process is not None
+            print(f"  {child.name:12} worker pid {child.process.pid}   log: {child.log_path}")
+        print("\nTo reach it from another shell:\n")
+        for key, value in env.items():
+            print(f"  export {key}={value}")
+        print("\n  fulfil send shop.orders orders.jsonl    fulfil tail orders.events --from-beginning\n", flush=True)
+
+        while not stopping:
+            time.sleep(0.5)
+            for child in children:
+                if child.process is not None and child.process.poll() is not None and not stopping:
+                    child.restarts = [t for t in child.restarts if t > time.monotonic() - 60] + [time.monotonic()]
+                    if len(child.restarts) > 5:
+                        print(f"fulfil up: {child.name} keeps exiting (see {child.log_path}); stopping",
+                              file=sys.stderr)
+                        return 1
+                    print(f"fulfil up: {child.name} exited with {child.process.returncode}; restarting",
+                          file=sys.stderr, flush=True)
+                    child.start()
+        print("\nStopping...", flush=True)
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop(15)
+        if tansu is not None:
+            tansu.stop()
+        postgres.stop()
+        if children or stopping:
+            print("Stopped.", flush=True)

@@ -1,0 +1,164 @@
+"""One function per consumed event type: (unit of work, event, context) -> events to emit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from uuid import UUID
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from schemas.envelope import Envelope, Event, make_event
+from schemas.orders import (
+    OrderAccepted, OrderCancellationRefused, OrderCancellationRequested, OrderCancelled, OrderPlaced, OrderRejected,
+)
+from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
+from services.common.db import UnitOfWork
+from services.common.logging import get_logger
+from services.common.processor import Context, Emit, HandlerTable
+from services.common.settings import Settings
+from services.orders import tables
+from services.orders.domain.errors import IllegalTransition
+from services.orders.domain.state_machine import OrderStatus, Trigger, decide_cancellation, next_status
+from services.orders.domain.validation import OrderRules, validate_order
+
+log = get_logger(__name__)
+SOURCE = "service:orders"
+OUT = "orders.events"
+
+
+@lru_cache(maxsize=4)
+def _catalogue(path: Path | None) -> frozenset[str] | None:
+    if path is None:
+        return None
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
+
+
+def rules_from(settings: Settings) -> OrderRules:
+    return OrderRules(
+        catalogue=_catalogue(settings.orders_catalogue_path),
+        max_window_days=settings.orders_max_window_days,
+        min_lead=timedelta(minutes=settings.orders_min_lead_minutes),
+        price_tolerance=Decimal(settings.orders_price_tolerance),
+    )
+
+
+def _emit(payload: OrderAccepted | OrderRejected | OrderCancelled | OrderCancellationRefused, order_id: str,
+          cause: Envelope, now: datetime) -> Emit:
+    return Emit(OUT, order_id, make_event(payload, source=SOURCE, correlation_id=order_id, occurred_at=now,
+                                          cause=cause))
+
+
+def _record_transition(uow: UnitOfWork, order_id: str, before: str | None, after: str, at: datetime,
+                       event_id: UUID) -> None:
+    uow.session.execute(insert(tables.transitions).values(
+        order_id=order_id, from_status=before, to_status=after, at=at, event_id=event_id))
+
+
+def place_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    order = event.payload
+    assert isinstance(order, OrderPlaced)
+    reasons = validate_order(order, rules_from(ctx.settings), ctx.now)
+    status = OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED
+    inserted = uow.session.execute(
+        pg_insert(tables.orders).values(
+            order_id=order.order_id, shop_id=order.shop_id, status=status.value, placed_at=order.placed_at,
+            updated_at=ctx.now, placed_event_id=event.event_id, document=order.model_dump(mode="json"),
+            rejection_reasons=[r.model_dump() for r in reasons] or None,
+        ).on_conflict_do_nothing(index_elements=["order_id"]).returning(tables.orders.c.order_id)
+    ).first()
+    if inserted is None:
+        log.warning("order.duplicate_id", order_id=order.order_id, event_id=str(event.event_id),
+                    note="an order with this id exists already; this placement is ignored")
+        return []
+    _record_transition(uow, order.order_id, None, status.value, ctx.now, event.event_id)
+    if reasons:
+        return [_emit(OrderRejected(order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now,
+                                    reasons=reasons), order.order_id, event.envelope, ctx.now)]
+    fields = order.model_dump(include={"order_id", "shop_id", "placed_at", "currency", "customer",
+                                       "delivery_address", "delivery_window", "lines", "discount_total",
+                                       "shipping_total", "total"})
+    return [_emit(OrderAccepted(accepted_at=ctx.now, **fields), order.order_id, event.envelope, ctx.now)]
+
+
+def _load(uow: UnitOfWork, order_id: str) -> tuple[OrderStatus, str] | None:
+    row = uow.session.execute(
+        select(tables.orders.c.status, tables.orders.c.shop_id)
+        .where(tables.orders.c.order_id == order_id).with_for_update()
+    ).first()
+    return (OrderStatus(row.status), row.shop_id) if row else None
+
+
+def _move(uow: UnitOfWork, order_id: str, trigger: Trigger, event: Event, ctx: Context) -> OrderStatus | None:
+    """Apply a trigger to a stored order; a refused or unknown one is logged and changes nothing."""
+    loaded = _load(uow, order_id)
+    if loaded is None:
+        log.warning("order.unknown", order_id=order_id, trigger=trigger.value, event_id=str(event.event_id))
+        return None
+    current, _ = loaded
+    try:
+        after = next_status(current, trigger)
+    except IllegalTransition as exc:
+        log.info("order.transition_ignored", order_id=order_id, event_id=str(event.event_id), reason=str(exc))
+        return None
+    if after != current:
+        uow.session.execute(update(tables.orders).where(tables.orders.c.order_id == order_id)
+                            .values(status=after.value, updated_at=ctx.now))
+        _record_transition(uow, order_id, current.value, after.value, ctx.now, event.event_id)
+    return after
+
+
+def cancel_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    request = event.payload
+    assert isinstance(request, OrderCancellationRequested)
+    loaded = _load(uow, request.order_id)
+    status, owner = loaded if loaded else (None, None)
+    decision = decide_cancellation(status, owner, request.shop_id)
+    if decision.ignore:
+        return []
+    if not decision.cancel:
+        refusal = OrderCancellationRefused(order_id=request.order_id, shop_id=request.shop_id, refused_at=ctx.now,
+                                           code=decision.code, message=decision.message)  # type: ignore[arg-type]
+        return [_emit(refusal, request.order_id, event.envelope, ctx.now)]
+    assert status is not None
+    _move(uow, request.order_id, Trigger.CANCEL, event, ctx)
+    return [_emit(OrderCancelled(order_id=request.order_id, shop_id=request.shop_id, cancelled_at=ctx.now,
+                                 previous_status=status.value, reason=request.reason),
+                  request.order_id, event.envelope, ctx.now)]
+
+
+def note_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    assert isinstance(event.payload, StockReserved)
+    _move(uow, event.payload.order_id, Trigger.ALLOCATE, event, ctx)
+    return []
+
+
+def note_backordered(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    assert isinstance(event.payload, OrderBackordered)
+    _move(uow, event.payload.order_id, Trigger.BACKORDER, event, ctx)
+    return []
+
+
+def note_picking(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    assert isinstance(event.payload, PicklistIssued)
+    for order_id in sorted(set(event.payload.order_ids)):
+        _move(uow, order_id, Trigger.START_PICKING, event, ctx)
+    return []
+
+
+def note_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    assert isinstance(event.payload, ShipmentPacked)
+    _move(uow, event.payload.order_id, Trigger.PACK, event, ctx)
+    return []
+
+
+HANDLERS: HandlerTable = {
+    "shop.orders": {"order.placed": place_order, "order.cancelled": cancel_order},
+    "warehouse.events": {
+        "stock.reserved": note_reserved, "order.backordered": note_backordered,
+        "picklist.issued": note_picking, "shipment.packed": note_packed,
+    },
+}

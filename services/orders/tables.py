@@ -1,0 +1,36 @@
+"""Tables of the `orders` PostgreSQL schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Identity, Index, Table, Text, Uuid, func
+from sqlalchemy.dialects.postgresql import JSONB
+
+from services.common.db import service_metadata
+from services.common.messaging import Messaging
+
+metadata = service_metadata("orders")
+messaging = Messaging(metadata)
+
+orders = Table(
+    "orders", metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("shop_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("placed_event_id", Uuid, nullable=False),
+    Column("document", JSONB, nullable=False, doc="The order.placed payload as received"),
+    Column("rejection_reasons", JSONB),
+    Index("ix_orders_orders_shop_status", "shop_id", "status"),
+)
+
+transitions = Table(
+    "order_transitions", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("order_id", Text, ForeignKey("orders.orders.order_id"), nullable=False, index=True),
+    Column("from_status", Text),
+    Column("to_status", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

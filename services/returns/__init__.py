@@ -1,0 +1,1 @@
+"""The returns service (see ARCHITECTURE.md); built in its own issue."""

@@ -1,0 +1,1 @@
+"""The routing service (see ARCHITECTURE.md); built in its own issue."""

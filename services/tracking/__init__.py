@@ -1,0 +1,1 @@
+"""The tracking service (see ARCHITECTURE.md); built in its own issue."""

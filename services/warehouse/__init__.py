@@ -1,0 +1,1 @@
+"""The warehouse service (see ARCHITECTURE.md); built in its own issue."""
