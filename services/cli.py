@@ -89,7 +89,7 @@ def topics_apply() -> None:
     _configure(settings)
     from services.common.topics import apply_spec, load_spec
     try:
-        done = asyncio.run(apply_spec(settings, load_spec(), settings.kafka_replication_factor))
+        done = asyncio.run(apply_spec(settings, load_spec(settings.topics_file), settings.kafka_replication_factor))
     except Exception as exc:
         raise fail(f"could not apply topics on {settings.kafka_bootstrap}: {exc!r}") from None
     for name, what in sorted(done.items()):

@@ -24,7 +24,7 @@ from services.common.processor import HandlerTable, Processor, describe
 from services.common.relay import OutboxRelay
 from services.common.retry import backoff_delay
 from services.common.settings import Settings
-from services.common.topics import partitions_of
+from services.common.topics import load_spec
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -121,9 +121,10 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         consume.__name__ = f"consume_{topic_name.replace('.', '_')}"
         return consume
 
+    spec = load_spec(settings.topics_file)
     for topic_name in handlers:
         topic = app.topic(settings.topic(topic_name), key_serializer="raw", value_serializer="raw",
-                          partitions=partitions_of(topic_name))
+                          partitions=spec[topic_name].partitions)
         app.agent(topic, name=f"{service}.{topic_name}")(make_agent(topic_name))
 
     @app.timer(settings.outbox_sweep_interval_s, name=f"{service}.outbox_sweep")

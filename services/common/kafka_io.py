@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common.settings import Settings
 
@@ -53,6 +54,18 @@ def render(record: Any) -> dict[str, Any]:
     }
 
 
+async def partitions_of(settings: Settings, topic: str) -> list[int]:
+    """The topic's partition numbers; empty when the topic does not exist (yet)."""
+    admin = AIOKafkaAdminClient(**settings.aiokafka_options())
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    found = [d for d in described if d["topic"] == topic and d["error_code"] == 0]
+    return sorted(p["partition"] for p in found[0]["partitions"]) if found else []
+
+
 async def tail(settings: Settings, topic: str, *, from_beginning: bool, max_events: int | None,
                timeout_s: float | None) -> AsyncIterator[dict[str, Any]]:
     """Read every partition of a topic without joining a consumer group."""
@@ -60,16 +73,15 @@ async def tail(settings: Settings, topic: str, *, from_beginning: bool, max_even
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout_s if timeout_s is not None else None
-        partitions: set[int] | None = None
+        partitions: list[int] = []
         while True:
-            await consumer.topics()  # refreshes metadata, so a topic created a moment ago is seen
-            partitions = consumer.partitions_for_topic(topic)
+            partitions = await partitions_of(settings, topic)
             if partitions or (deadline is not None and time.monotonic() > deadline):
                 break
             await asyncio.sleep(0.2)
         if not partitions:
             return
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        assigned = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(assigned)
         if from_beginning:
             await consumer.seek_to_beginning(*assigned)

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     topic_namespace: str = Field(
         "", pattern=r"^[a-z0-9._-]*$",
         description="Prefix of every topic and consumer group, to share one cluster between environments")
+    topics_file: Path | None = Field(None, description="Topic spec file; default deploy/topics.yaml of the source tree")
     kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of topics Fulfil creates")
 
     # PostgreSQL

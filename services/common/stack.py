@@ -86,7 +86,7 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
         child_settings = settings.model_copy(update={"database_url": env["FULFIL_DATABASE_URL"],
                                                      "kafka_bootstrap": bootstrap})
         upgrade(child_settings)
-        asyncio.run(apply_spec(child_settings, load_spec(), child_settings.kafka_replication_factor))
+        asyncio.run(apply_spec(child_settings, load_spec(settings.topics_file), child_settings.kafka_replication_factor))
         child_env = {**os.environ, **env}
         for service in services:
             for index in range(workers):

@@ -24,8 +24,11 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def load_spec(path: Path = SPEC_PATH) -> dict[str, TopicSpec]:
-    """Every topic including the dead-letter twins, by name."""
+def load_spec(path: Path | None = None) -> dict[str, TopicSpec]:
+    """Every topic including the dead-letter twins, by logical name."""
+    path = path or SPEC_PATH
+    if not path.exists():
+        raise FileNotFoundError(f"topic spec {path} not found; set FULFIL_TOPICS_FILE")
     document: dict[str, Any] = yaml.safe_load(path.read_text())
     defaults = document.get("defaults", {})
     dead = document.get("dead_letters", {})
@@ -38,13 +41,6 @@ def load_spec(path: Path = SPEC_PATH) -> dict[str, TopicSpec]:
         specs[dlq_topic(name)] = TopicSpec(dlq_topic(name), int(dead.get("partitions", 1)),
                                            {k: str(v) for k, v in dead.get("config", {}).items()})
     return specs
-
-
-def partitions_of(name: str, specs: dict[str, TopicSpec] | None = None) -> int:
-    specs = specs if specs is not None else load_spec()
-    if name not in specs:
-        raise KeyError(f"topic {name!r} is not in the topic spec {SPEC_PATH}")
-    return specs[name].partitions
 
 
 async def apply_spec(settings: Settings, specs: dict[str, TopicSpec], replication_factor: int = 1,

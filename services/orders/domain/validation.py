@@ -66,7 +66,7 @@ def _money_reasons(order: OrderPlaced, rules: OrderRules) -> Iterator[RejectionR
         yield _reason("shipping_total", "shipping_negative",
                       f"shipping_total must not be negative, got {order.shipping_total}")
     lines_total = subtotal(order)
-    if order.discount_total > lines_total:
+    if order.discount_total > max(lines_total, Decimal(0)):
         yield _reason("discount_total", "discount_exceeds_subtotal",
                       f"discount_total {order.discount_total} exceeds the lines' subtotal {lines_total}")
     expected = lines_total - order.discount_total + order.shipping_total

@@ -1,0 +1,179 @@
+"""Real infrastructure for integration tests: Apache Kafka (from its Maven artifacts, via
+deploy/kafka/broker.sh) and PostgreSQL (the embedded wheel). If either cannot start, the tests
+error out: they never skip."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from services.common.embedded import EmbeddedPostgres, free_port
+from services.common.kafka_io import Outgoing, send_all, tail
+from services.common.migrate import upgrade
+from services.common.settings import Settings
+from services.common.topics import apply_spec, load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER = ROOT / "deploy" / "kafka" / "broker.sh"
+
+
+def _two_free_ports() -> int:
+    for _ in range(50):
+        port = free_port()
+        try:
+            import socket
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no two consecutive free ports")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A one-node Apache Kafka (KRaft) broker for the whole run."""
+    external = os.environ.get("FULFIL_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    port = _two_free_ports()
+    started = subprocess.run([str(BROKER), "start", str(port)], capture_output=True, text=True, timeout=600)
+    if started.returncode != 0:
+        pytest.fail(f"Apache Kafka did not start:\n{started.stdout}\n{started.stderr}", pytrace=False)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(BROKER), "stop", str(port)], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Stack:
+    """One test's slice of the infrastructure: its own topic namespace and its own database."""
+
+    settings: Settings
+    env: dict[str, str]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: Path = Path(".")
+
+    def start_worker(self, service: str = "orders", **extra_env: str) -> subprocess.Popen[bytes]:
+        index = len(self.workers) + 1
+        log = (self.logs / f"{service}-{index}.log").open("ab")
+        process = subprocess.Popen([sys.executable, "-m", "services.cli", "worker", service],
+                                   env={**os.environ, **self.env, **extra_env}, stdout=log,
+                                   stderr=subprocess.STDOUT, cwd=ROOT)
+        self.workers.append(process)
+        return process
+
+    def send(self, topic: str, documents: list[dict[str, Any] | bytes], key: str | None = None) -> None:
+        messages = []
+        for document in documents:
+            value = document if isinstance(document, bytes) else json.dumps(document).encode()
+            routing_key = key if key is not None else (
+                document.get("correlation_id") if isinstance(document, dict) else None)
+            messages.append(Outgoing(routing_key.encode() if routing_key else None, value))
+        asyncio.run(send_all(self.settings, self.settings.topic(topic), messages))
+
+    def read(self, topic: str, until: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60,
+             settle_s: float = 0.0) -> list[dict[str, Any]]:
+        """Read the topic from the beginning until `until(records)` holds (then `settle_s` more seconds
+        to catch anything extra, such as a duplicate), or fail with what was seen."""
+        deadline = time.monotonic() + timeout_s
+        records: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            records = asyncio.run(self._read_all(topic))
+            if until(records):
+                if settle_s:
+                    time.sleep(settle_s)
+                    records = asyncio.run(self._read_all(topic))
+                return records
+            self.assert_workers_alive()
+            time.sleep(0.5)
+        raise AssertionError(f"condition not met on {topic} within {timeout_s} s; saw {len(records)} records: "
+                             f"{[r.get('value') for r in records][:5]}\nworker logs: {self.log_tail()}")
+
+    async def _read_all(self, topic: str) -> list[dict[str, Any]]:
+        return [r async for r in tail(self.settings, self.settings.topic(topic), from_beginning=True,
+                                      max_events=None, timeout_s=1.5)]
+
+    def sql(self, statement: str) -> list[Any]:
+        engine = create_engine(self.settings.database_url)
+        try:
+            with engine.connect() as connection:
+                return list(connection.execute(text(statement)))
+        finally:
+            engine.dispose()
+
+    def assert_workers_alive(self) -> None:
+        for process in self.workers:
+            if process.poll() is not None and process.returncode not in (0, -9):
+                raise AssertionError(f"a worker exited with {process.returncode}: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return "\n".join(p.name + ":\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def make_stack(kafka_bootstrap: str, postgres: EmbeddedPostgres, logs: Path, **overrides: Any) -> Stack:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    postgres.create_database(name)
+    env = {
+        "FULFIL_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "FULFIL_DATABASE_URL": postgres.url(name),
+        "FULFIL_TOPIC_NAMESPACE": f"{name}.",
+        "FULFIL_LOG_FORMAT": "json",
+        "FULFIL_OUTBOX_SWEEP_INTERVAL_S": "0.5",
+        "FULFIL_OUTBOX_SWEEP_GRACE_S": "1",
+        **{f"FULFIL_{k.upper()}": str(v) for k, v in overrides.items()},
+    }
+    settings = Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()})
+    upgrade(settings)
+    asyncio.run(apply_spec(settings, load_spec()))
+    logs.mkdir(parents=True, exist_ok=True)
+    return Stack(settings=settings, env=env, logs=logs)
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[Stack]:
+    created = make_stack(kafka_bootstrap, postgres, tmp_path / "logs")
+    try:
+        yield created
+    finally:
+        created.stop_workers()
+
+
+def values(records: list[dict[str, Any]], event_type: str | None = None) -> list[dict[str, Any]]:
+    return [r["value"] for r in records
+            if isinstance(r["value"], dict) and (event_type is None or r["value"].get("event_type") == event_type)]

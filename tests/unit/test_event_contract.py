@@ -1,0 +1,118 @@
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from schemas import export
+from schemas.envelope import derive_event_id, make_event
+from schemas.orders import OrderAccepted, OrderPlaced
+from schemas.registry import KEY_FIELDS, TOPICS, DecodeError, decode, message_key
+from tests.factories import order_placed, to_bytes
+
+
+def test_a_valid_order_decodes_into_its_typed_payload() -> None:
+    event = decode("shop.orders", to_bytes(order_placed("o-9")))
+    assert isinstance(event.payload, OrderPlaced)
+    assert event.payload.total == Decimal("44.93")
+    assert message_key("shop.orders", event) == "o-9"
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", "empty message"),
+    (b"\xff\xfe", "not JSON"),
+    (b"{not json", "not JSON"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b'{"event_type": "order.placed"}', "invalid envelope: event_id: Field required"),
+])
+def test_undecodable_bytes_are_refused_with_a_reason(raw: bytes, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        decode("shop.orders", raw)
+
+
+def test_a_payload_error_names_the_field_path() -> None:
+    document = order_placed()
+    document["payload"]["lines"][1]["quantity"] = "two"
+    with pytest.raises(DecodeError, match=r"payload\.lines\.1\.quantity"):
+        decode("shop.orders", to_bytes(document))
+
+
+def test_fractional_quantities_and_naive_times_are_refused() -> None:
+    document = order_placed()
+    document["payload"]["lines"][0]["quantity"] = 1.5
+    with pytest.raises(DecodeError, match="quantity"):
+        decode("shop.orders", to_bytes(document))
+    document = order_placed()
+    document["payload"]["placed_at"] = "2026-11-22T09:00:00"
+    with pytest.raises(DecodeError, match="timezone"):
+        decode("shop.orders", to_bytes(document))
+
+
+def test_unknown_fields_are_refused_so_typos_never_pass_silently() -> None:
+    document = order_placed()
+    document["payload"]["lines"][0]["quantiy"] = 3
+    with pytest.raises(DecodeError, match="quantiy: Extra inputs are not permitted"):
+        decode("shop.orders", to_bytes(document))
+
+
+def test_an_event_type_is_only_accepted_on_its_own_topic() -> None:
+    with pytest.raises(DecodeError, match="is not carried on 'orders.events'"):
+        decode("orders.events", to_bytes(order_placed()))
+
+
+def test_unknown_schema_versions_are_refused_with_the_known_ones() -> None:
+    document = order_placed() | {"schema_version": 7}
+    with pytest.raises(DecodeError, match=r"schema_version 7 of 'order.placed' is unknown; known versions \[1\]"):
+        decode("shop.orders", to_bytes(document))
+
+
+def test_times_are_normalised_to_utc() -> None:
+    document = order_placed()
+    document["payload"]["placed_at"] = "2026-11-22T10:00:00+01:00"
+    event = decode("shop.orders", to_bytes(document))
+    assert event.payload.placed_at == datetime(2026, 11, 22, 9, tzinfo=timezone.utc)  # type: ignore[attr-defined]
+    assert event.payload.placed_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
+
+
+def test_money_travels_as_decimal_strings_never_floats() -> None:
+    event = decode("shop.orders", to_bytes(order_placed()))
+    wire = json.loads(event.to_json())
+    assert wire["payload"]["lines"][0]["unit_price"] == "9.99"
+
+
+def test_emitted_ids_are_deterministic_so_replays_reemit_the_same_ids() -> None:
+    cause = decode("shop.orders", to_bytes(order_placed())).envelope
+    payload = OrderAccepted(accepted_at=cause.occurred_at, **cause.payload)
+    first = make_event(payload, source="service:orders", correlation_id="o-1", occurred_at=cause.occurred_at, cause=cause)
+    again = make_event(payload, source="service:orders", correlation_id="o-1", occurred_at=cause.occurred_at, cause=cause)
+    assert first.event_id == again.event_id == derive_event_id(cause.event_id, "order.accepted", 0)
+    assert first.envelope.causation_id == cause.event_id
+    assert derive_event_id(cause.event_id, "order.accepted", 1) != first.event_id
+
+
+def test_every_topic_has_a_key_field_and_every_event_a_version() -> None:
+    assert set(KEY_FIELDS) == set(TOPICS)
+    for types in TOPICS.values():
+        for event_type, versions in types.items():
+            assert all(model.EVENT_TYPE == event_type and version >= 1 for version, model in versions.items())
+
+
+def test_the_checked_in_json_schemas_match_the_models() -> None:
+    assert export.differences() == [], "run `fulfil schemas export` and commit schemas/json/"
+
+
+def test_the_schema_check_notices_a_stale_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    export.write(tmp_path)
+    (tmp_path / "shop.orders.order.placed.v1.json").write_text("{}")
+    (tmp_path / "shop.orders.order.ghost.v1.json").write_text("{}")
+    assert export.differences(tmp_path) == ["extra shop.orders.order.ghost.v1.json",
+                                            "out of date shop.orders.order.placed.v1.json"]
+
+
+def test_the_published_order_schema_fixes_type_and_version() -> None:
+    schema = json.loads((export.JSON_DIR / "shop.orders.order.placed.v1.json").read_text())
+    assert schema["properties"]["event_type"]["const"] == "order.placed"
+    assert schema["properties"]["schema_version"]["const"] == 1
+    assert "payload" in schema["required"]
+    assert uuid.UUID(order_placed()["event_id"])

@@ -1,0 +1,106 @@
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from services.common.dead_letters import Incoming, dead_letter
+from services.common.retry import backoff_delay, is_transient
+from services.common.settings import Settings, env_names
+from services.common.topics import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_settings_come_from_fulfil_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FULFIL_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("FULFIL_BATCH_SIZE", "50")
+    settings = Settings()
+    assert settings.kafka_bootstrap == "k1:9092,k2:9092"
+    assert settings.batch_size == 50
+
+
+def test_bad_settings_name_the_field_and_the_value() -> None:
+    with pytest.raises(ValidationError, match="kafka_bootstrap entries must be host:port, got 'kafka'"):
+        Settings(kafka_bootstrap="kafka")
+    with pytest.raises(ValidationError, match="must be a postgresql:// URL"):
+        Settings(database_url="sqlite:///x.db")
+
+
+def test_sasl_needs_credentials_and_builds_client_options() -> None:
+    with pytest.raises(ValidationError, match="kafka_sasl_username and kafka_sasl_password are required"):
+        Settings(kafka_security_protocol="SASL_SSL")
+    settings = Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-512",
+                        kafka_sasl_username="fulfil", kafka_sasl_password="secret")
+    options = settings.aiokafka_options()
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_password"] == "secret"
+    assert options["ssl_context"] is not None
+    assert "secret" not in repr(settings)
+
+
+def test_postgres_tls_settings_reach_the_driver() -> None:
+    args = Settings(database_sslmode="verify-full", database_sslrootcert=Path("/ca.pem")).database_connect_args()
+    assert args["sslmode"] == "verify-full" and args["sslrootcert"] == "/ca.pem"
+
+
+def test_a_namespace_prefixes_every_physical_topic() -> None:
+    settings = Settings(topic_namespace="staging.")
+    assert settings.topic("shop.orders") == "staging.shop.orders"
+    assert settings.logical_topic("staging.shop.orders") == "shop.orders"
+
+
+def test_connection_failures_are_transient_but_integrity_errors_are_not() -> None:
+    lost = OperationalError("SELECT 1", {}, psycopg2.OperationalError("server closed the connection"))
+    assert is_transient(lost)
+    duplicate = IntegrityError("INSERT", {}, psycopg2.IntegrityError("duplicate key"))
+    assert not is_transient(duplicate)
+    assert not is_transient(ValueError("a bug"))
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    assert [backoff_delay(n, 0.1, 1.0) for n in range(1, 7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def test_a_dead_letter_keeps_the_original_bytes_and_says_where_they_came_from() -> None:
+    message = Incoming("shop.orders", 3, 42, b"o-1", b"\x00garbage")
+    record = dead_letter(message, "not JSON", service="orders", failed_at=datetime(2026, 1, 1, tzinfo=UTC))
+    headers = dict(record.headers)
+    assert (record.topic, record.key, record.value) == ("shop.orders.dlq", b"o-1", b"\x00garbage")
+    assert headers["fulfil.error"] == b"not JSON"
+    assert (headers["fulfil.source.topic"], headers["fulfil.source.partition"], headers["fulfil.source.offset"]) == (
+        b"shop.orders", b"3", b"42")
+    again = dead_letter(message, "not JSON", service="orders", failed_at=datetime(2026, 1, 2, tzinfo=UTC))
+    assert record.event_id == again.event_id and isinstance(record.event_id, uuid.UUID)
+
+
+def test_the_topic_spec_gives_every_topic_a_dead_letter_twin() -> None:
+    spec = load_spec()
+    assert spec["shop.orders"].partitions == 8
+    assert spec["shop.orders.dlq"].config["retention.ms"] == "2592000000"
+    assert all(f"{name}.dlq" in spec for name in spec if not name.endswith(".dlq"))
+
+
+def test_the_compose_file_runs_every_service_with_known_settings() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for service in ("orders", "warehouse", "routing", "tracking", "returns"):
+        assert services[service]["command"] == ["fulfil", "worker", service]
+    assert services["kafka"]["image"].startswith("apache/kafka")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "postgres" in services
+    known = env_names()
+    environment = services["orders"]["environment"]
+    assert {"FULFIL_KAFKA_BOOTSTRAP", "FULFIL_DATABASE_URL"} <= set(environment)
+    unknown = [name for name in environment if name not in known]
+    assert unknown == [], f"compose sets variables the settings do not read: {unknown}"
+
+
+def test_the_readme_configuration_table_lists_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in env_names() if f"`{name}`" not in readme]
+    assert missing == [], f"README's configuration table lacks {missing}"
