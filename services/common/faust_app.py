@@ -21,7 +21,7 @@ from services.common.dead_letters import Incoming
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.processor import HandlerTable, Processor, describe
-from services.common.relay import OutboxRelay
+from services.common.relay import OutboxRelay, RetryPolicy
 from services.common.retry import backoff_delay
 from services.common.settings import Settings
 from services.common.topics import load_spec
@@ -91,8 +91,9 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
     processor = Processor(service, sessions, messaging, handlers, settings, clock)
+    retry = RetryPolicy(settings.db_retry_attempts, settings.db_retry_base_delay_s, settings.db_retry_max_delay_s)
     relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, clock,  # type: ignore[arg-type]
-                        settings.outbox_sweep_grace_s)
+                        settings.outbox_sweep_grace_s, retry)
     crash_after_commit = "crash_after_commit" in settings.fault_set
 
     async def publish(records: list[OutboxRecord]) -> None:
@@ -126,6 +127,14 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         topic = app.topic(settings.topic(topic_name), key_serializer="raw", value_serializer="raw",
                           partitions=spec[topic_name].partitions)
         app.agent(topic, name=f"{service}.{topic_name}")(make_agent(topic_name))
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        by_topic: dict[str, list[int]] = {}
+        for tp in assigned:
+            by_topic.setdefault(settings.logical_topic(tp.topic), []).append(tp.partition)
+        log.info("partitions.assigned", pid=os.getpid(),
+                 partitions={t: sorted(p) for t, p in by_topic.items() if t in handlers})
 
     @app.timer(settings.outbox_sweep_interval_s, name=f"{service}.outbox_sweep")
     async def sweep() -> None:

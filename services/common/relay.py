@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
+from services.common.retry import backoff_delay, is_transient
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -21,12 +23,21 @@ class Publisher(Protocol):
         """Send every record and return once the broker has acknowledged all of them."""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 12
+    base_delay_s: float = 0.1
+    max_delay_s: float = 5.0
+
+
 RunSync = Callable[[Callable[[], T]], Awaitable[T]]
 
 
 class OutboxRelay:
     def __init__(self, publisher: Publisher, sessions: sessionmaker[Session], messaging: Messaging,
-                 run_sync: RunSync[object], clock: Callable[[], datetime], grace_s: float) -> None:
+                 run_sync: RunSync[object], clock: Callable[[], datetime], grace_s: float,
+                 retry: RetryPolicy | None = None) -> None:
+        self.retry = retry or RetryPolicy()
         self.publisher = publisher
         self.sessions = sessions
         self.messaging = messaging
@@ -44,9 +55,20 @@ class OutboxRelay:
             await self.run_sync(lambda: self._mark_sent(ids))
 
     def _mark_sent(self, ids: list[int]) -> None:
-        with self.sessions() as session:
-            self.messaging.mark_sent(session, ids)
-            session.commit()
+        """Retried through short database outages: a row left unmarked would be re-sent by the sweep
+        (harmless to consumers, who dedupe by event_id, but noise on the wire)."""
+        attempt = 0
+        while True:
+            try:
+                with self.sessions() as session:
+                    self.messaging.mark_sent(session, ids)
+                    session.commit()
+                return
+            except Exception as exc:
+                attempt += 1
+                if not is_transient(exc) or attempt >= self.retry.attempts:
+                    raise
+                time.sleep(backoff_delay(attempt, self.retry.base_delay_s, self.retry.max_delay_s))
 
     async def sweep(self) -> int:
         """Publish rows left unsent (older than the grace period) by a crash; returns how many."""
@@ -69,5 +91,3 @@ class OutboxRelay:
         session.commit()
 
 
-async def gather_in_order(sends: list[Awaitable[object]]) -> None:
-    await asyncio.gather(*sends)

@@ -87,6 +87,21 @@ class Stack:
         self.workers.append(process)
         return process
 
+    def wait_for_assignments(self, topic: str, workers: int, timeout_s: float = 60) -> None:
+        """Until each of the first `workers` workers' latest assignment holds a partition of `topic`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            latest = []
+            for path in sorted(self.logs.glob("*.log"))[:workers]:
+                lines = [json.loads(line) for line in path.read_text().splitlines()
+                         if '"partitions.assigned"' in line]
+                latest.append(lines[-1]["partitions"].get(topic) if lines else None)
+            if len(latest) == workers and all(latest):
+                return
+            self.assert_workers_alive()
+            time.sleep(0.3)
+        raise AssertionError(f"workers were not all assigned {topic} within {timeout_s} s: {self.log_tail()}")
+
     def send(self, topic: str, documents: list[dict[str, Any] | bytes], key: str | None = None) -> None:
         messages = []
         for document in documents:
@@ -130,6 +145,9 @@ class Stack:
         for process in self.workers:
             if process.poll() is not None and process.returncode not in (0, -9):
                 raise AssertionError(f"a worker exited with {process.returncode}: {self.log_tail()}")
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.logs.glob("*.log")))
 
     def log_tail(self) -> str:
         return "\n".join(p.name + ":\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log")))

@@ -1,0 +1,68 @@
+"""Losing nothing and doubling nothing when a worker dies or PostgreSQL goes away."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from services.common.embedded import EmbeddedPostgres
+from tests.factories import order_placed
+from tests.integration.conftest import Stack, make_stack, values
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_worker_killed_after_commit_but_before_publishing_republishes_after_restart(stack: Stack) -> None:
+    doomed = stack.start_worker(FULFIL_FAULTS="crash_after_commit")
+    stack.send("shop.orders", [order_placed("o-crash")])
+    assert doomed.wait(60) == -9, stack.log_tail()
+    assert stack.sql("SELECT status FROM orders.orders WHERE order_id = 'o-crash'")[0][0] == "accepted"
+    assert stack.sql("SELECT count(*) FROM orders.outbox WHERE sent_at IS NULL")[0][0] == 1
+    assert values(stack.read("orders.events", lambda rs: True, timeout_s=5)) == []
+
+    stack.start_worker()
+    records = stack.read("orders.events", lambda rs: len(values(rs)) >= 1, settle_s=4)
+    published = values(records)
+    assert [(e["event_type"], e["payload"]["order_id"]) for e in published] == [("order.accepted", "o-crash")]
+    assert stack.sql("SELECT count(*) FROM orders.outbox WHERE sent_at IS NULL")[0][0] == 0
+    assert stack.sql("SELECT count(*) FROM orders.inbox")[0][0] == 1
+
+
+def test_postgres_stopped_under_a_stream_of_orders_loses_and_doubles_nothing(kafka_bootstrap: str,
+                                                                             tmp_path: Path) -> None:
+    postgres = EmbeddedPostgres(tmp_path / "pg")
+    postgres.start()
+    stack = make_stack(kafka_bootstrap, postgres, tmp_path / "logs")
+    try:
+        stack.start_worker()
+        stack.send("shop.orders", [order_placed("warm-up")])
+        stack.read("orders.events", lambda rs: len(values(rs)) == 1)
+
+        total = 120
+        sender = threading.Thread(target=lambda: [
+            (stack.send("shop.orders", [order_placed(f"o-{i}") for i in range(start, start + 10)]), time.sleep(0.5))
+            for start in range(0, total, 10)])
+        sender.start()
+        time.sleep(1.5)
+        postgres.stop()
+        time.sleep(6)
+        postgres.start()
+        sender.join()
+
+        records = stack.read("orders.events", lambda rs: len(values(rs)) >= total + 1, timeout_s=120, settle_s=4)
+        published = values(records)
+        ids = [e["event_id"] for e in published]
+        orders = sorted(e["payload"]["order_id"] for e in published if e["payload"]["order_id"] != "warm-up")
+        assert len(ids) == len(set(ids)) == total + 1, "an event was published twice"
+        assert orders == sorted(f"o-{i}" for i in range(total))
+        assert {e["event_type"] for e in published} == {"order.accepted"}
+        assert stack.sql("SELECT count(*) FROM orders.orders")[0][0] == total + 1
+        assert stack.sql("SELECT count(*) FROM orders.outbox WHERE sent_at IS NULL")[0][0] == 0
+        assert "database.retry" in stack.log_text(), "the outage was not noticed: the test proved nothing"
+        assert values(stack.read("shop.orders.dlq", lambda rs: True, timeout_s=3)) == []
+    finally:
+        stack.stop_workers()
+        postgres.stop()

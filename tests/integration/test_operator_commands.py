@@ -1,0 +1,115 @@
+"""The operator's commands against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from services.common.embedded import EmbeddedPostgres
+from services.common.kafka_io import partitions_of
+from services.common.migrations.models import all_metadata
+from services.common.topics import load_spec
+from tests.factories import order_placed
+from tests.integration.conftest import Stack, values
+
+pytestmark = pytest.mark.integration
+
+
+def fulfil(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, input=stdin, timeout=120)
+
+
+def test_topics_apply_creates_every_topic_with_its_dead_letter_twin(kafka_bootstrap: str) -> None:
+    env = {"FULFIL_KAFKA_BOOTSTRAP": kafka_bootstrap, "FULFIL_TOPIC_NAMESPACE": "apply-test."}
+    first = fulfil(env, "topics", "apply")
+    assert first.returncode == 0, first.stderr
+    assert "apply-test.shop.orders" in first.stdout and "created (8 partitions)" in first.stdout
+    again = fulfil(env, "topics", "apply")
+    assert "created" not in again.stdout and "up to date (8 partitions)" in again.stdout
+    from services.common.settings import Settings
+    settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace="apply-test.")
+    for name, spec in load_spec().items():
+        assert len(asyncio.run(partitions_of(settings, settings.topic(name)))) == spec.partitions, name
+
+
+def test_db_upgrade_builds_schemas_that_match_the_models(postgres: EmbeddedPostgres) -> None:
+    postgres.create_database("upgrade_test")
+    env = {"FULFIL_DATABASE_URL": postgres.url("upgrade_test")}
+    done = fulfil(env, "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    assert fulfil(env, "db", "upgrade").returncode == 0
+    engine = create_engine(postgres.url("upgrade_test"))
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_schemas": True, "compare_type": True,
+                                                               "include_name": lambda n, t, p: t != "schema" or n in {
+                                                                   "orders", "warehouse", "routing", "tracking", "returns"}})
+        drift = compare_metadata(context, all_metadata())
+    engine.dispose()
+    assert drift == [], f"models and migrations disagree: {drift}"
+
+
+def test_db_upgrade_on_an_unreachable_database_says_so() -> None:
+    done = fulfil({"FULFIL_DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/none"}, "db", "upgrade")
+    assert done.returncode == 2
+    assert "database upgrade failed" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_send_validates_everything_before_sending_anything(stack: Stack, tmp_path: Path) -> None:
+    good, bad = order_placed("o-ok"), order_placed("o-broken")
+    bad["payload"]["currency"] = "euro"
+    file = tmp_path / "orders.jsonl"
+    file.write_text(json.dumps(good) + "\n\n" + json.dumps(bad) + "\n")
+    done = fulfil(stack.env, "send", "shop.orders", str(file))
+    assert done.returncode == 2
+    assert f"{file}:3: invalid order.placed payload: payload.currency" in done.stderr
+    assert stack.read("shop.orders", lambda rs: True, timeout_s=3) == []
+
+
+def test_send_and_tail_round_trip_through_the_orders_worker(stack: Stack, tmp_path: Path) -> None:
+    stack.start_worker()
+    file = tmp_path / "orders.json"
+    file.write_text(json.dumps([order_placed("o-a"), order_placed("o-b")]))
+    sent = fulfil(stack.env, "send", "shop.orders", str(file))
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 2 event(s) to shop.orders" in sent.stderr
+    tailed = fulfil(stack.env, "tail", "orders.events", "--from-beginning", "--max", "2", "--timeout", "60")
+    assert tailed.returncode == 0, tailed.stderr
+    lines = [json.loads(line) for line in tailed.stdout.splitlines()]
+    assert sorted(line["key"] for line in lines) == ["o-a", "o-b"]
+    assert {line["value"]["event_type"] for line in lines} == {"order.accepted"}
+    quiet = fulfil(stack.env, "tail", "orders.events", "--timeout", "2")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+
+
+def test_bad_arguments_get_precise_messages(stack: Stack) -> None:
+    unknown = fulfil(stack.env, "send", "shop.order", "-", stdin="{}")
+    assert unknown.returncode == 2 and "unknown topic 'shop.order'" in unknown.stderr
+    not_json = fulfil(stack.env, "send", "shop.orders", "-", stdin="{oops\n")
+    assert not_json.returncode == 2 and "-:1: not JSON" in not_json.stderr
+    bad_env = fulfil({**stack.env, "FULFIL_BATCH_SIZE": "many"}, "tail", "orders.events", "-t", "1")
+    assert bad_env.returncode == 2 and "FULFIL_BATCH_SIZE" in bad_env.stderr
+    no_service = fulfil(stack.env, "worker", "billing")
+    assert no_service.returncode == 2 and "unknown service 'billing'" in no_service.stderr
+
+
+def test_two_workers_share_the_partitions_and_process_each_order_once(stack: Stack) -> None:
+    stack.start_worker()
+    stack.start_worker()
+    stack.wait_for_assignments("shop.orders", workers=2)
+    total = 60
+    stack.send("shop.orders", [order_placed(f"o-{i}") for i in range(total)])
+    records = stack.read("orders.events", lambda rs: len(values(rs)) >= total, timeout_s=90, settle_s=3)
+    ids = [e["event_id"] for e in values(records)]
+    assert len(ids) == len(set(ids)) == total
+    logs = [p.read_text() for p in sorted(stack.logs.glob("orders-*.log"))]
+    assert all("event.processed" in log for log in logs), "one worker did no work: no scale-out"
