@@ -17,13 +17,12 @@ JSON_DIR = Path(__file__).parent / "json"
 
 def envelope_schema(topic: str, model: type[Payload]) -> dict[str, Any]:
     """The full message schema for one event: the envelope with its typed payload and fixed type/version."""
-    typed = create_model(
-        f"{model.__name__}Event",
-        __base__=Envelope,
-        event_type=(Literal[model.EVENT_TYPE], ...),  # type: ignore[valid-type]
-        schema_version=(Literal[model.SCHEMA_VERSION], ...),  # type: ignore[valid-type]
-        payload=(model, ...),
-    )
+    fields: dict[str, Any] = {
+        "event_type": (Literal[model.EVENT_TYPE], ...),
+        "schema_version": (Literal[model.SCHEMA_VERSION], ...),
+        "payload": (model, ...),
+    }
+    typed = create_model(f"{model.__name__}Event", __base__=Envelope, **fields)
     schema = typed.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://fulfil.dev/schemas/{topic}/{model.EVENT_TYPE}.v{model.SCHEMA_VERSION}.json"

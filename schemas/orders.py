@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, StrictInt
@@ -48,8 +49,8 @@ class OrderPlaced(Payload):
     delivery_address: Address
     delivery_window: TimeWindow
     lines: list[OrderLine]
-    discount_total: Money = Field(default=0, description="Order-level discount, spread over lines for refunds.")
-    shipping_total: Money = 0
+    discount_total: Money = Field(default=Decimal(0), description="Order-level discount, spread over lines for refunds.")
+    shipping_total: Money = Decimal(0)
     total: Money = Field(description="sum(quantity * unit_price) - discount_total + shipping_total")
 
 

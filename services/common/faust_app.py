@@ -77,8 +77,9 @@ class FaustPublisher:
 
 def _incoming(event: EventT) -> Incoming:
     message = event.message
-    headers = message.headers or ()
-    pairs = tuple(headers.items()) if isinstance(headers, dict) else tuple(headers)
+    headers: Any = message.headers or ()
+    items = headers.items() if isinstance(headers, dict) else headers
+    pairs = tuple((str(k), bytes(v)) for k, v in items)
     return Incoming(message.topic, message.partition, message.offset, message.key, message.value, pairs)
 
 
@@ -92,7 +93,7 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
 
     processor = Processor(service, sessions, messaging, handlers, settings, clock)
     retry = RetryPolicy(settings.db_retry_attempts, settings.db_retry_base_delay_s, settings.db_retry_max_delay_s)
-    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, clock,  # type: ignore[arg-type]
+    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, clock,
                         settings.outbox_sweep_grace_s, retry)
     crash_after_commit = "crash_after_commit" in settings.fault_set
 
@@ -128,7 +129,7 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
                           partitions=spec[topic_name].partitions)
         app.agent(topic, name=f"{service}.{topic_name}")(make_agent(topic_name))
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         by_topic: dict[str, list[int]] = {}
         for tp in assigned:
@@ -146,7 +147,7 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
     return processor
 
 
-class Worker(faust.Worker):  # type: ignore[misc]
+class Worker(faust.Worker):
     """Faust's worker, minus its own logging set-up: structlog is configured once, by us."""
 
     def _setup_logging(self) -> None:

@@ -121,7 +121,7 @@ def cancel_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
         return []
     if not decision.cancel:
         refusal = OrderCancellationRefused(order_id=request.order_id, shop_id=request.shop_id, refused_at=ctx.now,
-                                           code=decision.code, message=decision.message)  # type: ignore[arg-type]
+                                           code=decision.code, message=decision.message)
         return [_emit(refusal, request.order_id, event.envelope, ctx.now)]
     assert status is not None
     _move(uow, request.order_id, Trigger.CANCEL, event, ctx)

@@ -116,3 +116,16 @@ def test_the_published_order_schema_fixes_type_and_version() -> None:
     assert schema["properties"]["schema_version"]["const"] == 1
     assert "payload" in schema["required"]
     assert uuid.UUID(order_placed()["event_id"])
+
+
+def test_the_readme_example_order_is_valid_and_accepted() -> None:
+    import re
+    from pathlib import Path
+
+    from services.orders.domain.validation import OrderRules, validate_order
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = re.search(r"```json\n(.*?)```", readme, re.S)
+    assert example is not None
+    event = decode("shop.orders", example.group(1).encode())
+    now = datetime(2026, 11, 22, 9, 5, tzinfo=timezone.utc)
+    assert validate_order(event.payload, OrderRules(), now) == []  # type: ignore[arg-type]

