@@ -22,6 +22,7 @@ up: install
 
 check: install
 	$(BIN)/fulfil schemas export --check
+	$(BIN)/ruff check schemas services tests bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import time
@@ -35,6 +34,18 @@ def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] 
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout_s} s")
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """SIGTERM, wait, then SIGKILL if it will not go."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _pg_bin() -> Path:
@@ -151,15 +162,5 @@ class Tansu:
         wait_for_port(self.port, timeout_s, self.process)
 
     def stop(self, timeout_s: float = 10) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s)
 
-
-def which(name: str) -> str | None:
-    return shutil.which(name)

@@ -5,7 +5,6 @@ Every service schema has the same two tables, declared once here.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,6 +115,3 @@ class Messaging:
             select(func.count()).select_from(self.outbox).where(self.outbox.c.sent_at.is_(None))
         ).scalar_one()
 
-
-def headers_json(headers: Headers) -> str:
-    return json.dumps({k: v.decode(errors="replace") for k, v in headers})

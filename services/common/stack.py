@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.common.embedded import EmbeddedPostgres, Tansu, wait_for_port
+from services.common.embedded import EmbeddedPostgres, Tansu, stop_process, wait_for_port
 from services.common.logging import get_logger
 from services.common.migrate import upgrade
 from services.common.settings import Settings
@@ -35,14 +35,7 @@ class Child:
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self, timeout_s: float) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s)
 
 
 def _port_taken(port: int) -> bool:
