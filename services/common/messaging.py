@@ -69,6 +69,15 @@ class Messaging:
         )
         return session.execute(statement).first() is not None
 
+    def claim_many(self, session: Session, claims: list[dict[str, object]]) -> set[uuid.UUID]:
+        """Record many events as processed in one statement; returns the ids that were new."""
+        if not claims:
+            return set()
+        statement = (
+            insert(self.inbox).on_conflict_do_nothing(index_elements=["event_id"]).returning(self.inbox.c.event_id)
+        )
+        return {row[0] for row in session.execute(statement, claims)}
+
     def enqueue(self, session: Session, records: list[OutboxRecord]) -> list[OutboxRecord]:
         """Write records to the outbox; returns them with their ids (ones already there are skipped)."""
         if not records:
@@ -79,10 +88,10 @@ class Messaging:
             for r in records
         ]
         statement = (
-            insert(self.outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(self.outbox.c.id, self.outbox.c.event_id)
+            insert(self.outbox).on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.outbox.c.id, self.outbox.c.event_id, sort_by_parameter_order=True)
         )
-        ids = {event_id: row_id for row_id, event_id in session.execute(statement)}
+        ids = {event_id: row_id for row_id, event_id in session.execute(statement, rows)}
         return [
             OutboxRecord(r.topic, r.key, r.value, r.event_id, r.headers, ids[r.event_id])
             for r in records if r.event_id in ids

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,8 +55,37 @@ class Handler(Protocol):
     def __call__(self, uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]: ...
 
 
-HandlerTable = Mapping[str, Mapping[str, Handler]]
+class BatchHandler(Protocol):
+    def __call__(self, uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]: ...
+
+
+@dataclass(frozen=True)
+class Batched:
+    """Marks a handler that takes a run of consecutive events of one type at once, so that it can
+    write them with multi-row statements. It must behave as if called once per event, in order."""
+
+    handle: BatchHandler
+
+
+HandlerTable = Mapping[str, Mapping[str, Handler | Batched]]
 """topic -> event_type -> handler. Event types a service does not handle are skipped."""
+
+
+def invoke(handler: Handler | Batched, uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+    if isinstance(handler, Batched):
+        return handler.handle(uow, events, ctx)
+    return [emit for event in events for emit in handler(uow, event, ctx)]
+
+
+def _runs(items: list[tuple[Event, Handler | Batched]]) -> list[tuple[Handler | Batched, list[Event]]]:
+    """Consecutive events with the same handler, in order (order within a partition is kept)."""
+    runs: list[tuple[Handler | Batched, list[Event]]] = []
+    for event, handler in items:
+        if runs and runs[-1][0] is handler:
+            runs[-1][1].append(event)
+        else:
+            runs.append((handler, [event]))
+    return runs
 
 
 @dataclass
@@ -121,22 +151,17 @@ class Processor:
         now = self.clock()
         ctx = Context(now=now, settings=self.settings)
         records: list[OutboxRecord] = list(undecodable)
+        handled = [(m, e, h) for m, e in good if (h := self._handler_for(m, e)) is not None]
+        outcome.ignored = len(good) - len(handled)
         with UnitOfWork(self.sessions) as uow:
-            for message, event in good:
-                logical = self.settings.logical_topic(message.topic)
-                handler = self.handlers.get(logical, {}).get(event.envelope.event_type)
-                if handler is None:
-                    outcome.ignored += 1
-                    continue
-                if not isolate:
-                    if self._handle(uow, message, event, handler, ctx, records, outcome):
-                        outcome.processed += 1
-                    continue
+            if not isolate:
+                self._handle_batch(uow, handled, ctx, records, outcome)
+            for message, event, handler in handled if isolate else ():
                 savepoint = uow.session.begin_nested()
                 try:
-                    handled = self._handle(uow, message, event, handler, ctx, records, outcome)
+                    processed = self._handle(uow, message, event, handler, ctx, records, outcome)
                     savepoint.commit()
-                    outcome.processed += handled
+                    outcome.processed += processed
                 except Exception as exc:
                     savepoint.rollback()
                     if is_transient(exc):
@@ -147,19 +172,50 @@ class Processor:
             uow.commit()
         return outcome
 
-    def _handle(self, uow: UnitOfWork, message: Incoming, event: Event, handler: Handler, ctx: Context,
+    def _handler_for(self, message: Incoming, event: Event) -> Handler | Batched | None:
+        return self.handlers.get(self.settings.logical_topic(message.topic), {}).get(event.envelope.event_type)
+
+    def _handle_batch(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event, Handler | Batched]],
+                      ctx: Context, records: list[OutboxRecord], outcome: BatchOutcome) -> None:
+        """Claim every event id in one statement, then hand runs of same-type events to their handler."""
+        claims: dict[UUID, dict[str, object]] = {}
+        for message, event, _ in handled:
+            claims.setdefault(event.event_id, {
+                "event_id": event.event_id, "event_type": event.envelope.event_type, "topic": message.topic,
+                "partition": message.partition, "offset": message.offset})
+        unclaimed = self.messaging.claim_many(uow.session, list(claims.values()))
+        fresh: list[tuple[Event, Handler | Batched]] = []
+        for _, event, handler in handled:
+            if event.event_id in unclaimed:
+                unclaimed.discard(event.event_id)  # a second copy in the same batch is a duplicate too
+                fresh.append((event, handler))
+            else:
+                outcome.duplicates += 1
+                log.info("event.duplicate", event_id=str(event.event_id),
+                         correlation_id=event.envelope.correlation_id)
+        for handler, run in _runs(fresh):
+            self._emit(invoke(handler, uow, run, ctx), records)
+            for event in run:
+                log.info("event.processed", event_id=str(event.event_id), event_type=event.envelope.event_type,
+                         correlation_id=event.envelope.correlation_id)
+            outcome.processed += len(run)
+
+    def _handle(self, uow: UnitOfWork, message: Incoming, event: Event, handler: Handler | Batched, ctx: Context,
                 records: list[OutboxRecord], outcome: BatchOutcome) -> bool:
+        """One event on its own: the isolating path, after a batch failed for a reason that was not transient."""
         envelope = event.envelope
         if not self.messaging.claim(uow.session, envelope.event_id, envelope.event_type, message.topic,
                                     message.partition, message.offset):
             outcome.duplicates += 1
             log.info("event.duplicate", event_id=str(envelope.event_id), correlation_id=envelope.correlation_id)
             return False
-        emitted = handler(uow, event, ctx)
-        records.extend(emit.record(self.settings.topic(emit.topic)) for emit in emitted)
+        self._emit(invoke(handler, uow, [event], ctx), records)
         log.info("event.processed", event_id=str(envelope.event_id), event_type=envelope.event_type,
-                 correlation_id=envelope.correlation_id, emitted=[e.event.envelope.event_type for e in emitted])
+                 correlation_id=envelope.correlation_id)
         return True
+
+    def _emit(self, emitted: list[Emit], records: list[OutboxRecord]) -> None:
+        records.extend(emit.record(self.settings.topic(emit.topic)) for emit in emitted)
 
     def _dead_letter_in_place(self, uow: UnitOfWork, message: Incoming, event: Event, exc: Exception,
                               now: datetime, records: list[OutboxRecord]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -18,7 +19,7 @@ from schemas.orders import (
 from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
 from services.common.db import UnitOfWork
 from services.common.logging import get_logger
-from services.common.processor import Context, Emit, HandlerTable
+from services.common.processor import Batched, Context, Emit, HandlerTable
 from services.common.settings import Settings
 from services.orders import tables
 from services.orders.domain.errors import IllegalTransition
@@ -58,30 +59,49 @@ def _record_transition(uow: UnitOfWork, order_id: str, before: str | None, after
         order_id=order_id, from_status=before, to_status=after, at=at, event_id=event_id))
 
 
-def place_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    order = event.payload
-    assert isinstance(order, OrderPlaced)
-    reasons = validate_order(order, rules_from(ctx.settings), ctx.now)
-    status = OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED
-    inserted = uow.session.execute(
-        pg_insert(tables.orders).values(
-            order_id=order.order_id, shop_id=order.shop_id, status=status.value, placed_at=order.placed_at,
-            updated_at=ctx.now, placed_event_id=event.event_id, document=order.model_dump(mode="json"),
-            rejection_reasons=[r.model_dump() for r in reasons] or None,
-        ).on_conflict_do_nothing(index_elements=["order_id"]).returning(tables.orders.c.order_id)
-    ).first()
-    if inserted is None:
-        log.warning("order.duplicate_id", order_id=order.order_id, event_id=str(event.event_id),
-                    note="an order with this id exists already; this placement is ignored")
-        return []
-    _record_transition(uow, order.order_id, None, status.value, ctx.now, event.event_id)
-    if reasons:
-        return [_emit(OrderRejected(order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now,
-                                    reasons=reasons), order.order_id, event.envelope, ctx.now)]
-    fields = order.model_dump(include={"order_id", "shop_id", "placed_at", "currency", "customer",
-                                       "delivery_address", "delivery_window", "lines", "discount_total",
-                                       "shipping_total", "total"})
-    return [_emit(OrderAccepted(accepted_at=ctx.now, **fields), order.order_id, event.envelope, ctx.now)]
+def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+    """Validate each order and store it; a second order with an id already taken is ignored (logged).
+    Batched: one multi-row insert for the orders and one for their first transition."""
+    rules = rules_from(ctx.settings)
+    decided = []
+    for event in events:
+        order = event.payload
+        assert isinstance(order, OrderPlaced)
+        decided.append((event, order, validate_order(order, rules, ctx.now)))
+    rows = [
+        {"order_id": order.order_id, "shop_id": order.shop_id,
+         "status": (OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED).value,
+         "placed_at": order.placed_at, "updated_at": ctx.now, "placed_event_id": event.event_id,
+         "document": order.model_dump(mode="json"),
+         "rejection_reasons": [r.model_dump() for r in reasons] or None}
+        for event, order, reasons in decided
+    ]
+    statement = (pg_insert(tables.orders).on_conflict_do_nothing(index_elements=["order_id"])
+                 .returning(tables.orders.c.order_id, tables.orders.c.placed_event_id))
+    stored = {order_id: event_id for order_id, event_id in uow.session.execute(statement, rows)}
+    emits: list[Emit] = []
+    transitions = []
+    for event, order, reasons in decided:
+        if stored.get(order.order_id) != event.event_id:
+            log.warning("order.duplicate_id", order_id=order.order_id, event_id=str(event.event_id),
+                        note="an order with this id exists already; this placement is ignored")
+            continue
+        status = OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED
+        transitions.append({"order_id": order.order_id, "from_status": None, "to_status": status.value,
+                            "at": ctx.now, "event_id": event.event_id})
+        if reasons:
+            payload: OrderAccepted | OrderRejected = OrderRejected(
+                order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons)
+        else:
+            payload = OrderAccepted(accepted_at=ctx.now, **order.model_dump(include=ACCEPTED_FIELDS))
+        emits.append(_emit(payload, order.order_id, event.envelope, ctx.now))
+    if transitions:
+        uow.session.execute(insert(tables.transitions), transitions)
+    return emits
+
+
+ACCEPTED_FIELDS = {"order_id", "shop_id", "placed_at", "currency", "customer", "delivery_address", "delivery_window",
+                   "lines", "discount_total", "shipping_total", "total"}
 
 
 def _load(uow: UnitOfWork, order_id: str) -> tuple[OrderStatus, str] | None:
@@ -156,7 +176,7 @@ def note_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
 
 
 HANDLERS: HandlerTable = {
-    "shop.orders": {"order.placed": place_order, "order.cancelled": cancel_order},
+    "shop.orders": {"order.placed": Batched(place_orders), "order.cancelled": cancel_order},
     "warehouse.events": {
         "stock.reserved": note_reserved, "order.backordered": note_backordered,
         "picklist.issued": note_picking, "shipment.packed": note_packed,

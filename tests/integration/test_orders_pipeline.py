@@ -95,3 +95,15 @@ def _wait_for_status(stack: Stack, order_id: str, status: str, timeout_s: float 
             return
         time.sleep(0.3)
     raise AssertionError(f"{order_id} never reached {status}; worker logs: {stack.log_tail()}")
+
+
+def test_a_second_order_with_a_taken_id_is_ignored_not_accepted_twice(stack: Stack) -> None:
+    stack.start_worker()
+    first, second = order_placed("o-same"), order_placed("o-same", shop_id="globex")
+    stack.send("shop.orders", [first, second, order_placed("o-next")])
+    records = stack.read("orders.events", lambda rs: len(values(rs)) >= 2, settle_s=3)
+    outcomes = sorted((e["event_type"], e["payload"]["order_id"], e["causation_id"]) for e in values(records))
+    assert outcomes[1:] == [("order.accepted", "o-same", first["event_id"])], outcomes
+    assert outcomes[0][:2] == ("order.accepted", "o-next")
+    assert stack.sql("SELECT shop_id FROM orders.orders WHERE order_id = 'o-same'")[0][0] == "acme"
+    assert "order.duplicate_id" in stack.log_text()
