@@ -114,7 +114,11 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         async def consume(stream: Any) -> None:
             async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
                 batch: Sequence[Incoming] = [_incoming(e) for e in events]
-                outcome = await run_sync(lambda: processor.run(list(batch)))
+                try:
+                    outcome = await run_sync(lambda: processor.run(list(batch)))
+                except Exception as exc:  # never let an exception reach Faust: it would ack the batch
+                    log.exception("batch.failed", topic=topic_name, size=len(batch))
+                    outcome = processor.abandon(list(batch), f"processing failed: {exc!r}")
                 if crash_after_commit and outcome.to_publish:
                     log.error("fault.crash_after_commit", pending=len(outcome.to_publish))
                     os.kill(os.getpid(), signal.SIGKILL)

@@ -232,10 +232,18 @@ class Processor:
         """The database stayed away past the retry budget: the batch goes to the dead letters, published
         directly (there is no database to hold an outbox), so the partition moves on and nothing is lost."""
         reason = f"database unavailable after {attempts} attempts: {str(exc).splitlines()[0]}"
-        log.error("batch.dead_lettered", size=len(good), error=reason)
+        outcome = self.abandon([message for message, _ in good], reason)
+        outcome.to_publish[:0] = undecodable
+        outcome.dead += len(undecodable)
+        return outcome
+
+    def abandon(self, messages: list[Incoming], reason: str) -> BatchOutcome:
+        """Dead-letter a whole batch without the database: the last resort when processing failed in a
+        way no retry or isolation could handle. Faust acks a batch whatever happens; this keeps it."""
+        log.error("batch.dead_lettered", size=len(messages), error=reason)
         now = self.clock()
-        dead = [dead_letter(message, reason, service=self.service, failed_at=now) for message, _ in good]
-        return BatchOutcome(to_publish=undecodable + dead, dead=len(undecodable) + len(dead))
+        dead = [dead_letter(message, reason, service=self.service, failed_at=now) for message in messages]
+        return BatchOutcome(to_publish=dead, dead=len(dead))
 
 
 def describe(outcome: BatchOutcome) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""The processor's error policy against real PostgreSQL, with handlers that fail on purpose."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg2
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from schemas.envelope import Event
+from services.common.db import UnitOfWork, make_engine, unit_of_work_factory
+from services.common.dead_letters import Incoming
+from services.common.embedded import EmbeddedPostgres
+from services.common.migrate import upgrade
+from services.common.processor import Context, Emit, Processor
+from services.common.settings import Settings
+from services.orders import tables
+from services.orders.handlers import HANDLERS, place_orders
+from tests.factories import order_placed
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings(postgres: EmbeddedPostgres) -> Iterator[Settings]:
+    name = f"p{uuid.uuid4().hex[:10]}"
+    postgres.create_database(name)
+    configured = Settings(database_url=postgres.url(name), db_retry_attempts=4)
+    upgrade(configured)
+    yield configured
+
+
+def message(document: dict[str, object] | bytes, offset: int) -> Incoming:
+    value = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return Incoming("shop.orders", 0, offset, b"k", value)
+
+
+def processor(settings: Settings, handler: object, sleeps: list[float] | None = None) -> Processor:
+    table = {"shop.orders": {"order.placed": handler}}
+    return Processor("orders", unit_of_work_factory(make_engine(settings)), tables.messaging, table,  # type: ignore[arg-type]
+                     settings, lambda: datetime.now(UTC), sleep=(sleeps.append if sleeps is not None else lambda s: None))
+
+
+def count(settings: Settings, sql: str) -> int:
+    from sqlalchemy import create_engine, text
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        value = connection.execute(text(sql)).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+def test_a_failing_handler_dead_letters_only_its_event_and_the_rest_commit(settings: Settings) -> None:
+    def picky(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+        if event.envelope.correlation_id == "o-bug":
+            raise KeyError("a bug in the handler")
+        return place_orders(uow, [event], ctx)
+
+    outcome = processor(settings, picky).run(
+        [message(order_placed("o-1"), 0), message(order_placed("o-bug"), 1), message(order_placed("o-2"), 2)])
+    assert (outcome.processed, outcome.dead) == (2, 1)
+    dead = [r for r in outcome.to_publish if r.topic == "shop.orders.dlq"]
+    assert len(dead) == 1 and b"o-bug" in dead[0].value and dead[0].id is not None
+    assert "KeyError('a bug in the handler')" in dict(dead[0].headers)["fulfil.error"].decode()
+    assert count(settings, "SELECT count(*) FROM orders.orders") == 2
+    assert count(settings, "SELECT count(*) FROM orders.inbox") == 3, "the dead event must not be retried forever"
+
+
+def test_the_same_event_twice_in_one_batch_is_processed_once(settings: Settings) -> None:
+    placed = order_placed("o-twice")
+    outcome = processor(settings, HANDLERS["shop.orders"]["order.placed"]).run(
+        [message(placed, 0), message(placed, 1)])
+    assert (outcome.processed, outcome.duplicates, len(outcome.to_publish)) == (1, 1, 1)
+
+
+def test_transient_database_errors_are_retried_with_backoff(settings: Settings) -> None:
+    failures = [2]
+
+    def flaky(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+        if failures[0]:
+            failures[0] -= 1
+            raise OperationalError("INSERT", {}, psycopg2.OperationalError("server closed the connection"))
+        return place_orders(uow, [event], ctx)
+
+    sleeps: list[float] = []
+    outcome = processor(settings, flaky, sleeps).run([message(order_placed("o-flaky"), 0)])
+    assert outcome.processed == 1 and sleeps == [0.1, 0.2]
+    assert count(settings, "SELECT count(*) FROM orders.orders") == 1
+
+
+def test_past_the_retry_budget_the_batch_is_dead_lettered_not_lost(settings: Settings) -> None:
+    def down(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+        raise OperationalError("INSERT", {}, psycopg2.OperationalError("could not connect to server"))
+
+    sleeps: list[float] = []
+    outcome = processor(settings, down, sleeps).run(
+        [message(b"garbage", 0), message(order_placed("o-a"), 1), message(order_placed("o-b"), 2)])
+    assert len(sleeps) == 3 and outcome.dead == 3
+    assert [r.topic for r in outcome.to_publish] == ["shop.orders.dlq"] * 3
+    assert all(r.id is None for r in outcome.to_publish), "not in the database: published directly"
+    reasons = [dict(r.headers)["fulfil.error"].decode() for r in outcome.to_publish]
+    assert reasons[0].startswith("not JSON")
+    assert all(r.startswith("database unavailable after 4 attempts") for r in reasons[1:])
+    assert count(settings, "SELECT count(*) FROM orders.inbox") == 0
+
+
+def test_undecodable_messages_are_dead_lettered_through_the_outbox(settings: Settings) -> None:
+    outcome = processor(settings, HANDLERS["shop.orders"]["order.placed"]).run(
+        [message(b"{", 0), message(order_placed("o-ok"), 1)])
+    assert (outcome.processed, outcome.dead) == (1, 1)
+    assert count(settings, "SELECT count(*) FROM orders.outbox WHERE topic = 'shop.orders.dlq'") == 1
+
+
+def test_abandon_keeps_every_message_of_a_batch(settings: Settings) -> None:
+    batch = [message(order_placed("o-x"), 0), message(b"junk", 1)]
+    outcome = processor(settings, HANDLERS["shop.orders"]["order.placed"]).abandon(batch, "processing failed: boom")
+    assert [r.value for r in outcome.to_publish] == [m.value for m in batch]
+    assert all(dict(r.headers)["fulfil.error"] == b"processing failed: boom" for r in outcome.to_publish)
