@@ -93,8 +93,7 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
 
     processor = Processor(service, sessions, messaging, handlers, settings, clock)
     retry = RetryPolicy(settings.db_retry_attempts, settings.db_retry_base_delay_s, settings.db_retry_max_delay_s)
-    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, clock,
-                        settings.outbox_sweep_grace_s, retry)
+    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, settings.outbox_sweep_grace_s, retry)
     crash_after_commit = "crash_after_commit" in settings.fault_set
 
     async def publish(records: list[OutboxRecord]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy import (
     BigInteger, Column, DateTime, Identity, Index, Integer, LargeBinary, MetaData, Table, Text, Uuid, func, select,
@@ -104,11 +104,12 @@ class Messaging:
                 .values(sent_at=func.now())
             )
 
-    def lock_unsent(self, session: Session, older_than: datetime, limit: int = 500) -> list[OutboxRecord]:
-        """Unsent rows older than `older_than`, locked so that only one sweeper publishes them."""
+    def lock_unsent(self, session: Session, grace: timedelta, limit: int = 500) -> list[OutboxRecord]:
+        """Unsent rows older than `grace` by the database's clock (workers' clocks may differ), locked so
+        that only one sweeper publishes them."""
         statement = (
             select(self.outbox)
-            .where(self.outbox.c.sent_at.is_(None), self.outbox.c.created_at < older_than)
+            .where(self.outbox.c.sent_at.is_(None), self.outbox.c.created_at < func.now() - grace)
             .order_by(self.outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

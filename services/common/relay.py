@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,14 +35,12 @@ RunSync = Callable[[Callable[[], T]], Awaitable[T]]
 
 class OutboxRelay:
     def __init__(self, publisher: Publisher, sessions: sessionmaker[Session], messaging: Messaging,
-                 run_sync: RunSync[object], clock: Callable[[], datetime], grace_s: float,
-                 retry: RetryPolicy | None = None) -> None:
+                 run_sync: RunSync[object], grace_s: float, retry: RetryPolicy | None = None) -> None:
         self.retry = retry or RetryPolicy()
         self.publisher = publisher
         self.sessions = sessions
         self.messaging = messaging
         self.run_sync = run_sync
-        self.clock = clock
         self.grace = timedelta(seconds=grace_s)
 
     async def publish_committed(self, records: list[OutboxRecord]) -> None:
@@ -74,8 +72,8 @@ class OutboxRelay:
         """Publish rows left unsent (older than the grace period) by a crash; returns how many."""
         session = self.sessions()
         try:
-            cutoff = self.clock() - self.grace
-            rows: list[OutboxRecord] = await self.run_sync(lambda: self.messaging.lock_unsent(session, cutoff))  # type: ignore[assignment]
+            rows: list[OutboxRecord] = await self.run_sync(  # type: ignore[assignment]
+                lambda: self.messaging.lock_unsent(session, self.grace))
             if rows:
                 await self.publisher.publish(rows)
                 await self.run_sync(lambda: self._commit_sent(session, rows))
