@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-
 from pydantic import Field, PositiveInt
 
 from schemas.base import Identifier, Model, Payload, TimeWindow, UtcDatetime

@@ -21,8 +21,8 @@ from services.common.dead_letters import Incoming
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.processor import HandlerTable, Processor, describe
-from services.common.relay import OutboxRelay, RetryPolicy
-from services.common.retry import backoff_delay
+from services.common.relay import OutboxRelay
+from services.common.retry import RetryPolicy, backoff_delay
 from services.common.settings import Settings
 from services.common.topics import load_spec
 
@@ -92,8 +92,8 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
     processor = Processor(service, sessions, messaging, handlers, settings, clock)
-    retry = RetryPolicy(settings.db_retry_attempts, settings.db_retry_base_delay_s, settings.db_retry_max_delay_s)
-    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, settings.outbox_sweep_grace_s, retry)
+    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, settings.outbox_sweep_grace_s,
+                        RetryPolicy.from_settings(settings))
     crash_after_commit = "crash_after_commit" in settings.fault_set
 
     async def publish(records: list[OutboxRecord]) -> None:

@@ -61,13 +61,8 @@ class Messaging:
     def claim(self, session: Session, event_id: uuid.UUID, event_type: str, topic: str, partition: int,
               offset: int) -> bool:
         """Record the event as processed; False when it already was (a duplicate delivery)."""
-        statement = (
-            insert(self.inbox)
-            .values(event_id=event_id, event_type=event_type, topic=topic, partition=partition, offset=offset)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(self.inbox.c.event_id)
-        )
-        return session.execute(statement).first() is not None
+        return bool(self.claim_many(session, [{"event_id": event_id, "event_type": event_type, "topic": topic,
+                                               "partition": partition, "offset": offset}]))
 
     def claim_many(self, session: Session, claims: list[dict[str, object]]) -> set[uuid.UUID]:
         """Record many events as processed in one statement; returns the ids that were new."""
@@ -119,9 +114,3 @@ class Messaging:
                          [(k, v.encode()) for k, v in row.headers], row.id)
             for row in session.execute(statement)
         ]
-
-    def unsent_count(self, session: Session) -> int:
-        return session.execute(
-            select(func.count()).select_from(self.outbox).where(self.outbox.c.sent_at.is_(None))
-        ).scalar_one()
-

@@ -25,7 +25,7 @@ from services.common.db import UnitOfWork
 from services.common.dead_letters import Incoming, dead_letter
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
-from services.common.retry import backoff_delay, is_transient
+from services.common.retry import RetryPolicy, is_transient
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -108,6 +108,7 @@ class Processor:
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
+        self.retry = RetryPolicy.from_settings(settings)
 
     def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event]], list[OutboxRecord]]:
         """Split messages into events and dead letters for the ones that do not decode."""
@@ -133,10 +134,9 @@ class Processor:
             except Exception as exc:
                 if is_transient(exc):
                     attempt += 1
-                    if attempt >= self.settings.db_retry_attempts:
+                    if attempt >= self.retry.attempts:
                         return self._give_up(good, undecodable, exc, attempt)
-                    delay = backoff_delay(attempt, self.settings.db_retry_base_delay_s,
-                                          self.settings.db_retry_max_delay_s)
+                    delay = self.retry.delay(attempt)
                     log.warning("database.retry", attempt=attempt, delay_s=delay, error=str(exc).splitlines()[0])
                     self.sleep(delay)
                 elif not isolate:
@@ -154,20 +154,10 @@ class Processor:
         handled = [(m, e, h) for m, e in good if (h := self._handler_for(m, e)) is not None]
         outcome.ignored = len(good) - len(handled)
         with UnitOfWork(self.sessions) as uow:
-            if not isolate:
+            if isolate:
+                self._handle_one_by_one(uow, handled, ctx, records, outcome)
+            else:
                 self._handle_batch(uow, handled, ctx, records, outcome)
-            for message, event, handler in handled if isolate else ():
-                savepoint = uow.session.begin_nested()
-                try:
-                    processed = self._handle(uow, message, event, handler, ctx, records, outcome)
-                    savepoint.commit()
-                    outcome.processed += processed
-                except Exception as exc:
-                    savepoint.rollback()
-                    if is_transient(exc):
-                        raise
-                    self._dead_letter_in_place(uow, message, event, exc, now, records)
-                    outcome.dead += 1
             outcome.to_publish = self.messaging.enqueue(uow.session, records)
             uow.commit()
         return outcome
@@ -199,6 +189,21 @@ class Processor:
                 log.info("event.processed", event_id=str(event.event_id), event_type=event.envelope.event_type,
                          correlation_id=event.envelope.correlation_id)
             outcome.processed += len(run)
+
+    def _handle_one_by_one(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event, Handler | Batched]],
+                           ctx: Context, records: list[OutboxRecord], outcome: BatchOutcome) -> None:
+        """Each event in its own savepoint, so one that fails is dead-lettered and the rest commit."""
+        for message, event, handler in handled:
+            savepoint = uow.session.begin_nested()
+            try:
+                outcome.processed += self._handle(uow, message, event, handler, ctx, records, outcome)
+                savepoint.commit()
+            except Exception as exc:
+                savepoint.rollback()
+                if is_transient(exc):
+                    raise
+                self._dead_letter_in_place(uow, message, event, exc, ctx.now, records)
+                outcome.dead += 1
 
     def _handle(self, uow: UnitOfWork, message: Incoming, event: Event, handler: Handler | Batched, ctx: Context,
                 records: list[OutboxRecord], outcome: BatchOutcome) -> bool:

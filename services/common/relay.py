@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
@@ -12,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
-from services.common.retry import backoff_delay, is_transient
+from services.common.retry import RetryPolicy, retry_transient
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -21,13 +19,6 @@ T = TypeVar("T")
 class Publisher(Protocol):
     async def publish(self, records: list[OutboxRecord]) -> None:
         """Send every record and return once the broker has acknowledged all of them."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 12
-    base_delay_s: float = 0.1
-    max_delay_s: float = 5.0
 
 
 RunSync = Callable[[Callable[[], T]], Awaitable[T]]
@@ -55,18 +46,12 @@ class OutboxRelay:
     def _mark_sent(self, ids: list[int]) -> None:
         """Retried through short database outages: a row left unmarked would be re-sent by the sweep
         (harmless to consumers, who dedupe by event_id, but noise on the wire)."""
-        attempt = 0
-        while True:
-            try:
-                with self.sessions() as session:
-                    self.messaging.mark_sent(session, ids)
-                    session.commit()
-                return
-            except Exception as exc:
-                attempt += 1
-                if not is_transient(exc) or attempt >= self.retry.attempts:
-                    raise
-                time.sleep(backoff_delay(attempt, self.retry.base_delay_s, self.retry.max_delay_s))
+        def mark() -> None:
+            with self.sessions() as session:
+                self.messaging.mark_sent(session, ids)
+                session.commit()
+
+        retry_transient(mark, self.retry)
 
     async def sweep(self) -> int:
         """Publish rows left unsent (older than the grace period) by a crash; returns how many."""

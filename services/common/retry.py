@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, TimeoutError
+
+if TYPE_CHECKING:
+    from services.common.settings import Settings
 
 RETRYABLE_SQLSTATES = frozenset({
     "40001",  # serialization_failure
@@ -27,3 +35,35 @@ def is_transient(exc: BaseException) -> bool:
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential back-off: base, 2*base, 4*base, ... never above cap. `attempt` counts from 1."""
     return float(min(cap, base * (2 ** (attempt - 1))))
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try through a database outage (FULFIL_DB_RETRY_*)."""
+
+    attempts: int = 12
+    base_delay_s: float = 0.1
+    max_delay_s: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(settings.db_retry_attempts, settings.db_retry_base_delay_s, settings.db_retry_max_delay_s)
+
+    def delay(self, attempt: int) -> float:
+        return backoff_delay(attempt, self.base_delay_s, self.max_delay_s)
+
+
+def retry_transient(fn: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Call `fn`, retrying transient database errors with back-off; re-raises past the budget."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            attempt += 1
+            if not is_transient(exc) or attempt >= policy.attempts:
+                raise
+            sleep(policy.delay(attempt))

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.embedded import EmbeddedPostgres, Tansu, stop_process, wait_for_port
-from services.common.logging import get_logger
 from services.common.migrate import upgrade
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
 
-log = get_logger(__name__)
 
 
 @dataclass

@@ -10,10 +10,8 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 
 from services.common.dead_letters import dlq_topic
-from services.common.logging import get_logger
 from services.common.settings import Settings
 
-log = get_logger(__name__)
 SPEC_PATH = Path(__file__).resolve().parents[2] / "deploy" / "topics.yaml"
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.common.dead_letters import Incoming, dead_letter
-from services.common.retry import backoff_delay, is_transient
+from services.common.retry import RetryPolicy, backoff_delay, is_transient, retry_transient
 from services.common.settings import Settings, env_names
 from services.common.topics import load_spec
 
@@ -64,6 +64,36 @@ def test_connection_failures_are_transient_but_integrity_errors_are_not() -> Non
 
 def test_backoff_doubles_up_to_the_cap() -> None:
     assert [backoff_delay(n, 0.1, 1.0) for n in range(1, 7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def test_retry_transient_backs_off_then_gives_up_and_never_retries_a_bug() -> None:
+    lost = OperationalError("SELECT 1", {}, psycopg2.OperationalError("server closed the connection"))
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise lost
+        return "done"
+
+    policy = RetryPolicy(attempts=3, base_delay_s=0.1, max_delay_s=1.0)
+    assert retry_transient(flaky, policy, sleeps.append) == "done" and sleeps == [0.1, 0.2]
+
+    def down() -> None:
+        raise lost
+
+    with pytest.raises(OperationalError):
+        retry_transient(down, policy, sleeps.append)
+
+    def bug() -> None:
+        calls.append(1)
+        raise ValueError("not the database's fault")
+
+    calls.clear()
+    with pytest.raises(ValueError):
+        retry_transient(bug, policy, sleeps.append)
+    assert len(calls) == 1
 
 
 def test_a_dead_letter_keeps_the_original_bytes_and_says_where_they_came_from() -> None:
