@@ -23,6 +23,8 @@ schemas_app = typer.Typer(help="The event contract.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
+warehouses_app = typer.Typer(help="Warehouse layouts, stock and shop policies.", no_args_is_help=True)
+app.add_typer(warehouses_app, name="warehouses")
 
 
 def fail(message: str) -> typer.Exit:
@@ -104,6 +106,66 @@ def schemas_export(check: bool = typer.Option(False, "--check", help="Only repor
         raise typer.Exit(1 if problems else 0)
     for path in export.write():
         typer.echo(str(path))
+
+
+@warehouses_app.command("load")
+def warehouses_load(file: Annotated[Path, typer.Argument(help="YAML or JSON layout (see deploy/sample/warehouses.yaml)")]
+                    ) -> None:
+    """Create or update warehouses, bins, SKU locations, opening stock and shop policies."""
+    from datetime import UTC, datetime
+
+    from services.common.db import make_engine
+    from services.warehouse import layout
+    from services.warehouse.domain.errors import LayoutError
+    settings = load_settings()
+    try:
+        spec = layout.read(file)
+    except LayoutError as exc:
+        raise fail(str(exc)) from None
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            from sqlalchemy.orm import Session
+            counts = layout.apply(Session(bind=connection), spec, datetime.now(UTC))
+    except Exception as exc:
+        raise fail(f"could not load {file}: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@app.command()
+def picklists(
+    warehouse: Annotated[str, typer.Argument(help="Warehouse id")],
+    status: Annotated[str, typer.Option(help="open, done or all")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many lists, newest first")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+) -> None:
+    """Print a warehouse's pick lists: lines in walking order, with the tote each order's units go in."""
+    from services.common.db import make_engine, unit_of_work_factory
+    from services.warehouse import views
+    from services.warehouse.printing import picklist_table
+    if status not in ("open", "done", "all"):
+        raise fail(f"--status must be open, done or all, got {status!r}")
+    settings = load_settings()
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with unit_of_work_factory(engine)() as session:
+            if not views.warehouse_exists(session, warehouse):
+                raise fail(f"no warehouse {warehouse!r}")
+            found = views.picklists(session, warehouse, status, limit)  # type: ignore[arg-type]
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise fail(f"could not read pick lists: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([v.model_dump(mode="json") for v in found], indent=2))
+    elif not found:
+        typer.echo(f"no {status} pick lists in {warehouse}")
+    else:
+        typer.echo("\n\n".join(picklist_table(v) for v in found))
 
 
 def _read_documents(path: str) -> list[tuple[int, Any]]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.common.dead_letters import Incoming
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
-from services.common.processor import HandlerTable, Processor, describe
+from services.common.processor import HandlerTable, Processor, Scheduled, describe
 from services.common.relay import OutboxRelay
 from services.common.retry import RetryPolicy, backoff_delay
 from services.common.settings import Settings
@@ -50,9 +50,7 @@ def create_app(service: str, settings: Settings) -> faust.App:
         broker_credentials=credentials,
         store="memory://",
         autodiscover=False,
-        web_enabled=settings.http_port > 0,
-        web_port=settings.http_port or 6066,
-        web_bind=settings.http_host,
+        web_enabled=False,  # HTTP is FastAPI's (services/common/http.py), not Faust's aiohttp
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=settings.kafka_heartbeat_interval_s,
         broker_rebalance_timeout=settings.kafka_rebalance_timeout_s,
@@ -84,8 +82,9 @@ def _incoming(event: EventT) -> Incoming:
 
 
 def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionmaker[Session],
-         messaging: Messaging, handlers: HandlerTable, clock: Callable[[], datetime] = utc_now) -> Processor:
-    """Register one agent per consumed topic, plus the outbox sweep timer."""
+         messaging: Messaging, handlers: HandlerTable, jobs: Sequence[Scheduled] = (),
+         clock: Callable[[], datetime] = utc_now) -> Processor:
+    """Register one agent per consumed topic, a timer per scheduled job, and the outbox sweep timer."""
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{service}-db")
 
     async def run_sync(fn: Callable[[], T]) -> T:
@@ -126,6 +125,17 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         consume.__name__ = f"consume_{topic_name.replace('.', '_')}"
         return consume
 
+    def make_timer(scheduled: Scheduled) -> Callable[[], Any]:
+        async def tick() -> None:
+            try:
+                records = await run_sync(lambda: processor.run_job(scheduled.job))
+            except Exception:
+                log.exception("job.failed", job=scheduled.name)
+                return
+            await publish(records)
+        tick.__name__ = f"tick_{scheduled.name}"
+        return tick
+
     spec = load_spec(settings.topics_file)
     for topic_name in handlers:
         topic = app.topic(settings.topic(topic_name), key_serializer="raw", value_serializer="raw",
@@ -139,6 +149,9 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
             by_topic.setdefault(settings.logical_topic(tp.topic), []).append(tp.partition)
         log.info("partitions.assigned", pid=os.getpid(),
                  partitions={t: sorted(p) for t, p in by_topic.items() if t in handlers})
+
+    for scheduled in jobs:
+        app.timer(scheduled.interval_s, name=f"{service}.{scheduled.name}")(make_timer(scheduled))
 
     @app.timer(settings.outbox_sweep_interval_s, name=f"{service}.outbox_sweep")
     async def sweep() -> None:

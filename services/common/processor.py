@@ -67,6 +67,20 @@ class Batched:
     handle: BatchHandler
 
 
+class Job(Protocol):
+    """Work a timer starts rather than an event (closing pick waves, dispatch cut-offs): it runs in a
+    transaction like a handler, and the events it returns go through the same outbox."""
+
+    def __call__(self, uow: UnitOfWork, ctx: Context) -> list[Emit]: ...
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    name: str
+    interval_s: float
+    job: Job
+
+
 HandlerTable = Mapping[str, Mapping[str, Handler | Batched]]
 """topic -> event_type -> handler. Event types a service does not handle are skipped."""
 
@@ -241,6 +255,24 @@ class Processor:
         outcome.to_publish[:0] = undecodable
         outcome.dead += len(undecodable)
         return outcome
+
+    def run_job(self, job: Job) -> list[OutboxRecord]:
+        """Run a timer's job in one transaction, retrying transient database errors; returns what to publish.
+        Any other error propagates (the caller logs it; the next tick tries again)."""
+        attempt = 0
+        while True:
+            try:
+                with UnitOfWork(self.sessions) as uow:
+                    records: list[OutboxRecord] = []
+                    self._emit(job(uow, Context(now=self.clock(), settings=self.settings)), records)
+                    published = self.messaging.enqueue(uow.session, records)
+                    uow.commit()
+                    return published
+            except Exception as exc:
+                attempt += 1
+                if not is_transient(exc) or attempt >= self.retry.attempts:
+                    raise
+                self.sleep(self.retry.delay(attempt))
 
     def abandon(self, messages: list[Incoming], reason: str) -> BatchOutcome:
         """Dead-letter a whole batch without the database: the last resort when processing failed in a

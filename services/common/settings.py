@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     orders_min_lead_minutes: int = Field(0, ge=0, description="How soon a delivery window may start")
     orders_price_tolerance: str = Field("0.01", description="Largest accepted difference between total and lines")
 
+    # Warehouse
+    warehouse_default_policy: Literal["ship_available", "ship_complete"] = Field(
+        "ship_available", description="Policy of shops the layout file names no policy for: ship what is in "
+        "stock and backorder the rest, or hold the order until it can ship complete")
+    warehouse_wave_interval_s: float = Field(
+        30.0, gt=0, description="A pick wave closes when its oldest reservation has waited this long")
+    warehouse_wave_max_orders: int = Field(
+        20, ge=1, description="... or as soon as this many orders wait; also the most orders on one pick list")
+
     # Operations
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
     log_format: Literal["auto", "json", "console"] = Field(

@@ -1,0 +1,193 @@
+"""Allocation against the database: plan with the pure allocator, lock what the plans take, re-plan with
+fresh stock when another worker got there first, then reserve with conditional updates and record the
+shipments and backorders the plans describe."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from schemas.warehouse import OrderBackordered, ReservedLine, StockReserved
+from services.common.emitter import Emitter
+from services.common.logging import get_logger
+from services.warehouse import stock_store, tables
+from services.warehouse.domain.allocation import Line, Plan, Policy, Site, allocate
+
+log = get_logger(__name__)
+SHIPMENT_IDS = uuid.UUID("6b1c9a52-0d8e-4f0a-9a57-3c1e4a0b7f21")
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """Lines of one order still to allocate, and what allocation needs to know about the order."""
+
+    order_id: str
+    lines: tuple[Line, ...]
+    customer: tuple[float, float]
+    policy: Policy
+
+
+def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime) -> list[Plan]:
+    """Plans for `demands`, in order (earlier demands get stock first), with their stock reserved.
+
+    The first plans use availability read without locks. The rows they would take are then locked in the
+    global order and read again; if another worker took units meanwhile (a lost race), every plan is made
+    again with the fresh figures, locking any new rows, until the plans fit what is locked."""
+    if not demands:
+        return []
+    sites = stock_store.active_sites(session)
+    view = stock_store.available(session, {line.sku for d in demands for line in d.lines})
+    locked: set[stock_store.Key] = set()
+    for attempt in range(1, 10_000):
+        plans, needed = _plan_all(demands, sites, view)
+        fresh = stock_store.lock(session, needed.keys() - locked)
+        locked |= fresh.keys()
+        view.update(fresh)
+        lost = sorted(k for k, units in needed.items() if units > view.get(k, 0))
+        if not lost:
+            stock_store.change_reserved(session, needed, now)
+            return plans
+        log.info("allocation.replanned", attempt=attempt, lost_rows=[f"{w}/{s}" for w, s in lost[:10]],
+                 orders=[d.order_id for d in demands[:10]])
+    raise AssertionError("allocation did not settle")  # pragma: no cover: each round locks at least one row
+
+
+def _plan_all(demands: Sequence[Demand], sites: list[Site], view: dict[stock_store.Key, int]
+              ) -> tuple[list[Plan], dict[stock_store.Key, int]]:
+    working = dict(view)
+    plans: list[Plan] = []
+    needed: dict[stock_store.Key, int] = {}
+    for demand in demands:
+        plan = allocate(demand.lines, demand.customer, sites, working, demand.policy)
+        for key, units in plan.taken().items():
+            working[key] -= units
+            needed[key] = needed.get(key, 0) + units
+        plans.append(plan)
+    return plans, needed
+
+
+def shipment_id(order_id: str, number: int) -> str:
+    """Stable and short whatever the order id's length: SH- and 20 hex digits of a uuid5."""
+    return "SH-" + uuid.uuid5(SHIPMENT_IDS, f"{order_id}#{number}").hex[:20].upper()
+
+
+def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], emitters: Sequence[Emitter],
+           now: datetime, *, replaces_backorders: bool) -> None:
+    """Write shipments for each plan and emit stock.reserved per shipment.
+
+    `replaces_backorders`: the demands are an order's backordered lines being filled, so the plan's
+    remainder replaces them (keeping their age); otherwise the remainder is a new backorder and is
+    announced with order.backordered."""
+    order_ids = sorted({d.order_id for d in demands})
+    counts: dict[str, int] = dict(session.execute(
+        select(tables.shipments.c.order_id, func.count()).where(tables.shipments.c.order_id.in_(order_ids))
+        .group_by(tables.shipments.c.order_id)).tuples().all())
+    shipment_rows: list[dict[str, object]] = []
+    line_rows: list[dict[str, object]] = []
+    for demand, plan, emitter in zip(demands, plans, emitters):
+        for shipment in plan.shipments:
+            counts[demand.order_id] = counts.get(demand.order_id, 0) + 1
+            sid = shipment_id(demand.order_id, counts[demand.order_id])
+            shipment_rows.append({"shipment_id": sid, "order_id": demand.order_id,
+                                  "warehouse_id": shipment.warehouse_id, "status": "reserved",
+                                  "rule": plan.rule.value, "explanation": plan.explanation, "reserved_at": now})
+            line_rows.extend({"shipment_id": sid, "line_id": line.line_id, "sku": line.sku,
+                              "quantity": line.quantity} for line in shipment.lines)
+            emitter.add("warehouse.events", demand.order_id, StockReserved(
+                order_id=demand.order_id, shipment_id=sid, warehouse_id=shipment.warehouse_id,
+                lines=[ReservedLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity) for x in shipment.lines],
+                rule=plan.rule.value, explanation=plan.explanation, reserved_at=now), correlation_id=demand.order_id)
+        if replaces_backorders:
+            if plan.shipments:
+                _replace_backorders(session, demand, plan)
+        elif plan.backordered:
+            _add_backorders(session, demand.order_id, plan.backordered, now)
+            emitter.add("warehouse.events", demand.order_id, OrderBackordered(
+                order_id=demand.order_id,
+                lines=[ReservedLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity) for x in plan.backordered],
+                reason=plan.explanation, backordered_at=now), correlation_id=demand.order_id)
+    if shipment_rows:
+        session.execute(insert(tables.shipments), shipment_rows)
+        session.execute(insert(tables.shipment_lines), line_rows)
+
+
+def _add_backorders(session: Session, order_id: str, lines: Iterable[Line], now: datetime) -> None:
+    """New backordered units; a line already waiting keeps its place in the queue and waits for more."""
+    b = tables.backorders
+    for line in lines:
+        updated = session.execute(update(b).where(b.c.order_id == order_id, b.c.line_id == line.line_id)
+                                  .values(quantity=b.c.quantity + line.quantity))
+        if not updated.rowcount:  # type: ignore[attr-defined]
+            session.execute(insert(b).values(order_id=order_id, line_id=line.line_id, sku=line.sku,
+                                             quantity=line.quantity, since=now))
+
+
+def _replace_backorders(session: Session, demand: Demand, plan: Plan) -> None:
+    b = tables.backorders
+    left = {line.line_id: line.quantity for line in plan.backordered}
+    for line in demand.lines:
+        remaining = left.get(line.line_id, 0)
+        where = (b.c.order_id == demand.order_id) & (b.c.line_id == line.line_id)
+        if remaining:
+            session.execute(update(b).where(where).values(quantity=remaining))
+        else:
+            session.execute(delete(b).where(where))
+
+
+def fill_backorders(session: Session, skus: Iterable[str], cause: Emitter, now: datetime, limit: int = 500) -> int:
+    """Stock of `skus` became available: allocate waiting orders, oldest backorder first. Returns how many
+    orders got at least one new shipment."""
+    b, o = tables.backorders, tables.orders
+    wanted = sorted(set(skus))
+    if not wanted:
+        return 0
+    oldest = func.min(b.c.id)
+    waiting = [row.order_id for row in session.execute(
+        select(b.c.order_id, oldest.label("age")).where(b.c.sku.in_(wanted)).group_by(b.c.order_id)
+        .order_by(oldest).limit(limit))]
+    if not waiting:
+        return 0
+    # Lock order rows first (cancellation locks them too), then their backorders: the same order everywhere.
+    orders = {row.order_id: row for row in session.execute(
+        select(o).where(o.c.order_id.in_(waiting), o.c.status == "open").order_by(o.c.order_id).with_for_update())}
+    lines: dict[str, list[Line]] = {}
+    ages: dict[str, int] = {}
+    for row in session.execute(select(b).where(b.c.order_id.in_(list(orders))).order_by(b.c.id).with_for_update()):
+        lines.setdefault(row.order_id, []).append(Line(row.line_id, row.sku, row.quantity))
+        ages.setdefault(row.order_id, row.id)
+    demands = [demand_for(orders[order_id], lines[order_id]) for order_id in sorted(lines, key=ages.__getitem__)]
+    plans = plan_and_reserve(session, demands, now)
+    filled = [(d, p) for d, p in zip(demands, plans) if p.shipments]
+    record(session, [d for d, _ in filled], [p for _, p in filled], [cause] * len(filled), now,
+           replaces_backorders=True)
+    if filled:
+        log.info("backorders.filled", orders=[d.order_id for d, _ in filled][:20], count=len(filled))
+    return len(filled)
+
+
+def demand_for(order: object, lines: Sequence[Line]) -> Demand:
+    """A Demand from a warehouse.orders row."""
+    return Demand(order.order_id, tuple(lines), (order.latitude, order.longitude),  # type: ignore[attr-defined]
+                  Policy(order.policy))  # type: ignore[attr-defined]
+
+
+def reallocate(session: Session, releases: Sequence[tuple[str, Line]], emitter: Emitter, now: datetime) -> None:
+    """Lines taken back from a warehouse (short pick, recount) are allocated again, elsewhere if need be;
+    what no warehouse has becomes a backorder, announced with order.backordered."""
+    if not releases:
+        return
+    o = tables.orders
+    by_order: dict[str, list[Line]] = {}
+    for order_id, line in releases:
+        by_order.setdefault(order_id, []).append(line)
+    rows = {row.order_id: row for row in session.execute(
+        select(o).where(o.c.order_id.in_(sorted(by_order)), o.c.status == "open").order_by(o.c.order_id)
+        .with_for_update())}
+    demands = [demand_for(rows[order_id], lines) for order_id, lines in by_order.items() if order_id in rows]
+    plans = plan_and_reserve(session, demands, now)
+    record(session, demands, plans, [emitter] * len(demands), now, replaces_backorders=False)

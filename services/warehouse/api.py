@@ -1,0 +1,30 @@
+"""The warehouse's HTTP API for staff screens: `GET /warehouses/{id}/picklists`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Query
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.warehouse import views
+
+
+def create_api(sessions: sessionmaker[Session]) -> FastAPI:
+    api = FastAPI(title="Fulfil warehouse", version="1")
+
+    @api.get("/warehouses/{warehouse_id}/picklists", response_model=list[views.PicklistView])
+    def picklists(warehouse_id: str,
+                  status: Annotated[views.Status, Query(description="open (default), done or all")] = "open",
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[views.PicklistView]:
+        """Pick lists of one warehouse, newest first, lines in walking order with a tote per order."""
+        with sessions() as session:
+            if not views.warehouse_exists(session, warehouse_id):
+                raise HTTPException(404, detail=f"no warehouse {warehouse_id!r}")
+            return views.picklists(session, warehouse_id, status, limit)
+
+    @api.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return api

@@ -1,0 +1,66 @@
+"""A wave's reservations become one pick list: lines aggregated by bin for batch picking, in walking
+order, with a tote per order saying how many units of each line go where."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.warehouse.domain.errors import WarehouseError
+from services.warehouse.domain.pick_path import Location, walking_order
+
+
+@dataclass(frozen=True, slots=True)
+class WaveLine:
+    """One reserved line of one shipment, with where its SKU lives."""
+
+    order_id: str
+    sku: str
+    quantity: int
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ToteShare:
+    order_id: str
+    tote: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PickLine:
+    sequence: int
+    location: Location
+    sku: str
+    quantity: int
+    totes: tuple[ToteShare, ...]
+
+
+def tote_labels(order_ids: Sequence[str]) -> dict[str, str]:
+    """T01, T02, ... in the order the orders entered the wave."""
+    labels: dict[str, str] = {}
+    for order_id in order_ids:
+        labels.setdefault(order_id, f"T{len(labels) + 1:02d}")
+    return labels
+
+
+def build_pick_lines(lines: Sequence[WaveLine]) -> list[PickLine]:
+    """Aggregate by (bin, SKU) across orders and sequence by walking order."""
+    if not lines:
+        raise WarehouseError("a wave needs at least one reserved line")
+    totes = tote_labels([line.order_id for line in lines])
+    grouped: dict[tuple[Location, str], dict[str, int]] = {}
+    for line in lines:
+        shares = grouped.setdefault((line.location, line.sku), {})
+        shares[line.order_id] = shares.get(line.order_id, 0) + line.quantity
+    by_location: dict[Location, list[str]] = {}
+    for location, sku in grouped:
+        by_location.setdefault(location, []).append(sku)
+    result: list[PickLine] = []
+    for location in walking_order(by_location):
+        for sku in sorted(by_location[location]):
+            shares = grouped[(location, sku)]
+            result.append(PickLine(
+                sequence=len(result) + 1, location=location, sku=sku, quantity=sum(shares.values()),
+                totes=tuple(ToteShare(o, totes[o], q) for o, q in sorted(shares.items(), key=lambda i: totes[i[0]]))))
+    return result

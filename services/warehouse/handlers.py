@@ -1,0 +1,187 @@
+"""One function per consumed event type: (unit of work, event, context) -> events to emit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from schemas.envelope import Event
+from schemas.orders import OrderAccepted, OrderCancelled
+from schemas.warehouse import ParcelPacked, PickConfirmed, PickShort, StockCounted, StockReceived
+from services.common.db import UnitOfWork
+from services.common.emitter import Emitter
+from services.common.logging import get_logger
+from services.common.processor import Batched, Context, Emit, HandlerTable
+from services.warehouse import allocating, packing, picking, stock_store, tables
+from services.warehouse.domain.allocation import Line, Policy
+from services.warehouse.domain.errors import ScanRejected
+from services.warehouse.domain.stock import on_hand_after_count
+
+log = get_logger(__name__)
+SOURCE = "service:warehouse"
+
+
+def emitter_for(event: Event, ctx: Context) -> Emitter:
+    return Emitter(SOURCE, ctx.now, cause=event.envelope)
+
+
+def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, Policy]:
+    p = tables.shop_policies
+    found = dict(session.execute(select(p.c.shop_id, p.c.policy).where(p.c.shop_id.in_(sorted(shop_ids)))).tuples())
+    return {shop: Policy(found.get(shop, default)) for shop in shop_ids}
+
+
+def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+    """Batched: orders in the batch are allocated in offset order against one view of the stock."""
+    session = uow.session
+    accepted = [(e, e.payload) for e in events if isinstance(e.payload, OrderAccepted)]
+    policies = _policies(session, {o.shop_id for _, o in accepted}, ctx.settings.warehouse_default_policy)
+    rows = [{"order_id": o.order_id, "shop_id": o.shop_id, "policy": policies[o.shop_id].value, "status": "open",
+             "latitude": o.delivery_address.latitude, "longitude": o.delivery_address.longitude,
+             "delivery": {"address": o.delivery_address.model_dump(mode="json"),
+                          "window": o.delivery_window.model_dump(mode="json")},
+             "accepted_at": o.accepted_at} for _, o in accepted]
+    inserted = set(session.execute(pg_insert(tables.orders).on_conflict_do_nothing().returning(
+        tables.orders.c.order_id), rows).scalars()) if rows else set()
+    demands, emitters = [], []
+    for event, order in accepted:
+        if order.order_id not in inserted:
+            log.warning("order.already_allocated", order_id=order.order_id, event_id=str(event.event_id))
+            continue
+        demands.append(allocating.Demand(
+            order.order_id, tuple(Line(x.line_id, x.sku, x.quantity) for x in order.lines),
+            (float(order.delivery_address.latitude or 0), float(order.delivery_address.longitude or 0)),
+            policies[order.shop_id]))
+        emitters.append(emitter_for(event, ctx))
+    plans = allocating.plan_and_reserve(session, demands, ctx.now)
+    allocating.record(session, demands, plans, emitters, ctx.now, replaces_backorders=False)
+    touched = {key for plan in plans for key in plan.taken()}
+    if emitters:
+        stock_store.check_low(session, touched, emitters[0])
+    return [emit for e in emitters for emit in e.emits]
+
+
+def release_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    """A confirmed cancellation: open shipments give their stock back, backorders are dropped, and the
+    freed units go to whoever waits for them."""
+    cancelled = event.payload
+    assert isinstance(cancelled, OrderCancelled)
+    session, emitter = uow.session, emitter_for(event, ctx)
+    o, s, line, b = tables.orders, tables.shipments, tables.shipment_lines, tables.backorders
+    order = session.execute(select(o).where(o.c.order_id == cancelled.order_id).with_for_update()).first()
+    if order is None or order.status == "cancelled":
+        log.info("cancellation.nothing_held", order_id=cancelled.order_id, event_id=str(event.event_id))
+        return []
+    session.execute(update(o).where(o.c.order_id == cancelled.order_id).values(status="cancelled"))
+    session.execute(delete(b).where(b.c.order_id == cancelled.order_id))
+    open_ids = list(session.execute(
+        select(s.c.shipment_id).where(s.c.order_id == cancelled.order_id, s.c.status.in_(stock_store.OPEN_SHIPMENT))
+        .order_by(s.c.shipment_id).with_for_update()).scalars())
+    released: dict[stock_store.Key, int] = {}
+    for warehouse_id, sku, quantity in session.execute(
+            select(s.c.warehouse_id, line.c.sku, line.c.quantity).select_from(line.join(s))
+            .where(s.c.shipment_id.in_(open_ids))):
+        released[(warehouse_id, sku)] = released.get((warehouse_id, sku), 0) - quantity
+    if open_ids:
+        session.execute(update(s).where(s.c.shipment_id.in_(open_ids)).values(status="cancelled"))
+    stock_store.lock(session, released)
+    stock_store.change_reserved(session, released, ctx.now)
+    log.info("order.released", order_id=cancelled.order_id, shipments=open_ids,
+             units=-sum(released.values()), event_id=str(event.event_id))
+    allocating.fill_backorders(session, {sku for _, sku in released}, emitter, ctx.now)
+    stock_store.check_low(session, released, emitter)
+    return emitter.emits
+
+
+def _require_bin(session: Session, warehouse_id: str, bin_id: str) -> None:
+    b = tables.bins
+    if session.execute(select(b.c.bin_id).where(b.c.warehouse_id == warehouse_id, b.c.bin_id == bin_id)).first() is None:
+        raise ScanRejected(f"bin {bin_id!r} is not in the layout of warehouse {warehouse_id!r}")
+
+
+def _stock_row(session: Session, warehouse_id: str, sku: str):  # type: ignore[no-untyped-def]
+    st = tables.stock
+    return session.execute(select(st).where(st.c.warehouse_id == warehouse_id, st.c.sku == sku)
+                           .with_for_update()).first()
+
+
+def receive_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    received = event.payload
+    assert isinstance(received, StockReceived)
+    session, emitter = uow.session, emitter_for(event, ctx)
+    key = (received.warehouse_id, received.sku)
+    if session.execute(select(tables.warehouses.c.warehouse_id)
+                       .where(tables.warehouses.c.warehouse_id == received.warehouse_id)).first() is None:
+        raise ScanRejected(f"warehouse_id {received.warehouse_id!r} is not a known warehouse")
+    row = _stock_row(session, *key)
+    if received.bin is not None:
+        _require_bin(session, received.warehouse_id, received.bin)
+    if row is None:
+        if received.bin is None:
+            raise ScanRejected(f"sku {received.sku!r} has no bin in warehouse {received.warehouse_id!r} yet; "
+                               "send stock.received with a bin")
+        session.execute(pg_insert(tables.stock).values(warehouse_id=received.warehouse_id, sku=received.sku,
+                                                        bin_id=received.bin, updated_at=ctx.now))
+    elif received.bin is not None and received.bin != row.bin_id:
+        session.execute(update(tables.stock).where(tables.stock.c.warehouse_id == received.warehouse_id,
+                                                   tables.stock.c.sku == received.sku).values(bin_id=received.bin))
+    stock_store.change_on_hand(session, {key: (received.quantity, 0)}, "received", ctx.now, event.event_id,
+                               received.reference)
+    allocating.fill_backorders(session, [received.sku], emitter, ctx.now)
+    stock_store.check_low(session, [key], emitter)
+    return emitter.emits
+
+
+def count_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    """A count of the bin is the truth: on_hand follows it; if it no longer covers every promise, the newest
+    promises no picker holds yet are taken back and allocated elsewhere."""
+    counted = event.payload
+    assert isinstance(counted, StockCounted)
+    session, emitter = uow.session, emitter_for(event, ctx)
+    key = (counted.warehouse_id, counted.sku)
+    row = _stock_row(session, *key)
+    if row is None:
+        raise ScanRejected(f"sku {counted.sku!r} is not stocked in warehouse {counted.warehouse_id!r}; "
+                           "receive it first")
+    if counted.bin is not None and counted.bin != row.bin_id:
+        raise ScanRejected(f"sku {counted.sku!r} lives in bin {row.bin_id!r} of {counted.warehouse_id!r}, "
+                           f"not {counted.bin!r}")
+    on_hand = on_hand_after_count(counted.counted_quantity,
+                                  stock_store.picked_not_packed(session, counted.warehouse_id, counted.sku))
+    picking.correct_on_hand(session, key, row.on_hand, row.reserved, on_hand, "counted", event, emitter, ctx.now)
+    if on_hand > row.on_hand:
+        allocating.fill_backorders(session, [counted.sku], emitter, ctx.now)
+    stock_store.check_low(session, [key], emitter)
+    return emitter.emits
+
+
+def confirm_pick(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    assert isinstance(event.payload, PickConfirmed)
+    picking.confirm(uow.session, event.payload)
+    return []
+
+
+def short_pick(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    assert isinstance(event.payload, PickShort)
+    emitter = emitter_for(event, ctx)
+    picking.short(uow.session, event.payload, event, emitter, ctx.now)
+    return emitter.emits
+
+
+def pack_parcel(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    assert isinstance(event.payload, ParcelPacked)
+    emitter = emitter_for(event, ctx)
+    packing.pack(uow.session, event.payload, event, emitter, ctx.now)
+    return emitter.emits
+
+
+HANDLERS: HandlerTable = {
+    "orders.events": {"order.accepted": Batched(allocate_orders), "order.cancelled": release_order},
+    "warehouse.scans": {
+        "stock.received": receive_stock, "stock.counted": count_stock, "pick.confirmed": confirm_pick,
+        "pick.short": short_pick, "parcel.packed": pack_parcel,
+    },
+}

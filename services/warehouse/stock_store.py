@@ -1,0 +1,128 @@
+"""Stock rows in PostgreSQL: reading availability, locking rows in one global order, and changing them
+only through conditional updates, so no interleaving of workers can ever oversell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import and_, func, insert, select, text, tuple_, update
+from sqlalchemy.orm import Session
+
+from schemas.warehouse import StockLow
+from services.common.emitter import Emitter
+from services.warehouse import tables
+from services.warehouse.domain.allocation import Site
+from services.warehouse.domain.stock import low_stock
+
+Key = tuple[str, str]
+"""(warehouse_id, sku)"""
+
+OPEN_SHIPMENT = ("reserved", "picking", "picked")
+
+
+class StockConflict(RuntimeError):
+    """A conditional update matched fewer rows than it must: a bug, never a normal race (rows are locked first)."""
+
+
+def active_sites(session: Session) -> list[Site]:
+    rows = session.execute(select(tables.warehouses).where(tables.warehouses.c.active)).all()
+    return [Site(r.warehouse_id, r.latitude, r.longitude, r.priority) for r in rows]
+
+
+def available(session: Session, skus: Iterable[str]) -> dict[Key, int]:
+    """Units available per (warehouse, sku), read without locks: a plan's first guess."""
+    s = tables.stock
+    rows = session.execute(select(s.c.warehouse_id, s.c.sku, s.c.on_hand - s.c.reserved)
+                           .where(s.c.sku.in_(sorted(set(skus)))))
+    return {(w, sku): units for w, sku, units in rows}
+
+
+def lock(session: Session, keys: Iterable[Key]) -> dict[Key, int]:
+    """Lock rows in (warehouse_id, sku) order, the one order every transaction uses, so lockers never
+    deadlock; returns their fresh availability."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    s = tables.stock
+    rows = session.execute(
+        select(s.c.warehouse_id, s.c.sku, s.c.on_hand - s.c.reserved)
+        .where(tuple_(s.c.warehouse_id, s.c.sku).in_(wanted))
+        .order_by(s.c.warehouse_id, s.c.sku).with_for_update())
+    return {(w, sku): units for w, sku, units in rows}
+
+
+_CHANGE_RESERVED = text("""
+    UPDATE warehouse.stock AS s
+       SET reserved = s.reserved + v.delta, updated_at = :now
+      FROM unnest(CAST(:warehouses AS text[]), CAST(:skus AS text[]), CAST(:deltas AS int[])) AS v(w, sku, delta)
+     WHERE s.warehouse_id = v.w AND s.sku = v.sku
+       AND s.on_hand - s.reserved >= v.delta      -- a reservation never takes more than is available
+       AND s.reserved + v.delta >= 0              -- a release never gives back more than was reserved
+""")
+
+
+def change_reserved(session: Session, deltas: Mapping[Key, int], now: datetime) -> None:
+    """Reserve (positive) or release (negative) units, conditionally, in one statement."""
+    items = sorted((k, d) for k, d in deltas.items() if d)
+    if not items:
+        return
+    result = session.execute(_CHANGE_RESERVED, {
+        "warehouses": [k[0] for k, _ in items], "skus": [k[1] for k, _ in items], "deltas": [d for _, d in items],
+        "now": now})
+    if result.rowcount != len(items):  # type: ignore[attr-defined]
+        raise StockConflict(f"conditional stock update matched {result.rowcount} of {len(items)} rows: "  # type: ignore[attr-defined]
+                            f"{items}")
+
+
+_CHANGE_ON_HAND = text("""
+    UPDATE warehouse.stock AS s
+       SET on_hand = s.on_hand + v.on_hand_delta, reserved = s.reserved + v.reserved_delta, updated_at = :now
+      FROM unnest(CAST(:warehouses AS text[]), CAST(:skus AS text[]), CAST(:on_hand AS int[]),
+                  CAST(:reserved AS int[])) AS v(w, sku, on_hand_delta, reserved_delta)
+     WHERE s.warehouse_id = v.w AND s.sku = v.sku
+""")
+
+
+def change_on_hand(session: Session, changes: Mapping[Key, tuple[int, int]], reason: str, now: datetime,
+                   event_id: UUID | None, reference: str | None = None) -> None:
+    """Move on_hand (and reserved with it, for shipping) and write every on_hand change to the ledger.
+    The table's checks refuse any result with reserved above on_hand."""
+    items = sorted((k, c) for k, c in changes.items() if c != (0, 0))
+    if not items:
+        return
+    session.execute(_CHANGE_ON_HAND, {
+        "warehouses": [k[0] for k, _ in items], "skus": [k[1] for k, _ in items],
+        "on_hand": [c[0] for _, c in items], "reserved": [c[1] for _, c in items], "now": now})
+    ledger_rows = [{"warehouse_id": k[0], "sku": k[1], "delta": c[0], "reason": reason, "reference": reference,
+                    "event_id": event_id, "at": now} for k, c in items if c[0]]
+    if ledger_rows:
+        session.execute(insert(tables.ledger), ledger_rows)
+
+
+def picked_not_packed(session: Session, warehouse_id: str, sku: str) -> int:
+    """Units picked into totes for open shipments: in the building but no longer in the bin."""
+    s, line = tables.shipments, tables.shipment_lines
+    return int(session.execute(
+        select(func.coalesce(func.sum(line.c.picked), 0)).select_from(line.join(s))
+        .where(s.c.warehouse_id == warehouse_id, line.c.sku == sku, s.c.status.in_(OPEN_SHIPMENT))).scalar_one())
+
+
+def check_low(session: Session, keys: Iterable[Key], emitter: Emitter) -> None:
+    """Emit stock.low once when a SKU's availability falls under its reorder point; re-arm when it recovers."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return
+    s = tables.stock
+    rows = session.execute(select(s.c.warehouse_id, s.c.sku, s.c.on_hand - s.c.reserved, s.c.reorder_point,
+                                  s.c.low_alerted).where(tuple_(s.c.warehouse_id, s.c.sku).in_(wanted)))
+    for warehouse_id, sku, units, reorder_point, alerted in rows:
+        decision = low_stock(units, reorder_point, alerted)
+        if decision.alerted != alerted:
+            session.execute(update(s).where(and_(s.c.warehouse_id == warehouse_id, s.c.sku == sku))
+                            .values(low_alerted=decision.alerted))
+        if decision.alert:
+            emitter.add("warehouse.events", warehouse_id, StockLow(
+                warehouse_id=warehouse_id, sku=sku, available=units, reorder_point=reorder_point,
+                detected_at=emitter.now), correlation_id=f"{warehouse_id}/{sku}")
