@@ -70,3 +70,30 @@ def picklist_issued(order_ids: list[str], *, warehouse_id: str = "wh-1", now: da
 
 def to_bytes(document: dict[str, Any]) -> bytes:
     return json.dumps(document).encode()
+
+
+def order_accepted(order_id: str, lines: list[tuple[str, int]], *, shop_id: str = "acme",
+                   at: tuple[float, float] = (52.52, 13.40)) -> dict[str, Any]:
+    """What the orders service publishes for a valid order: `lines` are (sku, quantity), delivered at `at`."""
+    now = datetime.now(UTC)
+    placed = order_payload(order_id, shop_id=shop_id, now=now, lines=[
+        {"line_id": str(i), "sku": sku, "quantity": qty, "unit_price": "10.00"} for i, (sku, qty) in enumerate(lines, 1)])
+    placed["delivery_address"].update(latitude=at[0], longitude=at[1])
+    return envelope("order.accepted", {**placed, "accepted_at": now.isoformat()}, correlation_id=order_id,
+                    source="service:orders")
+
+
+def order_cancelled(order_id: str, *, shop_id: str = "acme") -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return envelope("order.cancelled", {"order_id": order_id, "shop_id": shop_id, "cancelled_at": now.isoformat(),
+                                        "previous_status": "allocated", "reason": "changed mind"},
+                    correlation_id=order_id, source="service:orders")
+
+
+def scan(event_type: str, warehouse_id: str, **payload: Any) -> dict[str, Any]:
+    """A warehouse.scans event from a staff device; the *_at timestamp is filled in."""
+    now = datetime.now(UTC).isoformat()
+    stamp = {"stock.received": "received_at", "stock.counted": "counted_at", "pick.confirmed": "picked_at",
+             "pick.short": "reported_at", "parcel.packed": "packed_at"}[event_type]
+    return envelope(event_type, {"warehouse_id": warehouse_id, stamp: now, **payload},
+                    correlation_id=str(payload.get("order_id", warehouse_id)), source=f"device:{warehouse_id}")

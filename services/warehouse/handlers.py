@@ -30,7 +30,7 @@ def emitter_for(event: Event, ctx: Context) -> Emitter:
 
 def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, Policy]:
     p = tables.shop_policies
-    found = dict(session.execute(select(p.c.shop_id, p.c.policy).where(p.c.shop_id.in_(sorted(shop_ids)))).tuples())
+    found = dict(session.execute(select(p.c.shop_id, p.c.policy).where(p.c.shop_id.in_(sorted(shop_ids)))).tuples().all())
     return {shop: Policy(found.get(shop, default)) for shop in shop_ids}
 
 
@@ -41,6 +41,7 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> l
     policies = _policies(session, {o.shop_id for _, o in accepted}, ctx.settings.warehouse_default_policy)
     rows = [{"order_id": o.order_id, "shop_id": o.shop_id, "policy": policies[o.shop_id].value, "status": "open",
              "latitude": o.delivery_address.latitude, "longitude": o.delivery_address.longitude,
+             "lines": [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in o.lines],
              "delivery": {"address": o.delivery_address.model_dump(mode="json"),
                           "window": o.delivery_window.model_dump(mode="json")},
              "accepted_at": o.accepted_at} for _, o in accepted]

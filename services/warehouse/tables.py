@@ -82,6 +82,7 @@ orders = Table(
     Column("status", Text, nullable=False, doc="open or cancelled"),
     Column("latitude", Float, nullable=False),
     Column("longitude", Float, nullable=False),
+    Column("lines", JSONB, nullable=False, doc="The ordered lines [{line_id, sku, quantity}], for audits"),
     Column("delivery", JSONB, nullable=False, doc="delivery_address and delivery_window, for shipment.packed"),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
 )

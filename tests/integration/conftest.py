@@ -195,3 +195,66 @@ def stack(kafka_bootstrap: str, postgres: EmbeddedPostgres, tmp_path: Path) -> I
 def values(records: list[dict[str, Any]], event_type: str | None = None) -> list[dict[str, Any]]:
     return [r["value"] for r in records
             if isinstance(r["value"], dict) and (event_type is None or r["value"].get("event_type") == event_type)]
+
+
+def load_layout(stack: Stack, document: dict[str, Any]) -> None:
+    """Load a warehouse layout the way `fulfil warehouses load` does."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from services.warehouse import layout
+    engine = create_engine(stack.settings.database_url)
+    try:
+        with engine.begin() as connection:
+            layout.apply(Session(bind=connection), layout.Layout.model_validate(document), datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+STOCK_INVARIANTS = {
+    "reserved is never negative nor above on_hand":
+        "SELECT warehouse_id, sku, on_hand, reserved FROM warehouse.stock WHERE NOT (on_hand >= reserved AND reserved >= 0)",
+    "on_hand is the sum of its ledger (every unit that came or went is recorded)": """
+        SELECT s.warehouse_id, s.sku, s.on_hand, coalesce(sum(l.delta), 0) FROM warehouse.stock s
+        LEFT JOIN warehouse.stock_ledger l USING (warehouse_id, sku)
+        GROUP BY s.warehouse_id, s.sku, s.on_hand HAVING s.on_hand <> coalesce(sum(l.delta), 0)""",
+    "reserved equals the units of open shipments": """
+        SELECT s.warehouse_id, s.sku, s.reserved, coalesce(o.units, 0) FROM warehouse.stock s
+        LEFT JOIN (SELECT sh.warehouse_id, l.sku, sum(l.quantity) AS units FROM warehouse.shipment_lines l
+                   JOIN warehouse.shipments sh USING (shipment_id)
+                   WHERE sh.status IN ('reserved', 'picking', 'picked') GROUP BY 1, 2) o USING (warehouse_id, sku)
+        WHERE s.reserved <> coalesce(o.units, 0)""",
+    "every ordered unit of an open order is in a shipment or a backorder, once": """
+        SELECT o.order_id, x.line_id, x.quantity, coalesce(sh.units, 0) + coalesce(b.units, 0)
+        FROM warehouse.orders o
+        CROSS JOIN LATERAL jsonb_to_recordset(o.lines) AS x(line_id text, sku text, quantity int)
+        LEFT JOIN (SELECT s.order_id, l.line_id, sum(l.quantity) AS units FROM warehouse.shipment_lines l
+                   JOIN warehouse.shipments s USING (shipment_id) WHERE s.status <> 'cancelled' GROUP BY 1, 2) sh
+               ON sh.order_id = o.order_id AND sh.line_id = x.line_id
+        LEFT JOIN (SELECT order_id, line_id, sum(quantity) AS units FROM warehouse.backorders GROUP BY 1, 2) b
+               ON b.order_id = o.order_id AND b.line_id = x.line_id
+        WHERE o.status = 'open' AND x.quantity <> coalesce(sh.units, 0) + coalesce(b.units, 0)""",
+    "a cancelled order holds nothing": """
+        SELECT o.order_id FROM warehouse.orders o WHERE o.status = 'cancelled' AND (
+            EXISTS (SELECT 1 FROM warehouse.backorders b WHERE b.order_id = o.order_id) OR
+            EXISTS (SELECT 1 FROM warehouse.shipments s WHERE s.order_id = o.order_id
+                    AND s.status IN ('reserved', 'picking', 'picked')))""",
+}
+
+
+def stock_violations(stack: Stack) -> dict[str, list[Any]]:
+    return {name: rows for name, query in STOCK_INVARIANTS.items() if (rows := stack.sql(query))}
+
+
+@pytest.fixture
+def warehouse_stack(kafka_bootstrap: str, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[Stack]:
+    """A stack whose stock invariants are checked after the test, whatever the test did."""
+    created = make_stack(kafka_bootstrap, postgres, tmp_path / "logs", warehouse_wave_interval_s=1,
+                         warehouse_wave_max_orders=50)
+    try:
+        yield created
+    finally:
+        created.stop_workers()
+    violations = stock_violations(created)
+    assert not violations, f"stock invariants broken: {violations}"

@@ -134,7 +134,7 @@ def allocate(lines: Sequence[Line], customer: tuple[float, float], sites: Sequen
     best_coverage = problem.coverage(problem.sites)
     if best_coverage == 0:
         return Plan((), tuple(lines), Rule.NO_STOCK,
-                    "No warehouse has any of the ordered SKUs available; the whole order is backordered.")
+                    "No warehouse has any of these SKUs available; every line is backordered.")
     if policy is Policy.SHIP_COMPLETE and best_coverage < total:
         short = total - best_coverage
         return Plan((), tuple(lines), Rule.HELD_FOR_COMPLETE,

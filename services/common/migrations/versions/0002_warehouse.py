@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Text(), nullable=False),
     sa.Column('latitude', sa.Float(), nullable=False),
     sa.Column('longitude', sa.Float(), nullable=False),
+    sa.Column('lines', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('delivery', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('order_id', name=op.f('pk_orders')),
