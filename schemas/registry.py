@@ -7,7 +7,7 @@ The topic is part of the contract: `order.cancelled` on `shop.orders` is a shop'
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from pydantic import ValidationError
 
@@ -105,6 +105,14 @@ def message_key(topic: str, event: Event) -> str:
 
 def decode(topic: str, raw: bytes | None) -> Event:
     """Parse and validate one message, or raise DecodeError with a precise reason."""
+    event = decode_wanted(topic, raw, None)
+    assert event is not None
+    return event
+
+
+def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None) -> Event | None:
+    """Like `decode`, but None (without validating) for an event type the caller does not handle: a consumer
+    need not pay for validating what it will skip. None for `wanted` means every type."""
     if raw is None or raw == b"":
         raise DecodeError("empty message (no value)")
     try:
@@ -113,6 +121,9 @@ def decode(topic: str, raw: bytes | None) -> Event:
         raise DecodeError(f"not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise DecodeError(f"the envelope must be a JSON object, got {type(document).__name__}")
+    if wanted is not None and document.get("event_type") not in wanted and document.get("event_type") in TOPICS.get(
+            topic, {}):
+        return None
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as exc:

@@ -20,7 +20,7 @@ from uuid import UUID
 from sqlalchemy.orm import Session, sessionmaker
 
 from schemas.envelope import Event
-from schemas.registry import DecodeError, decode
+from schemas.registry import DecodeError, decode_wanted
 from services.common.db import UnitOfWork
 from services.common.dead_letters import Incoming, dead_letter
 from services.common.logging import get_logger
@@ -125,12 +125,16 @@ class Processor:
         self.retry = RetryPolicy.from_settings(settings)
 
     def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event]], list[OutboxRecord]]:
-        """Split messages into events and dead letters for the ones that do not decode."""
+        """Split messages into events and dead letters for the ones that do not decode. Event types this
+        service does not handle are skipped before validation (they are someone else's to judge)."""
         good: list[tuple[Incoming, Event]] = []
         dead: list[OutboxRecord] = []
         for message in messages:
+            topic = self.settings.logical_topic(message.topic)
             try:
-                good.append((message, decode(self.settings.logical_topic(message.topic), message.value)))
+                event = decode_wanted(topic, message.value, self.handlers.get(topic, {}).keys())
+                if event is not None:
+                    good.append((message, event))
             except DecodeError as exc:
                 log.warning("message.dead_lettered", topic=message.topic, partition=message.partition,
                             offset=message.offset, error=str(exc))

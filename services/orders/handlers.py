@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from schemas.envelope import Envelope, Event, make_event
@@ -93,7 +93,9 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list
             payload: OrderAccepted | OrderRejected = OrderRejected(
                 order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons)
         else:
-            payload = OrderAccepted(accepted_at=ctx.now, **order.model_dump(include=ACCEPTED_FIELDS))
+            # Built from an already validated order, field by field: no second validation of the whole order.
+            payload = OrderAccepted.model_construct(accepted_at=ctx.now,
+                                                    **{name: getattr(order, name) for name in ACCEPTED_FIELDS})
         emits.append(_emit(payload, order.order_id, event.envelope, ctx.now))
     if transitions:
         uow.session.execute(insert(tables.transitions), transitions)
@@ -150,35 +152,57 @@ def cancel_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
                   request.order_id, event.envelope, ctx.now)]
 
 
-def note_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    assert isinstance(event.payload, StockReserved)
-    _move(uow, event.payload.order_id, Trigger.ALLOCATE, event, ctx)
+def _triggers(event: Event) -> list[tuple[str, Trigger]]:
+    """What a warehouse event means for the orders it names."""
+    payload = event.payload
+    if isinstance(payload, StockReserved):
+        return [(payload.order_id, Trigger.ALLOCATE)]
+    if isinstance(payload, OrderBackordered):
+        return [(payload.order_id, Trigger.BACKORDER)]
+    if isinstance(payload, PicklistIssued):
+        return [(order_id, Trigger.START_PICKING) for order_id in sorted(set(payload.order_ids))]
+    if isinstance(payload, ShipmentPacked):
+        return [(payload.order_id, Trigger.PACK)]
+    raise TypeError(f"no trigger for {event.envelope.event_type}")
+
+
+def note_progress(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+    """Batched: the warehouse's progress moves orders along, in event order. One locking read, one update
+    and one insert of transitions for the whole run; refused or unknown moves are logged and change nothing."""
+    o = tables.orders
+    steps = [(event, order_id, trigger) for event in events for order_id, trigger in _triggers(event)]
+    ids = sorted({order_id for _, order_id, _ in steps})
+    status = {row.order_id: OrderStatus(row.status) for row in uow.session.execute(
+        select(o.c.order_id, o.c.status).where(o.c.order_id.in_(ids)).order_by(o.c.order_id).with_for_update())}
+    changed: dict[str, OrderStatus] = {}
+    transitions = []
+    for event, order_id, trigger in steps:
+        current = status.get(order_id)
+        if current is None:
+            log.warning("order.unknown", order_id=order_id, trigger=trigger.value, event_id=str(event.event_id))
+            continue
+        try:
+            after = next_status(current, trigger)
+        except IllegalTransition as exc:
+            log.info("order.transition_ignored", order_id=order_id, event_id=str(event.event_id), reason=str(exc))
+            continue
+        if after != current:
+            status[order_id] = changed[order_id] = after
+            transitions.append({"order_id": order_id, "from_status": current.value, "to_status": after.value,
+                                "at": ctx.now, "event_id": event.event_id})
+    if changed:
+        uow.session.execute(
+            update(o).where(o.c.order_id == bindparam("id")).values(status=bindparam("new"), updated_at=ctx.now),
+            [{"id": order_id, "new": after.value} for order_id, after in changed.items()])
+        uow.session.execute(insert(tables.transitions), transitions)
     return []
 
 
-def note_backordered(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    assert isinstance(event.payload, OrderBackordered)
-    _move(uow, event.payload.order_id, Trigger.BACKORDER, event, ctx)
-    return []
-
-
-def note_picking(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    assert isinstance(event.payload, PicklistIssued)
-    for order_id in sorted(set(event.payload.order_ids)):
-        _move(uow, order_id, Trigger.START_PICKING, event, ctx)
-    return []
-
-
-def note_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    assert isinstance(event.payload, ShipmentPacked)
-    _move(uow, event.payload.order_id, Trigger.PACK, event, ctx)
-    return []
-
-
+NOTE_PROGRESS = Batched(note_progress)
 HANDLERS: HandlerTable = {
     "shop.orders": {"order.placed": Batched(place_orders), "order.cancelled": cancel_order},
     "warehouse.events": {
-        "stock.reserved": note_reserved, "order.backordered": note_backordered,
-        "picklist.issued": note_picking, "shipment.packed": note_packed,
+        "stock.reserved": NOTE_PROGRESS, "order.backordered": NOTE_PROGRESS,
+        "picklist.issued": NOTE_PROGRESS, "shipment.packed": NOTE_PROGRESS,
     },
 }

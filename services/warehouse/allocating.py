@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from schemas.warehouse import OrderBackordered, ReservedLine, StockReserved
@@ -86,9 +87,10 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
     order_ids = sorted({d.order_id for d in demands})
     counts: dict[str, int] = dict(session.execute(
         select(tables.shipments.c.order_id, func.count()).where(tables.shipments.c.order_id.in_(order_ids))
-        .group_by(tables.shipments.c.order_id)).tuples().all())
+        .group_by(tables.shipments.c.order_id)).all())
     shipment_rows: list[dict[str, object]] = []
     line_rows: list[dict[str, object]] = []
+    backorder_rows: list[dict[str, object]] = []
     for demand, plan, emitter in zip(demands, plans, emitters):
         for shipment in plan.shipments:
             counts[demand.order_id] = counts.get(demand.order_id, 0) + 1
@@ -106,7 +108,8 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
             if plan.shipments:
                 _replace_backorders(session, demand, plan)
         elif plan.backordered:
-            _add_backorders(session, demand.order_id, plan.backordered, now)
+            backorder_rows.extend({"order_id": demand.order_id, "line_id": x.line_id, "sku": x.sku,
+                                   "quantity": x.quantity, "since": now} for x in plan.backordered)
             emitter.add("warehouse.events", demand.order_id, OrderBackordered(
                 order_id=demand.order_id,
                 lines=[ReservedLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity) for x in plan.backordered],
@@ -114,17 +117,17 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
     if shipment_rows:
         session.execute(insert(tables.shipments), shipment_rows)
         session.execute(insert(tables.shipment_lines), line_rows)
+    _add_backorders(session, backorder_rows)
 
 
-def _add_backorders(session: Session, order_id: str, lines: Iterable[Line], now: datetime) -> None:
-    """New backordered units; a line already waiting keeps its place in the queue and waits for more."""
-    b = tables.backorders
-    for line in lines:
-        updated = session.execute(update(b).where(b.c.order_id == order_id, b.c.line_id == line.line_id)
-                                  .values(quantity=b.c.quantity + line.quantity))
-        if not updated.rowcount:  # type: ignore[attr-defined]
-            session.execute(insert(b).values(order_id=order_id, line_id=line.line_id, sku=line.sku,
-                                             quantity=line.quantity, since=now))
+def _add_backorders(session: Session, rows: list[dict[str, object]]) -> None:
+    """New backordered units; a line already waiting keeps its place in the queue (its id) and waits for more."""
+    if not rows:
+        return
+    statement = pg_insert(tables.backorders)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["order_id", "line_id"],
+        set_={"quantity": tables.backorders.c.quantity + statement.excluded.quantity}), rows)
 
 
 def _replace_backorders(session: Session, demand: Demand, plan: Plan) -> None:
@@ -182,9 +185,12 @@ def reallocate(session: Session, releases: Sequence[tuple[str, Line]], emitter: 
     if not releases:
         return
     o = tables.orders
-    by_order: dict[str, list[Line]] = {}
-    for order_id, line in releases:
-        by_order.setdefault(order_id, []).append(line)
+    merged: dict[str, dict[tuple[str, str], int]] = {}
+    for order_id, line in releases:  # one line may come back from two shipments
+        per_line = merged.setdefault(order_id, {})
+        per_line[(line.line_id, line.sku)] = per_line.get((line.line_id, line.sku), 0) + line.quantity
+    by_order = {order_id: [Line(line_id, sku, q) for (line_id, sku), q in per_line.items()]
+                for order_id, per_line in merged.items()}
     rows = {row.order_id: row for row in session.execute(
         select(o).where(o.c.order_id.in_(sorted(by_order)), o.c.status == "open").order_by(o.c.order_id)
         .with_for_update())}

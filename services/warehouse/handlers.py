@@ -30,7 +30,7 @@ def emitter_for(event: Event, ctx: Context) -> Emitter:
 
 def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, Policy]:
     p = tables.shop_policies
-    found = dict(session.execute(select(p.c.shop_id, p.c.policy).where(p.c.shop_id.in_(sorted(shop_ids)))).tuples().all())
+    found = dict(session.execute(select(p.c.shop_id, p.c.policy).where(p.c.shop_id.in_(sorted(shop_ids)))).all())
     return {shop: Policy(found.get(shop, default)) for shop in shop_ids}
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, func, insert, select, text, tuple_, update
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from schemas.warehouse import StockLow
@@ -33,24 +33,33 @@ def active_sites(session: Session) -> list[Site]:
 
 def available(session: Session, skus: Iterable[str]) -> dict[Key, int]:
     """Units available per (warehouse, sku), read without locks: a plan's first guess."""
-    s = tables.stock
-    rows = session.execute(select(s.c.warehouse_id, s.c.sku, s.c.on_hand - s.c.reserved)
-                           .where(s.c.sku.in_(sorted(set(skus)))))
+    rows = session.execute(_AVAILABLE, {"skus": sorted(set(skus))})
     return {(w, sku): units for w, sku, units in rows}
+
+
+_AVAILABLE = text("SELECT warehouse_id, sku, on_hand - reserved FROM warehouse.stock WHERE sku = ANY(CAST(:skus AS text[]))")
+_ROWS = """
+    SELECT s.warehouse_id, s.sku, s.on_hand - s.reserved, s.reorder_point, s.low_alerted
+      FROM warehouse.stock AS s
+      JOIN unnest(CAST(:warehouses AS text[]), CAST(:skus AS text[])) AS v(w, sku)
+        ON s.warehouse_id = v.w AND s.sku = v.sku
+"""
+_LOCK = text(_ROWS + " ORDER BY s.warehouse_id, s.sku FOR UPDATE OF s")
+_READ = text(_ROWS)
+
+
+def _keys(keys: Iterable[Key]) -> dict[str, list[str]]:
+    wanted = sorted(set(keys))
+    return {"warehouses": [w for w, _ in wanted], "skus": [sku for _, sku in wanted]}
 
 
 def lock(session: Session, keys: Iterable[Key]) -> dict[Key, int]:
     """Lock rows in (warehouse_id, sku) order, the one order every transaction uses, so lockers never
     deadlock; returns their fresh availability."""
-    wanted = sorted(set(keys))
-    if not wanted:
+    params = _keys(keys)
+    if not params["skus"]:
         return {}
-    s = tables.stock
-    rows = session.execute(
-        select(s.c.warehouse_id, s.c.sku, s.c.on_hand - s.c.reserved)
-        .where(tuple_(s.c.warehouse_id, s.c.sku).in_(wanted))
-        .order_by(s.c.warehouse_id, s.c.sku).with_for_update())
-    return {(w, sku): units for w, sku, units in rows}
+    return {(w, sku): units for w, sku, units, _, _ in session.execute(_LOCK, params)}
 
 
 _CHANGE_RESERVED = text("""
@@ -111,18 +120,26 @@ def picked_not_packed(session: Session, warehouse_id: str, sku: str) -> int:
 
 def check_low(session: Session, keys: Iterable[Key], emitter: Emitter) -> None:
     """Emit stock.low once when a SKU's availability falls under its reorder point; re-arm when it recovers."""
-    wanted = sorted(set(keys))
-    if not wanted:
+    params = _keys(keys)
+    if not params["skus"]:
         return
-    s = tables.stock
-    rows = session.execute(select(s.c.warehouse_id, s.c.sku, s.c.on_hand - s.c.reserved, s.c.reorder_point,
-                                  s.c.low_alerted).where(tuple_(s.c.warehouse_id, s.c.sku).in_(wanted)))
+    rows = session.execute(_READ, params)
+    flips: list[tuple[str, str, bool]] = []
     for warehouse_id, sku, units, reorder_point, alerted in rows:
         decision = low_stock(units, reorder_point, alerted)
         if decision.alerted != alerted:
-            session.execute(update(s).where(and_(s.c.warehouse_id == warehouse_id, s.c.sku == sku))
-                            .values(low_alerted=decision.alerted))
+            flips.append((warehouse_id, sku, decision.alerted))
         if decision.alert:
             emitter.add("warehouse.events", warehouse_id, StockLow(
                 warehouse_id=warehouse_id, sku=sku, available=units, reorder_point=reorder_point,
                 detected_at=emitter.now), correlation_id=f"{warehouse_id}/{sku}")
+    if flips:
+        session.execute(_SET_LOW_ALERTED, {"warehouses": [f[0] for f in flips], "skus": [f[1] for f in flips],
+                                           "flags": [f[2] for f in flips]})
+
+
+_SET_LOW_ALERTED = text("""
+    UPDATE warehouse.stock AS s SET low_alerted = v.flag
+      FROM unnest(CAST(:warehouses AS text[]), CAST(:skus AS text[]), CAST(:flags AS boolean[])) AS v(w, sku, flag)
+     WHERE s.warehouse_id = v.w AND s.sku = v.sku
+""")

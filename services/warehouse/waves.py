@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from schemas.warehouse import PicklistIssued, PicklistLine, ToteAssignment
@@ -27,19 +26,19 @@ PICKLIST_EVENTS = uuid.UUID("0f7d3a0e-5b1e-4d57-9a55-6f0c2b8e9d13")
 
 
 def close_waves(uow: UnitOfWork, ctx: Context) -> list[Emit]:
-    """Every warehouse whose oldest waiting reservation is older than the wave interval, or that has a full
-    wave waiting, gets pick lists for up to M orders each."""
+    """Every warehouse gets pick lists for each full wave of M waiting orders, plus one for the rest once the
+    oldest of them has waited the wave interval."""
     settings = ctx.settings
     size, interval = settings.warehouse_wave_max_orders, timedelta(seconds=settings.warehouse_wave_interval_s)
     emits: list[Emit] = []
     for warehouse_id in _waiting_warehouses(uow.session):
-        while True:
-            count, oldest = _waiting(uow.session, warehouse_id)
-            if count == 0 or (count < size and oldest > ctx.now - interval):
-                break
-            if _issue(uow.session, warehouse_id, size, ctx.now, emits) == 0:
-                break  # what is left is being claimed by another worker's timer
+        waves = _claim_waves(uow.session, warehouse_id, size, ctx.now - interval)
+        if waves:
+            _issue(uow.session, warehouse_id, waves, ctx.now, emits)
     return emits
+
+
+MAX_WAVES_PER_TICK = 50
 
 
 def _waiting_warehouses(session: Session) -> list[str]:
@@ -48,48 +47,69 @@ def _waiting_warehouses(session: Session) -> list[str]:
                                 .order_by(s.c.warehouse_id)).scalars())
 
 
-def _waiting(session: Session, warehouse_id: str) -> tuple[int, datetime]:
+def _claim_waves(session: Session, warehouse_id: str, size: int, due_before: datetime) -> list[list[Any]]:
+    """Waiting shipments, oldest first, locked (SKIP LOCKED: another worker's timer may hold some) and cut
+    into waves; a last, partial wave only if its oldest shipment is due."""
     s = tables.shipments
-    count, oldest = session.execute(select(func.count(), func.min(s.c.reserved_at)).where(
-        s.c.warehouse_id == warehouse_id, s.c.status == "reserved")).one()
-    return int(count), oldest
+    waiting = session.execute(
+        select(s.c.shipment_id, s.c.order_id, s.c.reserved_at)
+        .where(s.c.warehouse_id == warehouse_id, s.c.status == "reserved")
+        .order_by(s.c.reserved_at, s.c.shipment_id).limit(size * MAX_WAVES_PER_TICK)
+        .with_for_update(skip_locked=True)).all()
+    waves = [list(waiting[i:i + size]) for i in range(0, len(waiting), size)]
+    if waves and len(waves[-1]) < size and waves[-1][0].reserved_at > due_before:
+        waves.pop()
+    return waves
 
 
-def _issue(session: Session, warehouse_id: str, size: int, now: datetime, emits: list[Emit]) -> int:
+_START_PICKING = text("""
+    UPDATE warehouse.shipments AS s SET status = 'picking', picklist_id = v.picklist_id, tote = v.tote
+      FROM unnest(CAST(:ids AS text[]), CAST(:picklists AS text[]), CAST(:totes AS text[]))
+           AS v(shipment_id, picklist_id, tote)
+     WHERE s.shipment_id = v.shipment_id
+""")
+
+
+def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: datetime, emits: list[Emit]) -> None:
+    """One pick list per wave; a handful of statements whatever the number of waves."""
     s, line, st, b = tables.shipments, tables.shipment_lines, tables.stock, tables.bins
-    shipments = session.execute(
-        select(s.c.shipment_id, s.c.order_id).where(s.c.warehouse_id == warehouse_id, s.c.status == "reserved")
-        .order_by(s.c.reserved_at, s.c.shipment_id).limit(size).with_for_update(skip_locked=True)).all()
-    if not shipments:
-        return 0
-    ids = [r.shipment_id for r in shipments]
-    rows: Sequence[Any] = session.execute(
-        select(s.c.order_id, s.c.reserved_at, s.c.shipment_id, line.c.sku, line.c.quantity, b.c.zone, b.c.aisle,
-               b.c.bay, b.c.level, b.c.bin_id)
-        .select_from(line.join(s).join(st, (st.c.warehouse_id == s.c.warehouse_id) & (st.c.sku == line.c.sku))
-                     .join(b, (b.c.warehouse_id == st.c.warehouse_id) & (b.c.bin_id == st.c.bin_id)))
-        .where(s.c.shipment_id.in_(ids)).order_by(s.c.reserved_at, s.c.shipment_id, line.c.line_id)).all()
-    number = session.execute(tables.wave_numbers.next_value()).scalar_one()
-    wave_id, picklist_id = f"WV-{number:06d}", f"PL-{number:06d}"
-    pick_lines = build_pick_lines([
-        WaveLine(r.order_id, r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id)) for r in rows])
-    order_ids = list(dict.fromkeys(r.order_id for r in shipments))
-    totes = tote_labels(order_ids)
-    payload = PicklistIssued(
-        picklist_id=picklist_id, warehouse_id=warehouse_id, wave_id=wave_id, issued_at=now, order_ids=order_ids,
-        lines=[PicklistLine(sequence=p.sequence, zone=p.location.zone, aisle=p.location.aisle, bay=p.location.bay,
-                            level=p.location.level, bin=p.location.bin, sku=p.sku, quantity=p.quantity,
-                            totes=[ToteAssignment(order_id=t.order_id, tote=t.tote, quantity=t.quantity)
-                                   for t in p.totes]) for p in pick_lines])
-    for shipment_id, order_id in shipments:
-        session.execute(update(s).where(s.c.shipment_id == shipment_id)
-                        .values(status="picking", picklist_id=picklist_id, tote=totes[order_id]))
-    session.execute(insert(tables.picklists).values(
-        picklist_id=picklist_id, warehouse_id=warehouse_id, wave_id=wave_id, issued_at=now,
-        document=payload.model_dump(mode="json")))
-    emitter = Emitter(SOURCE, now, namespace=uuid.uuid5(PICKLIST_EVENTS, picklist_id))
-    emitter.add("warehouse.events", warehouse_id, payload, correlation_id=picklist_id)
-    emits.extend(emitter.emits)
-    log.info("picklist.issued", warehouse_id=warehouse_id, picklist_id=picklist_id, orders=len(order_ids),
-             lines=len(pick_lines))
-    return len(shipments)
+    ids = [r.shipment_id for wave in waves for r in wave]
+    lines: dict[str, list[Any]] = {}
+    for row in session.execute(
+            select(s.c.shipment_id, s.c.order_id, line.c.sku, line.c.quantity, b.c.zone, b.c.aisle, b.c.bay,
+                   b.c.level, b.c.bin_id)
+            .select_from(line.join(s).join(st, (st.c.warehouse_id == s.c.warehouse_id) & (st.c.sku == line.c.sku))
+                         .join(b, (b.c.warehouse_id == st.c.warehouse_id) & (b.c.bin_id == st.c.bin_id)))
+            .where(s.c.shipment_id.in_(ids)).order_by(line.c.line_id)):
+        lines.setdefault(row.shipment_id, []).append(row)
+    numbers = session.execute(select(tables.wave_numbers.next_value())
+                              .select_from(func.generate_series(1, len(waves)))).scalars().all()
+    updates: dict[str, list[str]] = {"ids": [], "picklists": [], "totes": []}
+    documents = []
+    for wave, number in zip(waves, numbers):
+        wave_id, picklist_id = f"WV-{number:06d}", f"PL-{number:06d}"
+        order_ids = list(dict.fromkeys(r.order_id for r in wave))
+        totes = tote_labels(order_ids)
+        pick_lines = build_pick_lines([
+            WaveLine(r.order_id, r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id))
+            for shipment in wave for r in lines.get(shipment.shipment_id, [])])
+        payload = PicklistIssued(
+            picklist_id=picklist_id, warehouse_id=warehouse_id, wave_id=wave_id, issued_at=now, order_ids=order_ids,
+            lines=[PicklistLine(sequence=p.sequence, zone=p.location.zone, aisle=p.location.aisle,
+                                bay=p.location.bay, level=p.location.level, bin=p.location.bin, sku=p.sku,
+                                quantity=p.quantity,
+                                totes=[ToteAssignment(order_id=t.order_id, tote=t.tote, quantity=t.quantity)
+                                       for t in p.totes]) for p in pick_lines])
+        for shipment in wave:
+            updates["ids"].append(shipment.shipment_id)
+            updates["picklists"].append(picklist_id)
+            updates["totes"].append(totes[shipment.order_id])
+        documents.append({"picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id,
+                          "issued_at": now, "document": payload.model_dump(mode="json")})
+        emitter = Emitter(SOURCE, now, namespace=uuid.uuid5(PICKLIST_EVENTS, picklist_id))
+        emitter.add("warehouse.events", warehouse_id, payload, correlation_id=picklist_id)
+        emits.extend(emitter.emits)
+        log.info("picklist.issued", warehouse_id=warehouse_id, picklist_id=picklist_id, orders=len(order_ids),
+                 lines=len(pick_lines))
+    session.execute(_START_PICKING, updates)
+    session.execute(insert(tables.picklists), documents)

@@ -1,0 +1,148 @@
+"""What every benchmark needs: Apache Kafka (or a given broker), an embedded PostgreSQL, migrated schemas,
+topics, worker processes; publishing at a rate and collecting the first answer per key. Figures only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.embedded import EmbeddedPostgres, free_port  # noqa: E402
+from services.common.kafka_io import partitions_of  # noqa: E402
+from services.common.migrate import upgrade  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
+from services.common.topics import apply_spec, load_spec  # noqa: E402
+
+
+@dataclass
+class Bench:
+    settings: Settings
+    env: dict[str, str]
+    work: Path
+    broker: str
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self, service: str, **extra: str) -> None:
+        log = (self.work / f"{service}-{len(self.workers)}.log").open("wb")
+        self.workers.append(subprocess.Popen([sys.executable, "-m", "services.cli", "worker", service],
+                                             env={**os.environ, **self.env, **extra}, cwd=ROOT, stdout=log,
+                                             stderr=subprocess.STDOUT))
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each worker and by PostgreSQL (all its backends)."""
+        used = {f"{w.args[-1]}-{i}": sum(psutil.Process(w.pid).cpu_times()[:2])
+                for i, w in enumerate(self.workers) if w.poll() is None}
+        postgres = [p for p in psutil.process_iter(["cmdline"]) if str(self.work / "pg") in " ".join(
+            p.info["cmdline"] or [])]
+        backends = {c for p in postgres for c in p.children(recursive=True)} | set(postgres)
+        used["postgres"] = sum(sum(p.cpu_times()[:2]) for p in backends)
+        return used
+
+    def rss_mib(self) -> list[float]:
+        return [psutil.Process(w.pid).memory_info().rss / 2**20 for w in self.workers if w.poll() is None]
+
+
+@contextmanager
+def infrastructure(kafka_bootstrap: str | None, **settings: str) -> Iterator[Bench]:
+    """Apache Kafka (unless a bootstrap is given) and PostgreSQL for one run, torn down afterwards."""
+    work = Path(tempfile.mkdtemp(prefix="fulfil-bench-"))
+    broker_port = None
+    if not kafka_bootstrap:
+        broker_port = free_port()
+        subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "start", str(broker_port)], check=True)
+        kafka_bootstrap = f"127.0.0.1:{broker_port}"
+    postgres = EmbeddedPostgres(work / "pg")
+    postgres.start()
+    bench = None
+    try:
+        postgres.create_database("bench")
+        namespace = f"bench{uuid.uuid4().hex[:6]}."
+        env = {"FULFIL_KAFKA_BOOTSTRAP": kafka_bootstrap, "FULFIL_DATABASE_URL": postgres.url("bench"),
+               "FULFIL_TOPIC_NAMESPACE": namespace, "FULFIL_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"), "FULFIL_LOG_FORMAT": "json",
+               **{f"FULFIL_{k.upper()}": v for k, v in settings.items()}}
+        bench = Bench(Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()}), env, work,
+                      f"Apache Kafka {kafka_bootstrap}" if broker_port else kafka_bootstrap)
+        upgrade(bench.settings)
+        asyncio.run(apply_spec(bench.settings, load_spec()))
+        yield bench
+    finally:
+        if bench:
+            for w in bench.workers:
+                w.terminate()
+            for w in bench.workers:
+                w.wait(30)
+        postgres.stop()
+        if broker_port:
+            subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "stop", str(broker_port)], check=False)
+
+
+async def publish(settings: Settings, topic: str, messages: list[tuple[str, bytes]], rate: float) -> dict[str, int]:
+    """Send (key, value) messages, at `rate` per second (0: as fast as possible); returns key -> broker timestamp."""
+    producer = AIOKafkaProducer(**settings.aiokafka_options(), acks="all", linger_ms=5)
+    await producer.start()
+    sent: dict[str, int] = {}
+    try:
+        started = time.monotonic()
+        pending = []
+        for i, (key, value) in enumerate(messages):
+            if rate:
+                delay = started + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            pending.append((key, await producer.send(settings.topic(topic), value, key=key.encode())))
+        for key, future in pending:
+            sent[key] = (await future).timestamp
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def collect(settings: Settings, topic: str, count: int, timeout_s: float,
+                  key_of: Callable[[bytes, bytes], str | None] = lambda key, value: key.decode()) -> dict[str, int]:
+    """Read `topic` from the beginning until `count` distinct keys were seen; key -> first record timestamp."""
+    physical = settings.topic(topic)
+    consumer = AIOKafkaConsumer(**settings.aiokafka_options(), enable_auto_commit=False)
+    await consumer.start()
+    seen: dict[str, int] = {}
+    try:
+        parts = [TopicPartition(physical, p) for p in await partitions_of(settings, physical)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout_s
+        while len(seen) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for record in records:
+                    key = key_of(record.key, record.value)
+                    if key is not None:
+                        seen.setdefault(key, record.timestamp)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def report(sent: dict[str, int], seen: dict[str, int], what: str) -> None:
+    latencies = sorted(seen[k] - sent[k] for k in seen if k in sent)
+    if not latencies:
+        print("nothing was processed")
+        return
+    span_ms = max(seen.values()) - min(sent.values())
+    print(f"processed {len(seen)}/{len(sent)}")
+    print(f"sustained throughput: {len(seen) / (span_ms / 1000):.0f} orders/s (first send to last answer: "
+          f"{span_ms / 1000:.1f} s)")
+    q = statistics.quantiles(latencies, n=100)
+    print(f"latency {what}: p50 {q[49]:.0f} ms  p99 {q[98]:.0f} ms  max {latencies[-1]} ms")
