@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,7 +74,8 @@ def infrastructure(kafka_bootstrap: str | None, **settings: str) -> Iterator[Ben
         postgres.create_database("bench")
         namespace = f"bench{uuid.uuid4().hex[:6]}."
         env = {"FULFIL_KAFKA_BOOTSTRAP": kafka_bootstrap, "FULFIL_DATABASE_URL": postgres.url("bench"),
-               "FULFIL_TOPIC_NAMESPACE": namespace, "FULFIL_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"), "FULFIL_LOG_FORMAT": "json",
+               "FULFIL_TOPIC_NAMESPACE": namespace, "FULFIL_LOG_FORMAT": "json",
+               "FULFIL_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "info"),  # the production default
                **{f"FULFIL_{k.upper()}": v for k, v in settings.items()}}
         bench = Bench(Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()}), env, work,
                       f"Apache Kafka {kafka_bootstrap}" if broker_port else kafka_bootstrap)
@@ -133,6 +135,21 @@ async def collect(settings: Settings, topic: str, count: int, timeout_s: float,
     finally:
         await consumer.stop()
     return seen
+
+
+def wait_until_counted(settings: Settings, query: str, count: int, timeout_s: float) -> None:
+    """Poll PostgreSQL (cheap) until `query` counts `count`, so that reading the results from Kafka afterwards
+    does not take CPU from the system while it is being measured."""
+    engine = create_engine(settings.database_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                if connection.execute(text(query)).scalar_one() >= count:
+                    return
+            time.sleep(0.25)
+    finally:
+        engine.dispose()
 
 
 def report(sent: dict[str, int], seen: dict[str, int], what: str) -> None:

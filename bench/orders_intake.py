@@ -18,7 +18,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from harness import collect, infrastructure, publish, report
+from harness import collect, infrastructure, publish, report, wait_until_counted
 
 
 def order(i: int, now: datetime, skus: int = 2000, shops: int = 1) -> bytes:
@@ -57,7 +57,10 @@ def main() -> None:
         sent = asyncio.run(publish(bench.settings, "shop.orders", orders(args.orders), args.rate))
         print(f"orders: {args.orders}  workers: {args.workers}  publish rate: {args.rate or 'max'}/s  "
               f"broker: {bench.broker}; published in {time.monotonic() - t0:.1f} s")
-        seen = asyncio.run(collect(bench.settings, "orders.events", args.orders, timeout_s=max(120, args.orders / 50)))
+        wait_until_counted(bench.settings, "SELECT count(*) FROM orders.orders", args.orders,
+                           timeout_s=max(120, args.orders / 50))
+        time.sleep(1)  # the last batch's events are published just after its commit
+        seen = asyncio.run(collect(bench.settings, "orders.events", args.orders, timeout_s=60))
         report(sent, seen, "placed->accepted")
         print("worker RSS: " + ", ".join(f"{r:.0f} MiB" for r in bench.rss_mib()))
 

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
-from harness import collect, infrastructure, publish, report
+from harness import collect, infrastructure, publish, report, wait_until_counted
 from orders_intake import orders
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
@@ -59,9 +59,11 @@ def main() -> None:
     parser.add_argument("--orders-workers", type=int, default=1)
     parser.add_argument("--warehouse-workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every worker, e.g. --set batch_size=500")
     parser.add_argument("--kafka-bootstrap", help="use this broker instead of starting Apache Kafka")
     args = parser.parse_args()
-    with infrastructure(args.kafka_bootstrap) as bench:
+    with infrastructure(args.kafka_bootstrap, **dict(s.split("=", 1) for s in args.set)) as bench:
         engine = create_engine(bench.settings.database_url)
         with engine.begin() as connection:
             layout.apply(Session(bind=connection), network(args.warehouses, args.skus, args.seed), datetime.now(UTC))
@@ -76,6 +78,9 @@ def main() -> None:
         print(f"orders: {args.orders}  warehouses: {args.warehouses}  skus: {args.skus}  workers: "
               f"{args.orders_workers} orders + {args.warehouse_workers} warehouse  publish rate: "
               f"{args.rate or 'max'}/s  broker: {bench.broker}; published in {time.monotonic() - t0:.1f} s")
+        wait_until_counted(bench.settings, "SELECT count(*) FROM warehouse.orders", args.orders,
+                           timeout_s=max(180, args.orders / 40))
+        time.sleep(1)  # the last batch's events are published just after its commit
         seen = asyncio.run(collect(bench.settings, "warehouse.events", args.orders,
                                    timeout_s=max(180, args.orders / 40), key_of=warehouse_answer))
         report(sent, seen, "order.placed->stock.reserved")

@@ -6,7 +6,7 @@ The topic is part of the contract: `order.cancelled` on `shop.orders` is a shop'
 
 from __future__ import annotations
 
-import json
+import pydantic_core
 from collections.abc import Collection, Mapping
 
 from pydantic import ValidationError
@@ -116,8 +116,8 @@ def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None)
     if raw is None or raw == b"":
         raise DecodeError("empty message (no value)")
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = pydantic_core.from_json(raw)  # pydantic's Rust parser: about twice as fast as json.loads
+    except ValueError as exc:
         raise DecodeError(f"not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise DecodeError(f"the envelope must be a JSON object, got {type(document).__name__}")

@@ -1,4 +1,5 @@
-"""Inbox (dedupe by event_id) and outbox (events written in the same transaction as the state).
+"""Inbox (dedupe by event_id) and outbox (events written in the same transaction as the state, deleted once
+published: what is left in it is exactly what still has to go out).
 
 Every service schema has the same two tables, declared once here.
 """
@@ -10,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Identity, Index, Integer, LargeBinary, MetaData, Table, Text, Uuid, func, select,
-    text, update,
+    BigInteger, Column, DateTime, Identity, Integer, LargeBinary, MetaData, Table, Text, Uuid, delete, func, select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
@@ -35,7 +36,6 @@ class Messaging:
     """The inbox and outbox tables of one service schema, and the statements that use them."""
 
     def __init__(self, metadata: MetaData) -> None:
-        schema = metadata.schema
         self.inbox = Table(
             "inbox", metadata,
             Column("event_id", Uuid, primary_key=True),
@@ -54,8 +54,6 @@ class Messaging:
             Column("value", LargeBinary, nullable=False),
             Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
             Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-            Column("sent_at", DateTime(timezone=True)),
-            Index(f"ix_{schema}_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
         )
 
     def claim(self, session: Session, event_id: uuid.UUID, event_type: str, topic: str, partition: int,
@@ -92,19 +90,18 @@ class Messaging:
             for r in records if r.event_id in ids
         ]
 
-    def mark_sent(self, session: Session, ids: list[int]) -> None:
+    def delete_sent(self, session: Session, ids: list[int]) -> None:
+        """Published rows leave the outbox: it only ever holds what is still to send, and a delete costs
+        PostgreSQL far less than rewriting each row (with its payload) to stamp it."""
         if ids:
-            session.execute(
-                update(self.outbox).where(self.outbox.c.id.in_(ids), self.outbox.c.sent_at.is_(None))
-                .values(sent_at=func.now())
-            )
+            session.execute(delete(self.outbox).where(self.outbox.c.id.in_(ids)))
 
     def lock_unsent(self, session: Session, grace: timedelta, limit: int = 500) -> list[OutboxRecord]:
         """Unsent rows older than `grace` by the database's clock (workers' clocks may differ), locked so
         that only one sweeper publishes them."""
         statement = (
             select(self.outbox)
-            .where(self.outbox.c.sent_at.is_(None), self.outbox.c.created_at < func.now() - grace)
+            .where(self.outbox.c.created_at < func.now() - grace)
             .order_by(self.outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

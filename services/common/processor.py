@@ -204,7 +204,7 @@ class Processor:
         for handler, run in _runs(fresh):
             self._emit(invoke(handler, uow, run, ctx), records)
             for event in run:
-                log.info("event.processed", event_id=str(event.event_id), event_type=event.envelope.event_type,
+                log.debug("event.processed", event_id=str(event.event_id), event_type=event.envelope.event_type,
                          correlation_id=event.envelope.correlation_id)
             outcome.processed += len(run)
 
@@ -233,7 +233,7 @@ class Processor:
             log.info("event.duplicate", event_id=str(envelope.event_id), correlation_id=envelope.correlation_id)
             return False
         self._emit(invoke(handler, uow, [event], ctx), records)
-        log.info("event.processed", event_id=str(envelope.event_id), event_type=envelope.event_type,
+        log.debug("event.processed", event_id=str(envelope.event_id), event_type=envelope.event_type,
                  correlation_id=envelope.correlation_id)
         return True
 

@@ -41,14 +41,14 @@ class OutboxRelay:
         await self.publisher.publish(records)
         ids = [r.id for r in records if r.id is not None]
         if ids:
-            await self.run_sync(lambda: self._mark_sent(ids))
+            await self.run_sync(lambda: self._delete_sent(ids))
 
-    def _mark_sent(self, ids: list[int]) -> None:
-        """Retried through short database outages: a row left unmarked would be re-sent by the sweep
+    def _delete_sent(self, ids: list[int]) -> None:
+        """Retried through short database outages: a row left behind would be re-sent by the sweep
         (harmless to consumers, who dedupe by event_id, but noise on the wire)."""
         def mark() -> None:
             with self.sessions() as session:
-                self.messaging.mark_sent(session, ids)
+                self.messaging.delete_sent(session, ids)
                 session.commit()
 
         retry_transient(mark, self.retry)
@@ -70,7 +70,7 @@ class OutboxRelay:
             await self.run_sync(session.close)
 
     def _commit_sent(self, session: Session, rows: list[OutboxRecord]) -> None:
-        self.messaging.mark_sent(session, [r.id for r in rows if r.id is not None])
+        self.messaging.delete_sent(session, [r.id for r in rows if r.id is not None])
         session.commit()
 
 

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(5, ge=1, description="Connections per worker process")
 
     # Processing
-    batch_size: int = Field(200, ge=1, description="Events per database transaction at most")
+    batch_size: int = Field(500, ge=1, description="Events per database transaction at most")
     batch_within_s: float = Field(0.02, gt=0, description="How long an agent waits to fill a batch")
     db_retry_attempts: int = Field(12, ge=1, description="Attempts on a transient database error before dead-lettering")
     db_retry_base_delay_s: float = Field(0.1, gt=0, description="First back-off delay; doubles each attempt")

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from schemas.envelope import Envelope, Event, make_event
@@ -72,7 +72,7 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list
         {"order_id": order.order_id, "shop_id": order.shop_id,
          "status": (OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED).value,
          "placed_at": order.placed_at, "updated_at": ctx.now, "placed_event_id": event.event_id,
-         "document": order.model_dump(mode="json"),
+         "document": event.envelope.payload,  # as received (validated above); no re-serialising
          "rejection_reasons": [r.model_dump() for r in reasons] or None}
         for event, order, reasons in decided
     ]
@@ -191,12 +191,18 @@ def note_progress(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> lis
             transitions.append({"order_id": order_id, "from_status": current.value, "to_status": after.value,
                                 "at": ctx.now, "event_id": event.event_id})
     if changed:
-        uow.session.execute(
-            update(o).where(o.c.order_id == bindparam("id")).values(status=bindparam("new"), updated_at=ctx.now),
-            [{"id": order_id, "new": after.value} for order_id, after in changed.items()])
+        uow.session.execute(_SET_STATUS, {"ids": list(changed), "statuses": [a.value for a in changed.values()],
+                                          "now": ctx.now})
         uow.session.execute(insert(tables.transitions), transitions)
     return []
 
+
+_SET_STATUS = text("""
+    UPDATE orders.orders AS o SET status = v.status, updated_at = :now
+      FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[])) AS v(order_id, status)
+     WHERE o.order_id = v.order_id
+""")
+"""One statement for a whole run (psycopg2's executemany would send one UPDATE per order)."""
 
 NOTE_PROGRESS = Batched(note_progress)
 HANDLERS: HandlerTable = {

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from schemas.warehouse import OrderBackordered, ReservedLine, StockReserved
+from schemas.warehouse import OrderBackordered, StockReserved
 from services.common.emitter import Emitter
 from services.common.logging import get_logger
 from services.warehouse import stock_store, tables
@@ -33,14 +33,16 @@ class Demand:
     policy: Policy
 
 
-def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime) -> list[Plan]:
-    """Plans for `demands`, in order (earlier demands get stock first), with their stock reserved.
+def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime
+                     ) -> tuple[list[Plan], list[stock_store.StockState]]:
+    """Plans for `demands`, in order (earlier demands get stock first), with their stock reserved; and the
+    new state of the stock rows they reserved.
 
     The first plans use availability read without locks. The rows they would take are then locked in the
     global order and read again; if another worker took units meanwhile (a lost race), every plan is made
     again with the fresh figures, locking any new rows, until the plans fit what is locked."""
     if not demands:
-        return []
+        return [], []
     sites = stock_store.active_sites(session)
     view = stock_store.available(session, {line.sku for d in demands for line in d.lines})
     locked: set[stock_store.Key] = set()
@@ -51,8 +53,7 @@ def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime)
         view.update(fresh)
         lost = sorted(k for k, units in needed.items() if units > view.get(k, 0))
         if not lost:
-            stock_store.change_reserved(session, needed, now)
-            return plans
+            return plans, stock_store.change_reserved(session, needed, now)
         log.info("allocation.replanned", attempt=attempt, lost_rows=[f"{w}/{s}" for w, s in lost[:10]],
                  orders=[d.order_id for d in demands[:10]])
     raise AssertionError("allocation did not settle")  # pragma: no cover: each round locks at least one row
@@ -78,14 +79,14 @@ def shipment_id(order_id: str, number: int) -> str:
 
 
 def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], emitters: Sequence[Emitter],
-           now: datetime, *, replaces_backorders: bool) -> None:
+           now: datetime, *, replaces_backorders: bool, new_orders: bool = False) -> None:
     """Write shipments for each plan and emit stock.reserved per shipment.
 
     `replaces_backorders`: the demands are an order's backordered lines being filled, so the plan's
     remainder replaces them (keeping their age); otherwise the remainder is a new backorder and is
-    announced with order.backordered."""
+    announced with order.backordered. `new_orders`: the orders have no shipments yet."""
     order_ids = sorted({d.order_id for d in demands})
-    counts: dict[str, int] = dict(session.execute(
+    counts: dict[str, int] = {} if new_orders else dict(session.execute(
         select(tables.shipments.c.order_id, func.count()).where(tables.shipments.c.order_id.in_(order_ids))
         .group_by(tables.shipments.c.order_id)).all())
     shipment_rows: list[dict[str, object]] = []
@@ -100,24 +101,28 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
                                   "rule": plan.rule.value, "explanation": plan.explanation, "reserved_at": now})
             line_rows.extend({"shipment_id": sid, "line_id": line.line_id, "sku": line.sku,
                               "quantity": line.quantity} for line in shipment.lines)
-            emitter.add("warehouse.events", demand.order_id, StockReserved(
-                order_id=demand.order_id, shipment_id=sid, warehouse_id=shipment.warehouse_id,
-                lines=[ReservedLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity) for x in shipment.lines],
-                rule=plan.rule.value, explanation=plan.explanation, reserved_at=now), correlation_id=demand.order_id)
+            emitter.add("warehouse.events", demand.order_id, StockReserved.model_validate({
+                "order_id": demand.order_id, "shipment_id": sid, "warehouse_id": shipment.warehouse_id,
+                "lines": _lines(shipment.lines), "rule": plan.rule.value, "explanation": plan.explanation,
+                "reserved_at": now}), correlation_id=demand.order_id)
         if replaces_backorders:
             if plan.shipments:
                 _replace_backorders(session, demand, plan)
         elif plan.backordered:
             backorder_rows.extend({"order_id": demand.order_id, "line_id": x.line_id, "sku": x.sku,
                                    "quantity": x.quantity, "since": now} for x in plan.backordered)
-            emitter.add("warehouse.events", demand.order_id, OrderBackordered(
-                order_id=demand.order_id,
-                lines=[ReservedLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity) for x in plan.backordered],
-                reason=plan.explanation, backordered_at=now), correlation_id=demand.order_id)
+            emitter.add("warehouse.events", demand.order_id, OrderBackordered.model_validate({
+                "order_id": demand.order_id, "lines": _lines(plan.backordered), "reason": plan.explanation,
+                "backordered_at": now}), correlation_id=demand.order_id)
     if shipment_rows:
         session.execute(insert(tables.shipments), shipment_rows)
         session.execute(insert(tables.shipment_lines), line_rows)
     _add_backorders(session, backorder_rows)
+
+
+def _lines(lines: Iterable[Line]) -> list[dict[str, object]]:
+    """Event lines as plain data: one validation of the whole event is much cheaper than one per line."""
+    return [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in lines]
 
 
 def _add_backorders(session: Session, rows: list[dict[str, object]]) -> None:
@@ -164,7 +169,7 @@ def fill_backorders(session: Session, skus: Iterable[str], cause: Emitter, now: 
         lines.setdefault(row.order_id, []).append(Line(row.line_id, row.sku, row.quantity))
         ages.setdefault(row.order_id, row.id)
     demands = [demand_for(orders[order_id], lines[order_id]) for order_id in sorted(lines, key=ages.__getitem__)]
-    plans = plan_and_reserve(session, demands, now)
+    plans, _ = plan_and_reserve(session, demands, now)
     filled = [(d, p) for d, p in zip(demands, plans) if p.shipments]
     record(session, [d for d, _ in filled], [p for _, p in filled], [cause] * len(filled), now,
            replaces_backorders=True)
@@ -195,5 +200,5 @@ def reallocate(session: Session, releases: Sequence[tuple[str, Line]], emitter: 
         select(o).where(o.c.order_id.in_(sorted(by_order)), o.c.status == "open").order_by(o.c.order_id)
         .with_for_update())}
     demands = [demand_for(rows[order_id], lines) for order_id, lines in by_order.items() if order_id in rows]
-    plans = plan_and_reserve(session, demands, now)
+    plans, _ = plan_and_reserve(session, demands, now)
     record(session, demands, plans, [emitter] * len(demands), now, replaces_backorders=False)

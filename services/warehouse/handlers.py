@@ -42,9 +42,9 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> l
     rows = [{"order_id": o.order_id, "shop_id": o.shop_id, "policy": policies[o.shop_id].value, "status": "open",
              "latitude": o.delivery_address.latitude, "longitude": o.delivery_address.longitude,
              "lines": [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in o.lines],
-             "delivery": {"address": o.delivery_address.model_dump(mode="json"),
-                          "window": o.delivery_window.model_dump(mode="json")},
-             "accepted_at": o.accepted_at} for _, o in accepted]
+             "delivery": {"address": e.envelope.payload["delivery_address"],  # validated, as received
+                          "window": e.envelope.payload["delivery_window"]},
+             "accepted_at": o.accepted_at} for e, o in accepted]
     inserted = set(session.execute(pg_insert(tables.orders).on_conflict_do_nothing().returning(
         tables.orders.c.order_id), rows).scalars()) if rows else set()
     demands, emitters = [], []
@@ -57,11 +57,10 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> l
             (float(order.delivery_address.latitude or 0), float(order.delivery_address.longitude or 0)),
             policies[order.shop_id]))
         emitters.append(emitter_for(event, ctx))
-    plans = allocating.plan_and_reserve(session, demands, ctx.now)
-    allocating.record(session, demands, plans, emitters, ctx.now, replaces_backorders=False)
-    touched = {key for plan in plans for key in plan.taken()}
+    plans, states = allocating.plan_and_reserve(session, demands, ctx.now)
+    allocating.record(session, demands, plans, emitters, ctx.now, replaces_backorders=False, new_orders=True)
     if emitters:
-        stock_store.check_low(session, touched, emitters[0])
+        stock_store.check_low(session, [], emitters[0], known=states)
     return [emit for e in emitters for emit in e.emits]
 
 

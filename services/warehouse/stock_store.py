@@ -69,20 +69,25 @@ _CHANGE_RESERVED = text("""
      WHERE s.warehouse_id = v.w AND s.sku = v.sku
        AND s.on_hand - s.reserved >= v.delta      -- a reservation never takes more than is available
        AND s.reserved + v.delta >= 0              -- a release never gives back more than was reserved
+    RETURNING s.warehouse_id, s.sku, s.on_hand - s.reserved, s.reorder_point, s.low_alerted
 """)
 
+StockState = tuple[str, str, int, int, bool]
+"""(warehouse_id, sku, available, reorder_point, low_alerted) of a row as it now is."""
 
-def change_reserved(session: Session, deltas: Mapping[Key, int], now: datetime) -> None:
-    """Reserve (positive) or release (negative) units, conditionally, in one statement."""
+
+def change_reserved(session: Session, deltas: Mapping[Key, int], now: datetime) -> list[StockState]:
+    """Reserve (positive) or release (negative) units, conditionally, in one statement; returns the rows'
+    new state."""
     items = sorted((k, d) for k, d in deltas.items() if d)
     if not items:
-        return
-    result = session.execute(_CHANGE_RESERVED, {
+        return []
+    states: list[StockState] = [tuple(row) for row in session.execute(_CHANGE_RESERVED, {
         "warehouses": [k[0] for k, _ in items], "skus": [k[1] for k, _ in items], "deltas": [d for _, d in items],
-        "now": now})
-    if result.rowcount != len(items):  # type: ignore[attr-defined]
-        raise StockConflict(f"conditional stock update matched {result.rowcount} of {len(items)} rows: "  # type: ignore[attr-defined]
-                            f"{items}")
+        "now": now})]
+    if len(states) != len(items):
+        raise StockConflict(f"conditional stock update matched {len(states)} of {len(items)} rows: {items}")
+    return states
 
 
 _CHANGE_ON_HAND = text("""
@@ -118,12 +123,13 @@ def picked_not_packed(session: Session, warehouse_id: str, sku: str) -> int:
         .where(s.c.warehouse_id == warehouse_id, line.c.sku == sku, s.c.status.in_(OPEN_SHIPMENT))).scalar_one())
 
 
-def check_low(session: Session, keys: Iterable[Key], emitter: Emitter) -> None:
-    """Emit stock.low once when a SKU's availability falls under its reorder point; re-arm when it recovers."""
-    params = _keys(keys)
-    if not params["skus"]:
-        return
-    rows = session.execute(_READ, params)
+def check_low(session: Session, keys: Iterable[Key], emitter: Emitter, known: Iterable[StockState] = ()) -> None:
+    """Emit stock.low once when a SKU's availability falls under its reorder point; re-arm when it recovers.
+    Rows are read unless their state is `known` (as returned by change_reserved)."""
+    rows: list[StockState] = list(known)
+    params = _keys(set(keys) - {(w, sku) for w, sku, *_ in rows})
+    if params["skus"]:
+        rows.extend(tuple(row) for row in session.execute(_READ, params))
     flips: list[tuple[str, str, bool]] = []
     for warehouse_id, sku, units, reorder_point, alerted in rows:
         decision = low_stock(units, reorder_point, alerted)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from schemas.warehouse import PicklistIssued, PicklistLine, ToteAssignment
+from schemas.warehouse import PicklistIssued
 from services.common.db import UnitOfWork
 from services.common.emitter import Emitter
 from services.common.logging import get_logger
@@ -93,13 +93,14 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: dat
         pick_lines = build_pick_lines([
             WaveLine(r.order_id, r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id))
             for shipment in wave for r in lines.get(shipment.shipment_id, [])])
-        payload = PicklistIssued(
-            picklist_id=picklist_id, warehouse_id=warehouse_id, wave_id=wave_id, issued_at=now, order_ids=order_ids,
-            lines=[PicklistLine(sequence=p.sequence, zone=p.location.zone, aisle=p.location.aisle,
-                                bay=p.location.bay, level=p.location.level, bin=p.location.bin, sku=p.sku,
-                                quantity=p.quantity,
-                                totes=[ToteAssignment(order_id=t.order_id, tote=t.tote, quantity=t.quantity)
-                                       for t in p.totes]) for p in pick_lines])
+        payload = PicklistIssued.model_validate({  # plain data in, one validation of the whole list
+            "picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id, "issued_at": now,
+            "order_ids": order_ids,
+            "lines": [{"sequence": p.sequence, "zone": p.location.zone, "aisle": p.location.aisle,
+                       "bay": p.location.bay, "level": p.location.level, "bin": p.location.bin, "sku": p.sku,
+                       "quantity": p.quantity,
+                       "totes": [{"order_id": t.order_id, "tote": t.tote, "quantity": t.quantity} for t in p.totes]}
+                      for p in pick_lines]})
         for shipment in wave:
             updates["ids"].append(shipment.shipment_id)
             updates["picklists"].append(picklist_id)

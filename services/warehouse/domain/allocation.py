@@ -107,17 +107,23 @@ class _Instance:
             self.demand[line.sku] = self.demand.get(line.sku, 0) + line.quantity
         self.available = available
         self.distance = {s.warehouse_id: distance_km(s.latitude, s.longitude, *customer) for s in sites}
-        self.sites = sorted(
-            (s for s in sites if any(available.get((s.warehouse_id, sku), 0) > 0 for sku in self.demand)),
-            key=self.site_key)
+        skus = list(self.demand)
+        self.needs = [self.demand[sku] for sku in skus]
+        # Per site, units it could give of each demanded SKU (capped at the demand): coverage is then sums.
+        self.gives = {s.warehouse_id: [min(need, max(0, available.get((s.warehouse_id, sku), 0)))
+                                       for sku, need in zip(skus, self.needs)] for s in sites}
+        self.sites = sorted((s for s in sites if any(self.gives[s.warehouse_id])), key=self.site_key)
 
     def site_key(self, site: Site) -> tuple[float, int, str]:
         return (round(self.distance[site.warehouse_id], 6), site.priority, site.warehouse_id)
 
     def coverage(self, subset: Iterable[Site]) -> int:
-        members = list(subset)
-        return sum(min(need, sum(max(0, self.available.get((s.warehouse_id, sku), 0)) for s in members))
-                   for sku, need in self.demand.items())
+        columns = [self.gives[s.warehouse_id] for s in subset]
+        if not columns:
+            return 0
+        if len(columns) == 1:
+            return sum(columns[0])
+        return sum(min(need, sum(units)) for need, units in zip(self.needs, zip(*columns)))
 
     def subset_key(self, subset: Sequence[Site]) -> tuple[float, tuple[int, ...], tuple[str, ...]]:
         return (round(sum(self.distance[s.warehouse_id] for s in subset), 6),

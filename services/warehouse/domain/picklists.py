@@ -40,7 +40,8 @@ def tote_labels(order_ids: Sequence[str]) -> dict[str, str]:
     """T01, T02, ... in the order the orders entered the wave."""
     labels: dict[str, str] = {}
     for order_id in order_ids:
-        labels.setdefault(order_id, f"T{len(labels) + 1:02d}")
+        if order_id not in labels:
+            labels[order_id] = f"T{len(labels) + 1:02d}"
     return labels
 
 
