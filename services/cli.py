@@ -112,9 +112,6 @@ def schemas_export(check: bool = typer.Option(False, "--check", help="Only repor
 def warehouses_load(file: Annotated[Path, typer.Argument(help="YAML or JSON layout (see deploy/sample/warehouses.yaml)")]
                     ) -> None:
     """Create or update warehouses, bins, SKU locations, opening stock and shop policies."""
-    from datetime import UTC, datetime
-
-    from services.common.db import make_engine
     from services.warehouse import layout
     from services.warehouse.domain.errors import LayoutError
     settings = load_settings()
@@ -122,15 +119,10 @@ def warehouses_load(file: Annotated[Path, typer.Argument(help="YAML or JSON layo
         spec = layout.read(file)
     except LayoutError as exc:
         raise fail(str(exc)) from None
-    engine = make_engine(settings, pool_size=1)
     try:
-        with engine.begin() as connection:
-            from sqlalchemy.orm import Session
-            counts = layout.apply(Session(bind=connection), spec, datetime.now(UTC))
+        counts = _load_layout(settings, spec)
     except Exception as exc:
         raise fail(f"could not load {file}: {str(exc).splitlines()[0]}") from None
-    finally:
-        engine.dispose()
     typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
@@ -252,15 +244,50 @@ def up(
     pg_port: Annotated[int, typer.Option(help="Port of the embedded PostgreSQL")] = 5432,
     broker: Annotated[str, typer.Option(help="'tansu' (embedded), or 'external' to use FULFIL_KAFKA_BOOTSTRAP")] = "tansu",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes per service")] = 1,
+    http_port: Annotated[int, typer.Option(min=0, max=65535,
+                                           help="First HTTP port for services with an API (0: no HTTP)")] = 8080,
+    layout: Annotated[Path | None, typer.Option(help="Warehouse layout to load once the database is ready")] = None,
 ) -> None:
     """Run everything on this machine: embedded PostgreSQL, Tansu and every service's workers."""
     from services.common.stack import run_stack
     if broker not in ("tansu", "external"):
         raise fail(f"--broker must be 'tansu' or 'external', got {broker!r}")
     settings = load_settings()
+    prepare = None
+    if layout is not None:
+        from services.warehouse import layout as layouts
+        from services.warehouse.domain.errors import LayoutError
+        try:
+            spec = layouts.read(layout)
+        except LayoutError as exc:
+            raise fail(str(exc)) from None
+
+        def prepare(ready: Settings) -> None:
+            _load_layout(ready, spec)
     _configure(settings)
+    runnable = runnable_services()
     raise typer.Exit(run_stack(settings, kafka_port=kafka_port, pg_port=pg_port, broker=broker, workers=workers,
-                               services=runnable_services()))
+                               services=runnable, http_services=[s for s in runnable if _serves_http(s)],
+                               http_port=http_port, prepare=prepare))
+
+
+def _serves_http(service: str) -> bool:
+    return importlib.util.find_spec(f"services.{service}.api") is not None
+
+
+def _load_layout(settings: Settings, spec: Any) -> dict[str, int]:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from services.common.db import make_engine
+    from services.warehouse import layout
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            return layout.apply(Session(bind=connection), spec, datetime.now(UTC))
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

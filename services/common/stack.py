@@ -3,6 +3,8 @@ service's workers; Ctrl-C stops them all in reverse order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncio
 import os
 import signal
@@ -45,11 +47,18 @@ def _port_taken(port: int) -> bool:
 
 
 def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str, workers: int,
-              services: list[str]) -> int:
+              services: list[str], http_services: list[str], http_port: int,
+              prepare: Callable[[Settings], None] | None = None) -> int:
+    """`http_services` get an HTTP port each, counting up from `http_port` (0: none); `prepare` runs once the
+    database is migrated (e.g. to load a warehouse layout)."""
     data = settings.data_dir.resolve()
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    for port, what in ((pg_port, "PostgreSQL (--pg-port)"), (kafka_port if broker == "tansu" else 0, "Kafka (--kafka-port)")):
+    http_ports = {f"{service}-{index + 1}": http_port + n for n, (service, index) in enumerate(
+        (s, i) for s in services if s in http_services for i in range(workers))} if http_port else {}
+    checks = [(pg_port, "PostgreSQL (--pg-port)"), (kafka_port if broker == "tansu" else 0, "Kafka (--kafka-port)")]
+    checks += [(port, f"{name}'s HTTP (--http-port)") for name, port in http_ports.items()]
+    for port, what in checks:
         if port and _port_taken(port):
             print(f"fulfil up: port {port} for {what} is already in use; pick another port", file=sys.stderr)
             return 2
@@ -78,12 +87,15 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
                                                      "kafka_bootstrap": bootstrap})
         upgrade(child_settings)
         asyncio.run(apply_spec(child_settings, load_spec(settings.topics_file), child_settings.kafka_replication_factor))
+        if prepare is not None:
+            prepare(child_settings)
         child_env = {**os.environ, **env}
         for service in services:
             for index in range(workers):
                 name = f"{service}-{index + 1}"
+                http = {"FULFIL_HTTP_PORT": str(http_ports[name])} if name in http_ports else {}
                 child = Child(name, [sys.executable, "-m", "services.cli", "worker", service],
-                              logs / f"{name}.log", child_env)
+                              logs / f"{name}.log", {**child_env, **http})
                 child.start()
                 children.append(child)
 
@@ -92,7 +104,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
         print(f"  Kafka        {bootstrap}   " + ("Tansu, in memory" if tansu else "external broker"))
         for child in children:
             assert child.process is not None
-            print(f"  {child.name:12} worker pid {child.process.pid}   log: {child.log_path}")
+            web = f"   http://{settings.http_host}:{http_ports[child.name]}" if child.name in http_ports else ""
+            print(f"  {child.name:12} worker pid {child.process.pid}   log: {child.log_path}{web}")
         print("\nTo reach it from another shell:\n")
         for key, value in env.items():
             print(f"  export {key}={value}")

@@ -11,20 +11,25 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.common.embedded import free_port, wait_for_port
 from tests.factories import order_placed
 
+ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.e2e
 
 
 def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -> None:
-    kafka_port, pg_port = free_port(), free_port()
-    env = {**os.environ, "FULFIL_DATA_DIR": str(tmp_path / "data"), "FULFIL_LOG_FORMAT": "json"}
+    kafka_port, pg_port, http_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "FULFIL_DATA_DIR": str(tmp_path / "data"), "FULFIL_LOG_FORMAT": "json",
+           "FULFIL_WAREHOUSE_WAVE_INTERVAL_S": "1"}
     up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--kafka-port", str(kafka_port),
-                           "--pg-port", str(pg_port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+                           "--pg-port", str(pg_port), "--http-port", str(http_port),
+                           "--layout", str(ROOT / "deploy/sample/warehouses.yaml")],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output = Output(up)
         banner = output.wait_for("fulfil send", timeout_s=120)
@@ -33,10 +38,12 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
         assert exports == {"FULFIL_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/fulfil",
                            "FULFIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}"}
         assert "orders-1" in banner and "Tansu" in banner
+        assert "warehouse-1" in banner and f"http://127.0.0.1:{http_port}" in banner
 
         client = {**os.environ, **exports}
         orders = tmp_path / "orders.jsonl"
-        orders.write_text("\n".join(json.dumps(order_placed(f"e2e-{i}")) for i in range(3)))
+        mugs = [{"line_id": "1", "sku": "SKU-MUG", "quantity": 2, "unit_price": "9.99"}]
+        orders.write_text("\n".join(json.dumps(order_placed(f"e2e-{i}", lines=mugs)) for i in range(3)))
         sent = subprocess.run([sys.executable, "-m", "services.cli", "send", "shop.orders", str(orders)],
                               env=client, capture_output=True, text=True, timeout=60)
         assert sent.returncode == 0, sent.stderr
@@ -45,6 +52,22 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
         events = [json.loads(line)["value"] for line in tailed.stdout.splitlines()]
         assert sorted((e["event_type"], e["payload"]["order_id"]) for e in events) == [
             ("order.accepted", f"e2e-{i}") for i in range(3)], tailed.stderr
+
+        # The nearest warehouse with mugs (Berlin North, for a customer in Gent) reserves them, and a wave
+        # becomes a pick list that staff can fetch over HTTP and print.
+        picklists: list[dict[str, object]] = []
+        deadline = time.monotonic() + 90
+        while not picklists and time.monotonic() < deadline:
+            try:
+                picklists = httpx.get(f"http://127.0.0.1:{http_port}/warehouses/WH-BER-N/picklists", timeout=5).json()
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        assert picklists, output.rest(0) if up.poll() is not None else (tmp_path / "data/logs/warehouse-1.log").read_text()[-3000:]
+        assert sorted(o for p in picklists for o in p["order_ids"]) == [f"e2e-{i}" for i in range(3)]  # type: ignore[attr-defined]
+        printed = subprocess.run([sys.executable, "-m", "services.cli", "picklists", "WH-BER-N"], env=client,
+                                 capture_output=True, text=True, timeout=60)
+        assert printed.returncode == 0 and "SKU-MUG" in printed.stdout, printed.stderr
     finally:
         up.send_signal(signal.SIGINT)
         rest = output.rest(60)

@@ -126,8 +126,12 @@ def test_the_compose_file_runs_every_service_with_known_settings() -> None:
     known = env_names()
     environment = services["orders"]["environment"]
     assert {"FULFIL_KAFKA_BOOTSTRAP", "FULFIL_DATABASE_URL"} <= set(environment)
-    unknown = [name for name in environment if name not in known]
+    unknown = [name for service in services.values() for name in service.get("environment", {})
+               if name.startswith("FULFIL_") and name not in known]
     assert unknown == [], f"compose sets variables the settings do not read: {unknown}"
+    built = [name for name in ("orders", "warehouse") if "profiles" not in services[name]]
+    assert built == ["orders", "warehouse"], "a service with a worker must run by default"
+    assert services["warehouse"]["environment"]["FULFIL_HTTP_PORT"] == "8080"
 
 
 def test_the_readme_configuration_table_lists_every_setting() -> None:
