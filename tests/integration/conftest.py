@@ -93,8 +93,7 @@ class Stack:
         while time.monotonic() < deadline:
             latest = []
             for path in sorted(self.logs.glob("*.log"))[:workers]:
-                lines = [json.loads(line) for line in path.read_text().splitlines()
-                         if '"partitions.assigned"' in line]
+                lines = log_records(path.read_text(), "partitions.assigned")
                 latest.append(lines[-1]["partitions"].get(topic) if lines else None)
             if len(latest) == workers and all(latest):
                 return
@@ -195,6 +194,11 @@ def stack(kafka_bootstrap: str, postgres: EmbeddedPostgres, tmp_path: Path) -> I
 def values(records: list[dict[str, Any]], event_type: str | None = None) -> list[dict[str, Any]]:
     return [r["value"] for r in records
             if isinstance(r["value"], dict) and (event_type is None or r["value"].get("event_type") == event_type)]
+
+
+def log_records(text: str, event: str) -> list[dict[str, Any]]:
+    """A worker log's JSON records of one event (a terminal escape code may precede a line's JSON)."""
+    return [json.loads(line[line.index("{"):]) for line in text.splitlines() if f'"{event}"' in line and "{" in line]
 
 
 def load_layout(stack: Stack, document: dict[str, Any]) -> None:

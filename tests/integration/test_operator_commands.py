@@ -19,7 +19,7 @@ from services.common.kafka_io import partitions_of
 from services.common.migrations.models import all_metadata
 from services.common.topics import load_spec
 from tests.factories import order_placed
-from tests.integration.conftest import Stack, values
+from tests.integration.conftest import log_records, Stack, values
 
 pytestmark = pytest.mark.integration
 
@@ -112,5 +112,5 @@ def test_two_workers_share_the_partitions_and_process_each_order_once(stack: Sta
     ids = [e["event_id"] for e in values(records)]
     assert len(ids) == len(set(ids)) == total
     logs = [p.read_text() for p in sorted(stack.logs.glob("orders-*.log"))]
-    assert all(any(json.loads(line).get("processed") for line in log.splitlines() if '"batch.done"' in line)
-               for log in logs), "one worker did no work: no scale-out"
+    assert all(any(r["processed"] for r in log_records(log, "batch.done")) for log in logs), \
+        "one worker did no work: no scale-out"

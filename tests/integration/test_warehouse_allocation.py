@@ -3,14 +3,13 @@ cancellations. Every test ends with the stock invariants checked (see `warehouse
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from tests.factories import order_accepted, order_cancelled, scan
-from tests.integration.conftest import Stack, load_layout, values
+from tests.integration.conftest import Stack, load_layout, log_records, values
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +51,7 @@ def test_two_workers_racing_for_the_last_unit_never_oversell(warehouse_stack: St
     assert len({first, second} & set(reserved)) == 1 and len({first, second} & backordered) == 1
     assert len(set(crowd) & set(reserved)) == 10 and len(set(crowd) & backordered) == 14
     assert stack.sql("SELECT sku, on_hand, reserved FROM warehouse.stock ORDER BY sku") == [("LAST", 1, 1), ("MANY", 10, 10)]
-    processed_by = [sum(json.loads(line)["processed"] for line in p.read_text().splitlines() if '"batch.done"' in line)
+    processed_by = [sum(r["processed"] for r in log_records(p.read_text(), "batch.done"))
                     for p in sorted(stack.logs.glob("warehouse-*.log"))]
     assert all(count > 0 for count in processed_by), f"both workers must have allocated: {processed_by}"
 
@@ -60,7 +59,7 @@ def test_two_workers_racing_for_the_last_unit_never_oversell(warehouse_stack: St
 def _partition_owners(stack: Stack, topic: str) -> list[list[int]]:
     owners = []
     for path in sorted(stack.logs.glob("*.log")):
-        assigned = [json.loads(line) for line in path.read_text().splitlines() if '"partitions.assigned"' in line]
+        assigned = log_records(path.read_text(), "partitions.assigned")
         owners.append(assigned[-1]["partitions"][topic])
     return owners
 
