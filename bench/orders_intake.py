@@ -17,19 +17,21 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from harness import collect, infrastructure, publish, report, wait_until_counted
 
 
-def order(i: int, now: datetime, skus: int = 2000, shops: int = 1) -> bytes:
-    lines = [{"line_id": str(n), "sku": f"SKU-{(i * 7 + n * 131) % skus:04d}", "quantity": 1 + (i + n) % 3,
+def order(i: int, now: datetime, skus: int = 2000, shops: int = 1, prefix: str = "b", sku_prefix: str = "SKU"
+          ) -> bytes:
+    lines = [{"line_id": str(n), "sku": f"{sku_prefix}-{(i * 7 + n * 131) % skus:04d}", "quantity": 1 + (i + n) % 3,
               "unit_price": "4.50"} for n in range(1 + i % 5)]
     total = sum(4.5 * line["quantity"] for line in lines)  # type: ignore[misc]
     start = now + timedelta(days=1)
     return json.dumps({
         "event_id": str(uuid.uuid4()), "event_type": "order.placed", "schema_version": 1,
-        "occurred_at": now.isoformat(), "source": "shop:bench", "correlation_id": f"b-{i}",
-        "payload": {"order_id": f"b-{i}", "shop_id": f"shop-{i % shops}", "placed_at": now.isoformat(),
+        "occurred_at": now.isoformat(), "source": "shop:bench", "correlation_id": f"{prefix}-{i}",
+        "payload": {"order_id": f"{prefix}-{i}", "shop_id": f"shop-{i % shops}", "placed_at": now.isoformat(),
                     "currency": "EUR", "customer": {"name": "Bench"},
                     "delivery_address": {"line1": "x", "city": "Gent", "postcode": "9000", "country": "BE",
                                          "latitude": 50.5 + (i % 97) / 97, "longitude": 3.5 + (i % 89) / 89},
@@ -37,9 +39,9 @@ def order(i: int, now: datetime, skus: int = 2000, shops: int = 1) -> bytes:
                     "lines": lines, "total": f"{total:.2f}"}}).encode()
 
 
-def orders(count: int, **kwargs: int) -> list[tuple[str, bytes]]:
+def orders(count: int, prefix: str = "b", **kwargs: Any) -> list[tuple[str, bytes]]:
     now = datetime.now(UTC)
-    return [(f"b-{i}", order(i, now, **kwargs)) for i in range(count)]
+    return [(f"{prefix}-{i}", order(i, now, prefix=prefix, **kwargs)) for i in range(count)]
 
 
 def main() -> None:
