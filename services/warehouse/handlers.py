@@ -52,6 +52,7 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> l
         if order.order_id not in inserted:
             log.warning("order.already_allocated", order_id=order.order_id, event_id=str(event.event_id))
             continue
+        inserted.discard(order.order_id)  # a second copy later in this batch is not allocated again
         demands.append(allocating.Demand(
             order.order_id, tuple(Line(x.line_id, x.sku, x.quantity) for x in order.lines),
             (float(order.delivery_address.latitude or 0), float(order.delivery_address.longitude or 0)),
