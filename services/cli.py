@@ -62,7 +62,8 @@ def worker(service: Annotated[str, typer.Argument(help=f"one of: {', '.join(SERV
         raise fail(f"the {service} service has no worker yet")
     settings = load_settings()
     _configure(settings)
-    from services.common.faust_app import run
+    from services.common.faust_app import run, use_fast_event_loop
+    use_fast_event_loop()
     module = importlib.import_module(f"services.{service}.app")
     sys.argv = [f"fulfil-{service}", "worker"]
     run(module.build(settings), settings)
