@@ -19,7 +19,7 @@ from services.warehouse.waves import close_waves
 def build(settings: Settings) -> faust.App:
     app = create_app("warehouse", settings)
     sessions = unit_of_work_factory(make_engine(settings))
-    tick = min(1.0, settings.warehouse_wave_interval_s)
+    tick = min(0.25, settings.warehouse_wave_interval_s)  # often, so each tick has little to do (latency)
     wire(app, settings, service="warehouse", sessions=sessions, messaging=tables.messaging, handlers=HANDLERS,
          jobs=[Scheduled("close_waves", tick, close_waves)])
     serve_in_thread(create_api(sessions), settings, "warehouse")
