@@ -59,39 +59,38 @@ def _settle_status(session: Session, shipment_id: str) -> str:
     return status or "picking"
 
 
-def confirm(session: Session, scan: PickConfirmed) -> None:
+def _record_picked(session: Session, scan: PickConfirmed | PickShort, field: str, picked: int) -> Any | None:
+    """Add picked units to the scanned order's lines of the SKU; the shipment, or None for a cancelled order
+    (the units go back to the bin). Refuses a SKU not on the list and more units than are left to pick."""
     shipment = _shipment_on_list(session, scan)
     if shipment.status == "cancelled":
         log.warning("pick.for_cancelled_order", order_id=scan.order_id, picklist_id=scan.picklist_id,
                     note="the order was cancelled after the list was issued; return the units to the bin")
-        return
+        return None
     lines = _lines(session, shipment.shipment_id, scan.sku)
-    unpicked = sum(r.quantity - r.picked for r in lines)
     if not lines:
         raise ScanRejected(f"sku {scan.sku!r} is not on pick list {scan.picklist_id!r} for order {scan.order_id!r}")
-    if scan.quantity > unpicked:
-        raise ScanRejected(f"quantity {scan.quantity} of {scan.sku!r} for order {scan.order_id!r} is more than the "
+    unpicked = sum(r.quantity - r.picked for r in lines)
+    if picked > unpicked:
+        raise ScanRejected(f"{field} {picked} of {scan.sku!r} for order {scan.order_id!r} is more than the "
                            f"{unpicked} unit(s) left to pick")
-    _add_picked(session, lines, scan.quantity)
-    _settle_status(session, shipment.shipment_id)
+    _add_picked(session, lines, picked)
+    return shipment
+
+
+def confirm(session: Session, scan: PickConfirmed) -> None:
+    shipment = _record_picked(session, scan, "quantity", scan.quantity)
+    if shipment is not None:
+        _settle_status(session, shipment.shipment_id)
 
 
 def short(session: Session, scan: PickShort, event: Event, emitter: Emitter, now: datetime) -> None:
     """The bin held less than the list asked for: the picker took what there was, so the bin is empty.
     The shortfall is re-allocated (elsewhere, or backordered); on_hand drops to what is already in totes;
     other promises of that SKU the bin can no longer keep are re-allocated too."""
-    shipment = _shipment_on_list(session, scan)
-    if shipment.status == "cancelled":
-        log.warning("pick.for_cancelled_order", order_id=scan.order_id, picklist_id=scan.picklist_id)
+    shipment = _record_picked(session, scan, "picked_quantity", scan.picked_quantity)
+    if shipment is None:
         return
-    lines = _lines(session, shipment.shipment_id, scan.sku)
-    unpicked = sum(r.quantity - r.picked for r in lines)
-    if not lines:
-        raise ScanRejected(f"sku {scan.sku!r} is not on pick list {scan.picklist_id!r} for order {scan.order_id!r}")
-    if scan.picked_quantity > unpicked:
-        raise ScanRejected(f"picked_quantity {scan.picked_quantity} of {scan.sku!r} is more than the {unpicked} "
-                           "unit(s) left to pick")
-    _add_picked(session, lines, scan.picked_quantity)
     key = (scan.warehouse_id, scan.sku)
     missing = _trim_unpicked(session, shipment.shipment_id, scan.sku)
     stock_store.change_reserved(session, {key: -sum(q for _, q in missing)}, now)
