@@ -31,35 +31,41 @@ def close_waves(uow: UnitOfWork, ctx: Context) -> list[Emit]:
     settings = ctx.settings
     size, interval = settings.warehouse_wave_max_orders, timedelta(seconds=settings.warehouse_wave_interval_s)
     emits: list[Emit] = []
-    for warehouse_id in _waiting_warehouses(uow.session):
-        waves = _claim_waves(uow.session, warehouse_id, size, ctx.now - interval)
-        if waves:
-            _issue(uow.session, warehouse_id, waves, ctx.now, emits)
+    for warehouse_id, count, oldest in _waiting(uow.session):
+        due = count // size + (1 if count < size and oldest <= ctx.now - interval else 0)
+        if due:
+            waves = _claim_waves(uow.session, warehouse_id, size, min(due, MAX_WAVES_PER_TICK),
+                                 partial=count < size)
+            if waves:
+                _issue(uow.session, warehouse_id, waves, ctx.now, emits)
     return emits
 
 
 MAX_WAVES_PER_TICK = 50
 
 
-def _waiting_warehouses(session: Session) -> list[str]:
+def _waiting(session: Session) -> list[Any]:
+    """(warehouse_id, shipments waiting, oldest reservation), read without locks from the partial index: most
+    ticks find nothing due and lock nothing."""
     s = tables.shipments
-    return list(session.execute(select(s.c.warehouse_id).where(s.c.status == "reserved").distinct()
-                                .order_by(s.c.warehouse_id)).scalars())
+    return list(session.execute(select(s.c.warehouse_id, func.count(), func.min(s.c.reserved_at))
+                                .where(s.c.status == "reserved").group_by(s.c.warehouse_id)
+                                .order_by(s.c.warehouse_id)))
 
 
-def _claim_waves(session: Session, warehouse_id: str, size: int, due_before: datetime) -> list[list[Any]]:
-    """Waiting shipments, oldest first, locked (SKIP LOCKED: another worker's timer may hold some) and cut
-    into waves; a last, partial wave only if its oldest shipment is due."""
+def _claim_waves(session: Session, warehouse_id: str, size: int, waves: int, partial: bool) -> list[list[Any]]:
+    """The oldest waiting shipments for `waves` waves, locked (SKIP LOCKED: another worker's timer may hold
+    some) and cut into waves; a chunk short of a wave goes only if a partial wave was found due."""
     s = tables.shipments
     waiting = session.execute(
         select(s.c.shipment_id, s.c.order_id, s.c.reserved_at)
         .where(s.c.warehouse_id == warehouse_id, s.c.status == "reserved")
-        .order_by(s.c.reserved_at, s.c.shipment_id).limit(size * MAX_WAVES_PER_TICK)
+        .order_by(s.c.reserved_at, s.c.shipment_id).limit(size * waves)
         .with_for_update(skip_locked=True)).all()
-    waves = [list(waiting[i:i + size]) for i in range(0, len(waiting), size)]
-    if waves and len(waves[-1]) < size and waves[-1][0].reserved_at > due_before:
-        waves.pop()
-    return waves
+    chunks = [list(waiting[i:i + size]) for i in range(0, len(waiting), size)]
+    if chunks and len(chunks[-1]) < size and not partial:
+        chunks.pop()
+    return chunks
 
 
 _START_PICKING = text("""
