@@ -25,7 +25,7 @@ from services.common.db import UnitOfWork
 from services.common.dead_letters import Incoming, dead_letter
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
-from services.common.retry import RetryPolicy, is_transient
+from services.common.retry import RetryPolicy, is_transient, retry_transient
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -263,20 +263,15 @@ class Processor:
     def run_job(self, job: Job) -> list[OutboxRecord]:
         """Run a timer's job in one transaction, retrying transient database errors; returns what to publish.
         Any other error propagates (the caller logs it; the next tick tries again)."""
-        attempt = 0
-        while True:
-            try:
-                with UnitOfWork(self.sessions) as uow:
-                    records: list[OutboxRecord] = []
-                    self._emit(job(uow, Context(now=self.clock(), settings=self.settings)), records)
-                    published = self.messaging.enqueue(uow.session, records)
-                    uow.commit()
-                    return published
-            except Exception as exc:
-                attempt += 1
-                if not is_transient(exc) or attempt >= self.retry.attempts:
-                    raise
-                self.sleep(self.retry.delay(attempt))
+        def once() -> list[OutboxRecord]:
+            with UnitOfWork(self.sessions) as uow:
+                records: list[OutboxRecord] = []
+                self._emit(job(uow, Context(now=self.clock(), settings=self.settings)), records)
+                published = self.messaging.enqueue(uow.session, records)
+                uow.commit()
+                return published
+
+        return retry_transient(once, self.retry, self.sleep)
 
     def abandon(self, messages: list[Incoming], reason: str) -> BatchOutcome:
         """Dead-letter a whole batch without the database: the last resort when processing failed in a

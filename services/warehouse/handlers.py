@@ -103,12 +103,6 @@ def _require_bin(session: Session, warehouse_id: str, bin_id: str) -> None:
         raise ScanRejected(f"bin {bin_id!r} is not in the layout of warehouse {warehouse_id!r}")
 
 
-def _stock_row(session: Session, warehouse_id: str, sku: str):  # type: ignore[no-untyped-def]
-    st = tables.stock
-    return session.execute(select(st).where(st.c.warehouse_id == warehouse_id, st.c.sku == sku)
-                           .with_for_update()).first()
-
-
 def receive_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     received = event.payload
     assert isinstance(received, StockReceived)
@@ -117,7 +111,7 @@ def receive_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     if session.execute(select(tables.warehouses.c.warehouse_id)
                        .where(tables.warehouses.c.warehouse_id == received.warehouse_id)).first() is None:
         raise ScanRejected(f"warehouse_id {received.warehouse_id!r} is not a known warehouse")
-    row = _stock_row(session, *key)
+    row = stock_store.locked_row(session, *key)
     if received.bin is not None:
         _require_bin(session, received.warehouse_id, received.bin)
     if row is None:
@@ -143,7 +137,7 @@ def count_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     assert isinstance(counted, StockCounted)
     session, emitter = uow.session, emitter_for(event, ctx)
     key = (counted.warehouse_id, counted.sku)
-    row = _stock_row(session, *key)
+    row = stock_store.locked_row(session, *key)
     if row is None:
         raise ScanRejected(f"sku {counted.sku!r} is not stocked in warehouse {counted.warehouse_id!r}; "
                            "receive it first")

@@ -95,8 +95,8 @@ def short(session: Session, scan: PickShort, event: Event, emitter: Emitter, now
     missing = _trim_unpicked(session, shipment.shipment_id, scan.sku)
     stock_store.change_reserved(session, {key: -sum(q for _, q in missing)}, now)
     releases = [(scan.order_id, Line(line_id, scan.sku, q)) for line_id, q in missing]
-    row = session.execute(select(tables.stock).where(tables.stock.c.warehouse_id == scan.warehouse_id,
-                                                     tables.stock.c.sku == scan.sku).with_for_update()).one()
+    row = stock_store.locked_row(session, *key)
+    assert row is not None  # the shipment reserved from it
     in_totes = stock_store.picked_not_packed(session, *key)
     releases += correct_on_hand(session, key, row.on_hand, row.reserved, in_totes, "short_pick", event, emitter, now,
                                 reallocate=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, text
@@ -113,6 +114,13 @@ def change_on_hand(session: Session, changes: Mapping[Key, tuple[int, int]], rea
                     "event_id": event_id, "at": now} for k, c in items if c[0]]
     if ledger_rows:
         session.execute(insert(tables.ledger), ledger_rows)
+
+
+def locked_row(session: Session, warehouse_id: str, sku: str) -> Any | None:
+    """One stock row, locked for this transaction (None if the warehouse has never held the SKU)."""
+    st = tables.stock
+    return session.execute(select(st).where(st.c.warehouse_id == warehouse_id, st.c.sku == sku)
+                           .with_for_update()).first()
 
 
 def picked_not_packed(session: Session, warehouse_id: str, sku: str) -> int:
