@@ -77,16 +77,18 @@ _START_PICKING = text("""
 
 
 def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: datetime, emits: list[Emit]) -> None:
-    """One pick list per wave; a handful of statements whatever the number of waves."""
-    s, line, st, b = tables.shipments, tables.shipment_lines, tables.stock, tables.bins
+    """One pick list per wave; a handful of statements whatever the number of waves. The lines are looked up by
+    their own key, in this warehouse's stock by its key: joining the shipments back in let the planner scan
+    every shipment ever written, so that each wave cost more as the table grew."""
+    line, st, b = tables.shipment_lines, tables.stock, tables.bins
     ids = [r.shipment_id for wave in waves for r in wave]
     lines: dict[str, list[Any]] = {}
     for row in session.execute(
-            select(s.c.shipment_id, s.c.order_id, line.c.sku, line.c.quantity, b.c.zone, b.c.aisle, b.c.bay,
-                   b.c.level, b.c.bin_id)
-            .select_from(line.join(s).join(st, (st.c.warehouse_id == s.c.warehouse_id) & (st.c.sku == line.c.sku))
+            select(line.c.shipment_id, line.c.sku, line.c.quantity, b.c.zone, b.c.aisle, b.c.bay, b.c.level,
+                   b.c.bin_id)
+            .select_from(line.join(st, (st.c.warehouse_id == warehouse_id) & (st.c.sku == line.c.sku))
                          .join(b, (b.c.warehouse_id == st.c.warehouse_id) & (b.c.bin_id == st.c.bin_id)))
-            .where(s.c.shipment_id.in_(ids)).order_by(line.c.line_id)):
+            .where(line.c.shipment_id.in_(ids)).order_by(line.c.line_id)):
         lines.setdefault(row.shipment_id, []).append(row)
     numbers = session.execute(select(tables.wave_numbers.next_value())
                               .select_from(func.generate_series(1, len(waves)))).scalars().all()
@@ -97,7 +99,7 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: dat
         order_ids = list(dict.fromkeys(r.order_id for r in wave))
         totes = tote_labels(order_ids)
         pick_lines = build_pick_lines([
-            WaveLine(r.order_id, r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id))
+            WaveLine(shipment.order_id, r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id))
             for shipment in wave for r in lines.get(shipment.shipment_id, [])])
         payload = PicklistIssued.model_validate({  # plain data in, one validation of the whole list
             "picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id, "issued_at": now,
