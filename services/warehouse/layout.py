@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -118,6 +118,9 @@ def apply(session: Session, layout: Layout, now: datetime) -> dict[str, int]:
                                                         set_={"policy": statement.excluded.policy}),
                         [{"shop_id": shop, "policy": policy.value} for shop, policy in layout.shops.items()])
         counts["shops"] = len(layout.shops)
+    # A layout is a bulk load: give the planner statistics now, not when autovacuum next wakes (until then
+    # it guesses, and plans scans of the whole stock table for a handful of rows).
+    session.execute(text("ANALYZE warehouse.warehouses, warehouse.bins, warehouse.stock, warehouse.shop_policies"))
     return counts
 
 
