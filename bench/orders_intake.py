@@ -59,7 +59,7 @@ def main() -> None:
         sent = asyncio.run(publish(bench.settings, "shop.orders", orders(args.orders), args.rate))
         print(f"orders: {args.orders}  workers: {args.workers}  publish rate: {args.rate or 'max'}/s  "
               f"broker: {bench.broker}; published in {time.monotonic() - t0:.1f} s")
-        wait_until_counted(bench.settings, "SELECT count(*) FROM orders.orders", args.orders,
+        wait_until_counted(bench.settings, "orders.orders", args.orders,
                            timeout_s=max(120, args.orders / 50))
         time.sleep(1)  # the last batch's events are published just after its commit
         seen = asyncio.run(collect(bench.settings, "orders.events", args.orders, timeout_s=60))
