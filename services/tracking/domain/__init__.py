@@ -1,0 +1,1 @@
+"""Tracking's pure rules: which observation may change a shipment's status, and how ETAs move."""
