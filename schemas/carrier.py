@@ -31,3 +31,9 @@ class ShipmentDelivered(_Scan):
 class ShipmentDeliveryFailed(_Scan):
     EVENT_TYPE = "shipment.delivery_failed"
     reason: Literal["no_one_home", "address_problem", "refused", "other"]
+
+
+class ShipmentReturnedToSender(_Scan):
+    """The carrier gave up after failed attempts and brought the parcel back to the warehouse."""
+
+    EVENT_TYPE = "shipment.returned_to_sender"

@@ -41,7 +41,7 @@ TOPICS: Mapping[str, dict[str, dict[int, PayloadType]]] = {
     "routing.events": _by_type(routing.RoutePlanned, routing.StopUnassigned),
     "carrier.scans": _by_type(
         carrier.ShipmentPickedUp, carrier.ShipmentOutForDelivery, carrier.ShipmentDelivered,
-        carrier.ShipmentDeliveryFailed,
+        carrier.ShipmentDeliveryFailed, carrier.ShipmentReturnedToSender,
     ),
     "tracking.events": _by_type(tracking.ShipmentStatusChanged),
     "shop.returns": _by_type(returns.ReturnRequested),
