@@ -1,0 +1,234 @@
+"""What each consumed event says about shipments and orders. Topics are read independently, so any of these
+may arrive before the events that caused it: each handler copes with what it finds."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from schemas import carrier
+from schemas.base import Payload
+from schemas.envelope import Event
+from schemas.orders import OrderAccepted, OrderCancelled
+from schemas.registry import decode
+from schemas.routing import RoutePlanned, StopUnassigned
+from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
+from services.common.db import UnitOfWork
+from services.common.emitter import Emitter
+from services.common.logging import get_logger
+from services.common.processor import Context, Emit, HandlerTable
+from services.tracking import tables
+from services.tracking.domain.status import Observation, Status, Window, delay, moved_window
+from services.tracking.store import Where, announce, locked, observe, window
+
+log = get_logger(__name__)
+SOURCE = "service:tracking"
+
+
+def emitter_for(event: Event, ctx: Context) -> Emitter:
+    return Emitter(SOURCE, ctx.now, cause=event.envelope)
+
+
+def _order(session: Session, order_id: str, now: datetime, **values: Any) -> None:
+    """Upsert the order row; warehouse events may come before order.accepted, which brings the shop."""
+    o = tables.orders
+    row = {"order_id": order_id, "status": "accepted", "accepted_at": now, "updated_at": now, **values}
+    session.execute(pg_insert(o).values(row).on_conflict_do_update(
+        index_elements=["order_id"], set_={k: v for k, v in row.items() if k in values or k == "updated_at"}))
+
+
+def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    order: OrderAccepted = event.payload  # type: ignore[assignment]
+    _order(uow.session, order.order_id, ctx.now, shop_id=order.shop_id, accepted_at=order.accepted_at)
+    return []
+
+
+def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    cancel: OrderCancelled = event.payload  # type: ignore[assignment]
+    session, emitter = uow.session, emitter_for(event, ctx)
+    _order(session, cancel.order_id, ctx.now, shop_id=cancel.shop_id, status="cancelled")
+    s = tables.shipments
+    for shipment_id in session.execute(select(s.c.shipment_id).where(s.c.order_id == cancel.order_id)
+                                       .order_by(s.c.shipment_id)).scalars():
+        observe(session, emitter, shipment_id, Observation(Status.CANCELLED, cancel.cancelled_at),
+                event.event_id)
+    return emitter.emits
+
+
+def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    reserved: StockReserved = event.payload  # type: ignore[assignment]
+    session, emitter = uow.session, emitter_for(event, ctx)
+    o = tables.orders
+    _order(session, reserved.order_id, ctx.now)
+    waiting = session.execute(select(o.c.waiting).where(o.c.order_id == reserved.order_id)
+                              .with_for_update()).scalar_one()
+    if waiting:
+        for line in reserved.lines:
+            left = waiting.pop(line.line_id, 0) - line.quantity
+            if left > 0:
+                waiting[line.line_id] = left
+        session.execute(update(o).where(o.c.order_id == reserved.order_id).values(waiting=waiting))
+    observe(session, emitter, reserved.shipment_id, Observation(Status.ALLOCATED, reserved.reserved_at),
+            event.event_id, Where(reserved.warehouse_id),
+            identity={"order_id": reserved.order_id, "warehouse_id": reserved.warehouse_id})
+    return emitter.emits
+
+
+def order_backordered(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    backordered: OrderBackordered = event.payload  # type: ignore[assignment]
+    session, o = uow.session, tables.orders
+    _order(session, backordered.order_id, ctx.now)
+    waiting = session.execute(select(o.c.waiting).where(o.c.order_id == backordered.order_id)
+                              .with_for_update()).scalar_one()
+    for line in backordered.lines:
+        waiting[line.line_id] = waiting.get(line.line_id, 0) + line.quantity
+    session.execute(update(o).where(o.c.order_id == backordered.order_id).values(waiting=waiting))
+    return []
+
+
+def picklist_issued(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    issued: PicklistIssued = event.payload  # type: ignore[assignment]
+    session, emitter, s = uow.session, emitter_for(event, ctx), tables.shipments
+    for shipment_id in session.execute(
+            select(s.c.shipment_id).where(s.c.order_id.in_(issued.order_ids), s.c.warehouse_id == issued.warehouse_id)
+            .order_by(s.c.shipment_id)).scalars():
+        observe(session, emitter, shipment_id, Observation(Status.PICKING, issued.issued_at), event.event_id,
+                Where(issued.warehouse_id))
+    return emitter.emits
+
+
+def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    """The parcel gets its tracking number; scans that came before it are applied now, oldest first."""
+    packed: ShipmentPacked = event.payload  # type: ignore[assignment]
+    session, emitter = uow.session, emitter_for(event, ctx)
+    _order(session, packed.order_id, ctx.now)
+    identity = {"order_id": packed.order_id, "warehouse_id": packed.warehouse_id,
+                "tracking_number": packed.tracking_number}
+    if not observe(session, emitter, packed.shipment_id, Observation(Status.PACKED, packed.packed_at),
+                   event.event_id, Where(packed.warehouse_id), identity=identity):
+        session.execute(update(tables.shipments).where(tables.shipments.c.shipment_id == packed.shipment_id)
+                        .values(tracking_number=packed.tracking_number))
+    e = tables.early_scans
+    early = session.execute(select(e.c.id, e.c.event).where(e.c.tracking_number == packed.tracking_number)
+                            .order_by(e.c.id)).all()
+    scans = sorted((decode("carrier.scans", _bytes(row.event)) for row in early), key=_scanned_at)
+    for scan in scans:
+        _apply_scan(session, emitter, scan, packed.shipment_id)
+    if early:
+        session.execute(e.delete().where(e.c.id.in_([row.id for row in early])))
+    return emitter.emits
+
+
+def _scanned_at(scan: Event) -> datetime:
+    when: datetime = getattr(scan.payload, "scanned_at")
+    return when
+
+
+def _bytes(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
+def route_planned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    """Each stop becomes planned with its ETA window; a re-plan moves the ETAs of stops already planned."""
+    plan: RoutePlanned = event.payload  # type: ignore[assignment]
+    session, emitter = uow.session, emitter_for(event, ctx)
+    for route in plan.routes:
+        for stop in route.stops:
+            eta = Window(stop.eta_window.start, stop.eta_window.end)
+            position = {"plan_id": plan.plan_id, "vehicle_id": route.vehicle_id, "sequence": stop.sequence,
+                        "planned_arrival": stop.arrival, "promised_start": eta.start, "promised_end": eta.end}
+            observe(session, emitter, stop.shipment_id, Observation(Status.PLANNED, plan.planned_at, eta),
+                    event.event_id, Where(plan.depot_id),
+                    identity={"order_id": stop.order_id, "warehouse_id": plan.depot_id,
+                              "tracking_number": stop.tracking_number}, extra=position)
+    return emitter.emits
+
+
+def stop_unassigned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    """Dropped from this wave: an ETA from an earlier plan no longer holds; the status stays."""
+    dropped: StopUnassigned = event.payload  # type: ignore[assignment]
+    session, emitter, s = uow.session, emitter_for(event, ctx), tables.shipments
+    row = locked(session, shipment_id=dropped.shipment_id)
+    if row is None or row.eta_start is None or Status(row.status) is not Status.PLANNED:
+        return []
+    session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
+        eta_start=None, eta_end=None, plan_id=None, vehicle_id=None, sequence=None, planned_arrival=None,
+        version=s.c.version + 1, updated_at=ctx.now))
+    announce(emitter, session.execute(select(s).where(s.c.shipment_id == row.shipment_id)).one(),
+             Status(row.status))
+    return emitter.emits
+
+
+SCAN_STATUS: dict[type[Payload], Status] = {
+    carrier.ShipmentPickedUp: Status.HANDED_TO_CARRIER,
+    carrier.ShipmentOutForDelivery: Status.OUT_FOR_DELIVERY,
+    carrier.ShipmentDelivered: Status.DELIVERED,
+    carrier.ShipmentDeliveryFailed: Status.DELIVERY_FAILED,
+    carrier.ShipmentReturnedToSender: Status.RETURNED_TO_SENDER,
+}
+
+
+def carrier_scan(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    scan: Any = event.payload  # one of the carrier scans: all have tracking_number, scanned_at, location
+    session, emitter = uow.session, emitter_for(event, ctx)
+    row = locked(session, tracking_number=scan.tracking_number)
+    if row is None:  # the scan overtook shipment.packed (another topic): keep it until the parcel is known
+        session.execute(tables.early_scans.insert().values(
+            tracking_number=scan.tracking_number, event=event.envelope.model_dump(mode="json"), received_at=ctx.now))
+        log.info("tracking.scan_parked", tracking_number=scan.tracking_number, event_type=event.envelope.event_type)
+        return []
+    _apply_scan(session, emitter, event, row.shipment_id)
+    return emitter.emits
+
+
+def _apply_scan(session: Session, emitter: Emitter, event: Event, shipment_id: str) -> None:
+    scan: Any = event.payload
+    status = SCAN_STATUS[type(scan)]
+    where = Where(None, scan.location.latitude, scan.location.longitude) if scan.location else Where()
+    reason = getattr(scan, "reason", None)
+    if observe(session, emitter, shipment_id, Observation(status, scan.scanned_at, reason=reason),
+               event.event_id, where) and status in (Status.DELIVERED, Status.DELIVERY_FAILED):
+        _move_later_stops(session, emitter, shipment_id, scan.scanned_at)
+
+
+def _move_later_stops(session: Session, emitter: Emitter, shipment_id: str, at: datetime) -> None:
+    """The driver reached this stop at `at`: the later stops of the route move by how late that is."""
+    s = tables.shipments
+    stop = session.execute(select(s).where(s.c.shipment_id == shipment_id)).one()
+    if stop.plan_id is None or stop.planned_arrival is None:
+        return
+    late_by = delay(stop.planned_arrival, at)
+    later = session.execute(
+        select(s).where(s.c.plan_id == stop.plan_id, s.c.vehicle_id == stop.vehicle_id,
+                        s.c.sequence > stop.sequence,
+                        s.c.status.in_([Status.PLANNED.value, Status.OUT_FOR_DELIVERY.value]))
+        .order_by(s.c.sequence).with_for_update()).all()
+    for row in later:
+        promised = window(row.promised_start, row.promised_end)
+        if promised is None:
+            continue
+        moved = moved_window(promised, late_by)
+        if moved == window(row.eta_start, row.eta_end):
+            continue
+        session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
+            eta_start=moved.start, eta_end=moved.end, version=s.c.version + 1, updated_at=emitter.now))
+        announce(emitter, session.execute(select(s).where(s.c.shipment_id == row.shipment_id)).one(),
+                 Status(row.status))
+
+
+HANDLERS: HandlerTable = {
+    "orders.events": {"order.accepted": order_accepted, "order.cancelled": order_cancelled},
+    "warehouse.events": {
+        "stock.reserved": stock_reserved, "order.backordered": order_backordered,
+        "picklist.issued": picklist_issued, "shipment.packed": shipment_packed,
+    },
+    "routing.events": {"route.planned": route_planned, "stop.unassigned": stop_unassigned},
+    "carrier.scans": {event_type: carrier_scan for event_type in (
+        "shipment.picked_up", "shipment.out_for_delivery", "shipment.delivered", "shipment.delivery_failed",
+        "shipment.returned_to_sender")},
+}
