@@ -69,6 +69,36 @@ def worker(service: Annotated[str, typer.Argument(help=f"one of: {', '.join(SERV
     run(module.build(settings), settings)
 
 
+@app.command()
+def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API: warehouse or tracking")],
+        host: Annotated[str | None, typer.Option(help="address to bind; default FULFIL_HTTP_HOST")] = None,
+        port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8080) -> None:
+    """Serve only a service's HTTP API, without its stream processor: scale what customers poll apart from
+    what processes events."""
+    if service not in SERVICES or not _serves_http(service):
+        raise fail(f"{service!r} has no HTTP API; these do: "
+                   f"{', '.join(s for s in runnable_services() if _serves_http(s))}")
+    settings = load_settings()
+    _configure(settings)
+    import uvicorn
+
+    from services.common.db import make_engine, unit_of_work_factory
+    module = importlib.import_module(f"services.{service}.api")
+    web = module.create_api(unit_of_work_factory(make_engine(settings)), settings)
+    uvicorn.run(web, host=host or settings.http_host, port=port, log_config=None, access_log=False)
+
+
+@app.command("shop-key")
+def shop_key(shop: Annotated[str, typer.Argument(help="the shop id the key is for")]) -> None:
+    """Make a new API key for a shop's order view: give the key to the shop, put the hash in
+    FULFIL_TRACKING_SHOP_KEYS. Fulfil never stores the key itself."""
+    import hashlib
+    import secrets
+    key = secrets.token_urlsafe(32)
+    typer.echo(f"key for {shop} (give it to the shop; it is shown once): {key}")
+    typer.echo(f"FULFIL_TRACKING_SHOP_KEYS entry: {json.dumps({shop: hashlib.sha256(key.encode()).hexdigest()})}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Option("head", help="Alembic revision to upgrade to")) -> None:
     """Create or migrate every service's PostgreSQL schema."""

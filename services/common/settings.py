@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     warehouse_wave_max_orders: int = Field(
         20, ge=1, description="... or as soon as this many orders wait; also the most orders on one pick list")
 
+    # Tracking
+    tracking_rate_per_s: float = Field(
+        5.0, gt=0, description="Requests per second each client may make to the tracking API, on average")
+    tracking_rate_burst: int = Field(30, ge=1, description="... and in a burst; past that the answer is 429")
+    tracking_cache_max_age_s: int = Field(
+        5, ge=0, description="Cache-Control max-age of a tracking answer (an hour once delivered or returned)")
+    tracking_long_poll_max_s: int = Field(60, ge=0, le=300, description="Longest ?wait= a client may ask for")
+    tracking_shop_keys: dict[str, str] = Field(
+        default_factory=dict, description='Shop API keys for GET /orders/{id}, as JSON {"shop_id": "sha256 hex '
+        'of the key"}; `fulfil shop-key SHOP` makes one')
+
     # Operations
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
     log_format: Literal["auto", "json", "console"] = Field(

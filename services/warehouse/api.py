@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import FastAPI, HTTPException, Query
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common.settings import Settings
 from services.warehouse import views
 
 
-def create_api(sessions: sessionmaker[Session]) -> FastAPI:
+def create_api(sessions: sessionmaker[Session], settings: Settings | None = None) -> FastAPI:
+    """Every service's API is built as create_api(sessions, settings), so `fulfil api` can serve any."""
     api = FastAPI(title="Fulfil warehouse", version="1")
 
     @api.get("/warehouses/{warehouse_id}/picklists", response_model=list[views.PicklistView])

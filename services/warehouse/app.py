@@ -22,5 +22,5 @@ def build(settings: Settings) -> faust.App:
     tick = min(0.25, settings.warehouse_wave_interval_s)  # often, so each tick has little to do (latency)
     wire(app, settings, service="warehouse", sessions=sessions, messaging=tables.messaging, handlers=HANDLERS,
          jobs=[Scheduled("close_waves", tick, close_waves)])
-    serve_in_thread(create_api(sessions), settings, "warehouse")
+    serve_in_thread(create_api(sessions, settings), settings, "warehouse")
     return app
