@@ -15,7 +15,7 @@ from schemas.tracking import ShipmentStatusChanged
 from services.common.emitter import Emitter
 from services.common.logging import get_logger
 from services.tracking import tables
-from services.tracking.domain.status import Known, Observation, Status, Window, eta_after, judge
+from services.tracking.domain.status import FINAL, Known, Observation, Status, Window, eta_after, judge
 
 log = get_logger(__name__)
 
@@ -58,8 +58,11 @@ def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observat
     verdict = judge(known, seen)
     fill = {k: v for k, v in (identity or {}).items() if row is None or getattr(row, k) is None}
     if not verdict.accepted:
-        if fill and row is not None:
-            session.execute(update(s).where(s.c.shipment_id == shipment_id).values(**fill))
+        # A newer plan that changes no ETA still says where the stop now sits on which route: keep that,
+        # so that a late driver moves the right stops.
+        position = extra if extra and known and seen.at >= known.at and known.status not in FINAL else {}
+        if (fill or position) and row is not None:
+            session.execute(update(s).where(s.c.shipment_id == shipment_id).values(**fill, **position))
         log.info("tracking.kept_out", shipment_id=shipment_id, status=seen.status, why=verdict.why)
         return False
     eta = eta_after(known.eta if known else None, verdict, seen)
