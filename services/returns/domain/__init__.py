@@ -1,0 +1,1 @@
+"""Returns' pure rules: who may return what, and how much comes back to the customer."""
