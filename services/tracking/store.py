@@ -48,7 +48,7 @@ def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observat
             extra: dict[str, Any] | None = None) -> bool:
     """Judge `seen` against the shipment's row (creating it when `identity` says who it is) and record what is
     accepted: the row, a checkpoint for a new status, and shipment.status_changed once the parcel has a
-    tracking number. `extra` columns (plan position, tracking number) are written whenever the row is."""
+    tracking number. `extra` columns (the stop's route position) are written whenever the row is."""
     s = tables.shipments
     row = locked(session, shipment_id=shipment_id)
     if row is None and identity is None:
