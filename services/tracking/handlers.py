@@ -63,16 +63,7 @@ def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
 def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     reserved: StockReserved = event.payload  # type: ignore[assignment]
     session, emitter = uow.session, emitter_for(event, ctx)
-    o = tables.orders
-    _order(session, reserved.order_id, ctx.now)
-    waiting = session.execute(select(o.c.waiting).where(o.c.order_id == reserved.order_id)
-                              .with_for_update()).scalar_one()
-    if waiting:
-        for line in reserved.lines:
-            left = waiting.pop(line.line_id, 0) - line.quantity
-            if left > 0:
-                waiting[line.line_id] = left
-        session.execute(update(o).where(o.c.order_id == reserved.order_id).values(waiting=waiting))
+    _count_waiting(session, reserved.order_id, ctx.now, {line.line_id: -line.quantity for line in reserved.lines})
     observe(session, emitter, reserved.shipment_id, Observation(Status.ALLOCATED, reserved.reserved_at),
             event.event_id, Where(reserved.warehouse_id),
             identity={"order_id": reserved.order_id, "warehouse_id": reserved.warehouse_id})
@@ -81,14 +72,19 @@ def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
 
 def order_backordered(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     backordered: OrderBackordered = event.payload  # type: ignore[assignment]
-    session, o = uow.session, tables.orders
-    _order(session, backordered.order_id, ctx.now)
-    waiting = session.execute(select(o.c.waiting).where(o.c.order_id == backordered.order_id)
-                              .with_for_update()).scalar_one()
-    for line in backordered.lines:
-        waiting[line.line_id] = waiting.get(line.line_id, 0) + line.quantity
-    session.execute(update(o).where(o.c.order_id == backordered.order_id).values(waiting=waiting))
+    _count_waiting(uow.session, backordered.order_id, ctx.now,
+                   {line.line_id: line.quantity for line in backordered.lines})
     return []
+
+
+def _count_waiting(session: Session, order_id: str, now: datetime, change: dict[str, int]) -> None:
+    """Units waiting for stock, per line: a backorder adds, a reservation (of a backorder or not) takes off."""
+    o = tables.orders
+    _order(session, order_id, now)
+    waiting = session.execute(select(o.c.waiting).where(o.c.order_id == order_id).with_for_update()).scalar_one()
+    after = {line: n for line in waiting.keys() | change.keys() if (n := waiting.get(line, 0) + change.get(line, 0)) > 0}
+    if after != waiting:
+        session.execute(update(o).where(o.c.order_id == order_id).values(waiting=after))
 
 
 def picklist_issued(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
@@ -109,10 +105,8 @@ def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     _order(session, packed.order_id, ctx.now)
     identity = {"order_id": packed.order_id, "warehouse_id": packed.warehouse_id,
                 "tracking_number": packed.tracking_number}
-    if not observe(session, emitter, packed.shipment_id, Observation(Status.PACKED, packed.packed_at),
-                   event.event_id, Where(packed.warehouse_id), identity=identity):
-        session.execute(update(tables.shipments).where(tables.shipments.c.shipment_id == packed.shipment_id)
-                        .values(tracking_number=packed.tracking_number))
+    observe(session, emitter, packed.shipment_id, Observation(Status.PACKED, packed.packed_at), event.event_id,
+            Where(packed.warehouse_id), identity=identity)  # records the tracking number even if PACKED is stale
     e = tables.early_scans
     early = session.execute(select(e.c.id, e.c.event).where(e.c.tracking_number == packed.tracking_number)
                             .order_by(e.c.id)).all()
@@ -156,11 +150,10 @@ def stop_unassigned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     row = locked(session, shipment_id=dropped.shipment_id)
     if row is None or row.eta_start is None or Status(row.status) is not Status.PLANNED:
         return []
-    session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
+    after = session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
         eta_start=None, eta_end=None, plan_id=None, vehicle_id=None, sequence=None, planned_arrival=None,
-        version=s.c.version + 1, updated_at=ctx.now))
-    announce(emitter, session.execute(select(s).where(s.c.shipment_id == row.shipment_id)).one(),
-             Status(row.status))
+        version=s.c.version + 1, updated_at=ctx.now).returning(*s.c)).one()
+    announce(emitter, after, Status(row.status))
     return emitter.emits
 
 
@@ -215,10 +208,10 @@ def _move_later_stops(session: Session, emitter: Emitter, shipment_id: str, at: 
         moved = moved_window(promised, late_by)
         if moved == window(row.eta_start, row.eta_end):
             continue
-        session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
-            eta_start=moved.start, eta_end=moved.end, version=s.c.version + 1, updated_at=emitter.now))
-        announce(emitter, session.execute(select(s).where(s.c.shipment_id == row.shipment_id)).one(),
-                 Status(row.status))
+        after = session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
+            eta_start=moved.start, eta_end=moved.end, version=s.c.version + 1, updated_at=emitter.now)
+            .returning(*s.c)).one()
+        announce(emitter, after, Status(row.status))
 
 
 HANDLERS: HandlerTable = {

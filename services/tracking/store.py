@@ -71,15 +71,15 @@ def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observat
     if verdict.status_changes:
         values.update(status=seen.status.value, status_at=seen.at, reason=seen.reason)
     if row is None:
-        session.execute(insert(s).values(shipment_id=shipment_id, **values))
+        after = session.execute(insert(s).values(shipment_id=shipment_id, **values).returning(*s.c)).one()
     else:
-        session.execute(update(s).where(s.c.shipment_id == shipment_id).values(version=s.c.version + 1, **values))
+        after = session.execute(update(s).where(s.c.shipment_id == shipment_id)
+                                .values(version=s.c.version + 1, **values).returning(*s.c)).one()
     if verdict.status_changes:
         session.execute(insert(tables.checkpoints).values(
             shipment_id=shipment_id, at=seen.at, status=seen.status.value, place=where.place,
             latitude=where.latitude, longitude=where.longitude, reason=seen.reason,
             eta_start=values["eta_start"], eta_end=values["eta_end"], source_event_id=source_event_id))
-    after = session.execute(select(s).where(s.c.shipment_id == shipment_id)).one()
     announce(emitter, after, previous=known.status if known else None)
     return True
 

@@ -118,7 +118,7 @@ class Verdict:
 
 def judge(known: Known | None, seen: Observation) -> Verdict:
     if known is None:
-        return Verdict(True, seen.eta is not None, "first news of this shipment")
+        return Verdict(True, False, "first news of this shipment")
     if known.status in FINAL:
         return Verdict(False, False, f"{known.status} is final")
     if seen.status is Status.CANCELLED:
@@ -135,9 +135,9 @@ def judge(known: Known | None, seen: Observation) -> Verdict:
     if seen.at < known.at and seen.status not in FINAL:
         return Verdict(False, False, f"older than the {known.status} of {known.at.isoformat()}")
     if known.status is Status.DELIVERY_FAILED and seen.status in RETRY_AFTER_FAILURE:
-        return Verdict(True, seen.eta is not None, "another delivery attempt")
+        return Verdict(True, False, "another delivery attempt")
     if STAGE[seen.status] >= STAGE[known.status]:
-        return Verdict(True, seen.eta is not None or known.eta is not None, "moves forward")
+        return Verdict(True, False, "moves forward")
     return Verdict(False, False, f"{seen.status} would move {known.status} backwards")
 
 
