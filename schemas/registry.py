@@ -32,7 +32,7 @@ TOPICS: Mapping[str, dict[str, dict[int, PayloadType]]] = {
     ),
     "warehouse.scans": _by_type(
         warehouse.StockReceived, warehouse.StockCounted, warehouse.PickConfirmed, warehouse.PickShort,
-        warehouse.ParcelPacked,
+        warehouse.ParcelPacked, returns.ReturnParcelReceived, returns.ReturnParcelInspected,
     ),
     "warehouse.events": _by_type(
         warehouse.StockReserved, warehouse.OrderBackordered, warehouse.PicklistIssued, warehouse.ShipmentPacked,

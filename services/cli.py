@@ -25,6 +25,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 warehouses_app = typer.Typer(help="Warehouse layouts, stock and shop policies.", no_args_is_help=True)
 app.add_typer(warehouses_app, name="warehouses")
+returns_app = typer.Typer(help="Returns and refunds.", no_args_is_help=True)
+app.add_typer(returns_app, name="returns")
 
 
 def fail(message: str) -> typer.Exit:
@@ -70,7 +72,7 @@ def worker(service: Annotated[str, typer.Argument(help=f"one of: {', '.join(SERV
 
 
 @app.command()
-def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API: warehouse or tracking")],
+def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API: warehouse, tracking or returns")],
         host: Annotated[str | None, typer.Option(help="address to bind; default FULFIL_HTTP_HOST")] = None,
         port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8080) -> None:
     """Serve only a service's HTTP API, without its stream processor: scale what customers poll apart from
@@ -189,6 +191,67 @@ def picklists(
         typer.echo(f"no {status} pick lists in {warehouse}")
     else:
         typer.echo("\n\n".join(picklist_table(v) for v in found))
+
+
+@returns_app.command("show")
+def returns_show(
+    rma: Annotated[str, typer.Argument(help="The RMA (or, for a rejected return, the return id)")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON, as GET /returns/{rma} answers")] = False,
+) -> None:
+    """A return's state line by line and its refund, with the breakdown to read out to the customer."""
+    from services.common.db import make_engine, unit_of_work_factory
+    from services.returns import views
+    settings = load_settings()
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with unit_of_work_factory(engine)() as session:
+            found = views.show(session, rma)
+    except Exception as exc:
+        raise fail(f"could not read the return: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    if found is None:
+        raise fail(f"no return has RMA or id {rma!r}")
+    typer.echo(found.model_dump_json(indent=2) if as_json else views.text(found))
+
+
+@returns_app.command("policy")
+def returns_policy(
+    shop: Annotated[str, typer.Argument(help="The shop the policy is for")],
+    window_days: Annotated[str, typer.Option(help="Days from delivery, e.g. 14, 30 or 90; 'none' for no limit")] = "30",
+    time_zone: Annotated[str, typer.Option(help="IANA zone the days are counted in")] = "UTC",
+    final_sale: Annotated[list[str] | None, typer.Option(help="A SKU that cannot be returned; repeat for more")] = None,
+    restocking_fee_pct: Annotated[float, typer.Option(min=0, max=100, help="Fee on opened, changed-mind returns")] = 0,
+) -> None:
+    """Set a shop's return policy (shops without one get the FULFIL_RETURNS_* defaults)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from services.common.db import make_engine, unit_of_work_factory
+    from services.returns.domain.window import ReturnPolicy
+    from services.returns.policies import set_policy
+    if window_days != "none" and not (window_days.isdigit() and int(window_days) <= 3650):
+        raise fail(f"--window-days must be a whole number of days up to 3650 or 'none', got {window_days!r}")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail(f"--time-zone must be an IANA time zone such as Europe/Berlin, got {time_zone!r}") from None
+    policy = ReturnPolicy(window_days=None if window_days == "none" else int(window_days), time_zone=time_zone,
+                          final_sale_skus=frozenset(final_sale or ()),
+                          restocking_fee_pct=Decimal(str(restocking_fee_pct)))
+    settings = load_settings()
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with unit_of_work_factory(engine).begin() as session:
+            set_policy(session, shop, policy, datetime.now(UTC))
+    except Exception as exc:
+        raise fail(f"could not save the policy: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    limit = "no time limit" if policy.window_days is None else f"{policy.window_days} days ({time_zone})"
+    typer.echo(f"{shop}: returns within {limit}, {len(policy.final_sale_skus)} final-sale SKU(s), "
+               f"restocking fee {policy.restocking_fee_pct}%")
 
 
 def _read_documents(path: str) -> list[tuple[int, Any]]:

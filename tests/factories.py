@@ -94,6 +94,7 @@ def scan(event_type: str, warehouse_id: str, **payload: Any) -> dict[str, Any]:
     """A warehouse.scans event from a staff device; the *_at timestamp is filled in."""
     now = datetime.now(UTC).isoformat()
     stamp = {"stock.received": "received_at", "stock.counted": "counted_at", "pick.confirmed": "picked_at",
-             "pick.short": "reported_at", "parcel.packed": "packed_at"}[event_type]
+             "pick.short": "reported_at", "parcel.packed": "packed_at", "return.received": "received_at",
+             "return.inspected": "inspected_at"}[event_type]
     return envelope(event_type, {"warehouse_id": warehouse_id, stamp: now, **payload},
                     correlation_id=str(payload.get("order_id", warehouse_id)), source=f"device:{warehouse_id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +86,14 @@ class Settings(BaseSettings):
         default_factory=dict, description='Shop API keys for GET /orders/{id}, as JSON {"shop_id": "sha256 hex '
         'of the key"}; `fulfil shop-key SHOP` makes one')
 
+    # Returns
+    returns_window_days: int | None = Field(
+        30, ge=0, description="Return window in days from delivery, for shops with no policy of their own "
+        "(`fulfil returns policy`); unset (empty) for no limit")
+    returns_time_zone: str = Field("UTC", description="Time zone the return window's days are counted in, by default")
+    returns_restocking_fee_pct: Decimal = Field(
+        Decimal(0), ge=0, le=100, description="Restocking fee on opened items returned for a change of mind, in %")
+
     # Operations
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
     log_format: Literal["auto", "json", "console"] = Field(
@@ -102,6 +111,21 @@ class Settings(BaseSettings):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"kafka_bootstrap entries must be host:port, got {server.strip()!r}")
+        return value
+
+    @field_validator("returns_window_days", mode="before")
+    @classmethod
+    def _empty_is_no_limit(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("returns_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"returns_time_zone must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
         return value
 
     @field_validator("database_url")

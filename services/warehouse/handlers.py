@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
+from schemas.returns import ReturnInspected
 from schemas.warehouse import ParcelPacked, PickConfirmed, PickShort, StockCounted, StockReceived
 from services.common.db import UnitOfWork
 from services.common.emitter import Emitter
@@ -106,28 +107,49 @@ def _require_bin(session: Session, warehouse_id: str, bin_id: str) -> None:
 def receive_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     received = event.payload
     assert isinstance(received, StockReceived)
-    session, emitter = uow.session, emitter_for(event, ctx)
-    key = (received.warehouse_id, received.sku)
-    if session.execute(select(tables.warehouses.c.warehouse_id)
-                       .where(tables.warehouses.c.warehouse_id == received.warehouse_id)).first() is None:
-        raise ScanRejected(f"warehouse_id {received.warehouse_id!r} is not a known warehouse")
-    row = stock_store.locked_row(session, *key)
-    if received.bin is not None:
-        _require_bin(session, received.warehouse_id, received.bin)
-    if row is None:
-        if received.bin is None:
-            raise ScanRejected(f"sku {received.sku!r} has no bin in warehouse {received.warehouse_id!r} yet; "
-                               "send stock.received with a bin")
-        session.execute(pg_insert(tables.stock).values(warehouse_id=received.warehouse_id, sku=received.sku,
-                                                        bin_id=received.bin, updated_at=ctx.now))
-    elif received.bin is not None and received.bin != row.bin_id:
-        session.execute(update(tables.stock).where(tables.stock.c.warehouse_id == received.warehouse_id,
-                                                   tables.stock.c.sku == received.sku).values(bin_id=received.bin))
-    stock_store.change_on_hand(session, {key: (received.quantity, 0)}, "received", ctx.now, event.event_id,
-                               received.reference)
-    allocating.fill_backorders(session, [received.sku], emitter, ctx.now)
-    stock_store.check_low(session, [key], emitter)
+    emitter = emitter_for(event, ctx)
+    _add_stock(uow.session, emitter, received.warehouse_id, received.sku, received.quantity, received.bin,
+               "received", event, received.reference)
     return emitter.emits
+
+
+def restock_return(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    """Returned units inspected as fit for sale go back on the shelf (the SKU's bin in the chosen warehouse)
+    and, like any stock that arrives, to whoever waits for them."""
+    inspected = event.payload
+    assert isinstance(inspected, ReturnInspected)
+    emitter = emitter_for(event, ctx)
+    units: dict[tuple[str, str], int] = {}
+    for line in inspected.lines:
+        if line.disposition == "restock":
+            key = (line.restock_warehouse_id or inspected.warehouse_id, line.sku)
+            units[key] = units.get(key, 0) + line.quantity
+    for (warehouse_id, sku), quantity in sorted(units.items()):  # the global lock order
+        _add_stock(uow.session, emitter, warehouse_id, sku, quantity, None, "returned", event, inspected.rma)
+    return emitter.emits
+
+
+def _add_stock(session: Session, emitter: Emitter, warehouse_id: str, sku: str, quantity: int, bin_id: str | None,
+               reason: str, event: Event, reference: str | None) -> None:
+    key = (warehouse_id, sku)
+    if session.execute(select(tables.warehouses.c.warehouse_id)
+                       .where(tables.warehouses.c.warehouse_id == warehouse_id)).first() is None:
+        raise ScanRejected(f"warehouse_id {warehouse_id!r} is not a known warehouse")
+    row = stock_store.locked_row(session, *key)
+    if bin_id is not None:
+        _require_bin(session, warehouse_id, bin_id)
+    if row is None:
+        if bin_id is None:
+            raise ScanRejected(f"sku {sku!r} has no bin in warehouse {warehouse_id!r} yet; "
+                               "send stock.received with a bin")
+        session.execute(pg_insert(tables.stock).values(warehouse_id=warehouse_id, sku=sku, bin_id=bin_id,
+                                                        updated_at=emitter.now))
+    elif bin_id is not None and bin_id != row.bin_id:
+        session.execute(update(tables.stock).where(tables.stock.c.warehouse_id == warehouse_id,
+                                                   tables.stock.c.sku == sku).values(bin_id=bin_id))
+    stock_store.change_on_hand(session, {key: (quantity, 0)}, reason, emitter.now, event.event_id, reference)
+    allocating.fill_backorders(session, [sku], emitter, emitter.now)
+    stock_store.check_low(session, [key], emitter)
 
 
 def count_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
@@ -175,6 +197,7 @@ def pack_parcel(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
 
 HANDLERS: HandlerTable = {
     "orders.events": {"order.accepted": Batched(allocate_orders), "order.cancelled": release_order},
+    "returns.events": {"return.inspected": restock_return},
     "warehouse.scans": {
         "stock.received": receive_stock, "stock.counted": count_stock, "pick.confirmed": confirm_pick,
         "pick.short": short_pick, "parcel.packed": pack_parcel,

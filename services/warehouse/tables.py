@@ -60,7 +60,7 @@ ledger = Table(
     Column("warehouse_id", Text, nullable=False),
     Column("sku", Text, nullable=False),
     Column("delta", Integer, nullable=False, doc="Change of on_hand; on_hand is the sum of a SKU's deltas"),
-    Column("reason", Text, nullable=False, doc="opening, received, counted, short_pick, shipped"),
+    Column("reason", Text, nullable=False, doc="opening, received, returned, counted, short_pick, shipped"),
     Column("reference", Text),
     Column("event_id", Uuid),
     Column("at", DateTime(timezone=True), nullable=False),

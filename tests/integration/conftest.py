@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -262,3 +263,19 @@ def warehouse_stack(kafka_bootstrap: str, postgres: EmbeddedPostgres, tmp_path: 
         created.stop_workers()
     violations = stock_violations(created)
     assert not violations, f"stock invariants broken: {violations}"
+
+
+def get(port: int, path: str) -> httpx.Response:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def fulfil(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
+                          env={**stack.env, "PATH": "/usr/bin:/bin"}, cwd=ROOT, timeout=60)

@@ -5,17 +5,14 @@ up going to the dead letters with their reason."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from services.common.embedded import free_port
 from tests.factories import order_placed, scan
-from tests.integration.conftest import ROOT, Stack, load_layout, values
+from tests.integration.conftest import Stack, fulfil, get, load_layout, values
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +28,6 @@ LAYOUT = {
          "stock": [{"sku": "SKU-RED", "bin": "A-01-01-1", "on_hand": 10}]},
     ],
 }
-
-
-def get(port: int, path: str) -> httpx.Response:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def fulfil(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
-                          env={**stack.env, "PATH": "/usr/bin:/bin"}, cwd=ROOT, timeout=60)
 
 
 def of_type(records: list[dict[str, Any]], event_type: str, **match: Any) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from services.returns.domain.refunds import ReturnedUnits
@@ -15,7 +16,7 @@ class ReturnPolicy:
     window_days: int | None = 30  # None: no time limit
     time_zone: str = "UTC"
     final_sale_skus: frozenset[str] = frozenset()
-    restocking_fee_pct: int = 0
+    restocking_fee_pct: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
