@@ -52,6 +52,9 @@ class OrderPlaced(Payload):
     discount_total: Money = Field(default=Decimal(0), description="Order-level discount, spread over lines for refunds.")
     shipping_total: Money = Decimal(0)
     total: Money = Field(description="sum(quantity * unit_price) - discount_total + shipping_total")
+    delivery_method: Literal["delivery", "collect"] = Field(
+        default="delivery", description="delivery: to the address; collect: the customer collects at collect_at")
+    collect_at: Identifier | None = Field(default=None, description="Warehouse or pickup point, for collect")
 
 
 class OrderCancellationRequested(Payload):
@@ -86,6 +89,9 @@ class OrderAccepted(Payload):
     discount_total: Money
     shipping_total: Money
     total: Money
+    delivery_method: Literal["delivery", "collect"] = Field(
+        default="delivery", description="delivery: to the address; collect: the customer collects at collect_at")
+    collect_at: Identifier | None = Field(default=None, description="Warehouse or pickup point, for collect")
 
 
 class OrderRejected(Payload):

@@ -38,7 +38,7 @@ TOPICS: Mapping[str, dict[str, dict[int, PayloadType]]] = {
         warehouse.StockReserved, warehouse.OrderBackordered, warehouse.PicklistIssued, warehouse.ShipmentPacked,
         warehouse.StockLow,
     ),
-    "routing.events": _by_type(routing.RoutePlanned, routing.StopUnassigned),
+    "routing.events": _by_type(routing.RoutePlanned, routing.StopUnassigned, routing.DeliveryMethodChosen),
     "carrier.scans": _by_type(
         carrier.ShipmentPickedUp, carrier.ShipmentOutForDelivery, carrier.ShipmentDelivered,
         carrier.ShipmentDeliveryFailed, carrier.ShipmentReturnedToSender,

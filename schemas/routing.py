@@ -49,3 +49,18 @@ class StopUnassigned(Payload):
     code: Literal["window_unreachable", "no_vehicle_capacity", "shift_too_short", "outside_service_area", "other"]
     reason: str
     carried_to_next_wave: bool
+
+
+class DeliveryMethodChosen(Payload):
+    """How a shipment reaches its customer when it is not on one of our routes: collected at a warehouse or
+    pickup point (the parcel is ready there), or handed to a third-party carrier (tracked by its scans)."""
+
+    EVENT_TYPE = "delivery.method_chosen"
+    depot_id: Identifier
+    shipment_id: Identifier
+    tracking_number: str
+    order_id: Identifier
+    method: Literal["own_fleet", "collect", "carrier"]
+    collect_at: Identifier | None = None
+    reason: str = Field(description="Why this method, in a sentence a dispatcher can read")
+    chosen_at: UtcDatetime

@@ -27,6 +27,10 @@ warehouses_app = typer.Typer(help="Warehouse layouts, stock and shop policies.",
 app.add_typer(warehouses_app, name="warehouses")
 returns_app = typer.Typer(help="Returns and refunds.", no_args_is_help=True)
 app.add_typer(returns_app, name="returns")
+fleet_app = typer.Typer(help="Depots, their service areas, wave cut-offs and vans.", no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+routing_app = typer.Typer(help="The route solver on its own.", no_args_is_help=True)
+app.add_typer(routing_app, name="routing")
 
 
 def fail(message: str) -> typer.Exit:
@@ -191,6 +195,115 @@ def picklists(
         typer.echo(f"no {status} pick lists in {warehouse}")
     else:
         typer.echo("\n\n".join(picklist_table(v) for v in found))
+
+
+@fleet_app.command("load")
+def fleet_load(path: Annotated[Path, typer.Argument(help="YAML or JSON fleet file, e.g. deploy/sample/fleet.yaml")]
+               ) -> None:
+    """Load depots and vans (loading again replaces a depot's vans; shipments and waves stay)."""
+    from services.common.db import make_engine, unit_of_work_factory
+    from services.routing import fleet
+    try:
+        spec = fleet.read(path)
+    except fleet.FleetError as exc:
+        raise fail(str(exc)) from None
+    settings = load_settings()
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with unit_of_work_factory(engine).begin() as session:
+            loaded = fleet.apply(session, spec)
+    except Exception as exc:
+        raise fail(f"could not load the fleet: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    for depot, vans in loaded.items():
+        typer.echo(f"{depot}: {vans} vehicle(s)")
+
+
+@app.command()
+def dispatch(
+    depot: Annotated[str, typer.Argument(help="Depot (warehouse) id")],
+    day: Annotated[str | None, typer.Option("--date", help="Service day YYYY-MM-DD; default the next with shift left")] = None,
+    replan: Annotated[str | None, typer.Option(help="Re-plan this wave instead: stops out for delivery stay put")] = None,
+) -> None:
+    """Close a dispatch wave at a depot now (or re-plan one) and publish its route plan."""
+    from datetime import UTC, date, datetime
+
+    from services.common.db import make_engine, unit_of_work_factory
+    from services.common.kafka_io import Outgoing, send_all
+    from services.common.processor import Processor
+    from services.routing import tables
+    from services.routing.handlers import HANDLERS
+    from services.routing.waves import dispatch as close_wave
+    from services.routing.waves import replan as plan_again
+    try:
+        service_day = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise fail(f"--date must be YYYY-MM-DD, got {day!r}") from None
+    settings = load_settings()
+    _configure(settings)
+    engine = make_engine(settings, pool_size=1)
+    sessions = unit_of_work_factory(engine)
+    processor = Processor("routing", sessions, tables.messaging, HANDLERS, settings, lambda: datetime.now(UTC))
+    try:
+        records = processor.run_job(
+            (lambda uow, ctx: plan_again(uow.session, replan, ctx.now, ctx.settings)) if replan else
+            (lambda uow, ctx: close_wave(uow.session, depot, ctx.now, ctx.settings, day=service_day)))
+        for record in records:  # the outbox rows stay until Kafka has them; the worker's sweep is the fallback
+            asyncio.run(send_all(settings, record.topic, [Outgoing(record.key, record.value, tuple(
+                (k, v) for k, v in record.headers))]))
+        with sessions.begin() as session:
+            tables.messaging.delete_sent(session, [r.id for r in records if r.id is not None])
+    except LookupError as exc:
+        raise fail(str(exc.args[0])) from None
+    finally:
+        engine.dispose()
+    for record in records:
+        event = json.loads(record.value)
+        p = event["payload"]
+        if event["event_type"] == "route.planned":
+            stops = sum(len(r["stops"]) for r in p["routes"])
+            km = sum(float(r["distance_km"]) for r in p["routes"])
+            typer.echo(f"{p['plan_id']}: {stops} stop(s) on {len(p['routes'])} route(s), {km:.1f} km")
+        elif event["event_type"] == "stop.unassigned":
+            typer.echo(f"  unassigned {p['shipment_id']}: {p['reason']}")
+        else:
+            typer.echo(f"  {p['shipment_id']} -> {p['method']}: {p['reason']}")
+    if not records:
+        typer.echo(f"nothing to plan at {depot}")
+
+
+@routing_app.command("solve")
+def routing_solve(
+    path: Annotated[Path, typer.Argument(help="A Solomon-format VRPTW instance")],
+    time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="Seconds")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: routes, vehicles, distance")] = False,
+) -> None:
+    """Solve one benchmark instance with the service's own model building, solver and plan reading."""
+    from services.routing.domain.plan import violations
+    from services.routing.solomon import InstanceError, parse
+    from services.routing.solver import SolverParams
+    from services.routing.waves import solve
+    try:
+        problem = parse(path)
+    except (OSError, InstanceError) as exc:
+        raise fail(str(exc)) from None
+    settings = load_settings()
+    params = SolverParams(time_limit_s=time_limit, first_solution=settings.routing_first_solution,
+                          metaheuristic=settings.routing_metaheuristic)
+    plan, raw = solve(problem, params)
+    routes = [[int(problem.stops[v.stop].id) for v in route.visits] for route in plan.routes]
+    wrong = violations(problem, [[v.stop for v in route.visits] for route in plan.routes])
+    if as_json:
+        typer.echo(json.dumps({"routes": routes, "vehicles": plan.vehicles, "distance": plan.distance,
+                               "unserved": [int(problem.stops[d.stop].id) for d in plan.dropped],
+                               "feasible": not wrong and not plan.dropped}))
+        return
+    for k, route in enumerate(routes, 1):
+        typer.echo(f"Route #{k}: {' '.join(map(str, route))}")
+    typer.echo(f"vehicles {plan.vehicles}, distance {plan.distance:.2f}, {raw.status} in {raw.seconds:.1f} s"
+               + (f"; NOT FEASIBLE: {wrong[0]}" if wrong else "")
+               + (f"; {len(plan.dropped)} customer(s) unserved" if plan.dropped else ""))
 
 
 @returns_app.command("show")

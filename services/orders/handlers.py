@@ -103,7 +103,7 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list
 
 
 ACCEPTED_FIELDS = {"order_id", "shop_id", "placed_at", "currency", "customer", "delivery_address", "delivery_window",
-                   "lines", "discount_total", "shipping_total", "total"}
+                   "lines", "discount_total", "shipping_total", "total", "delivery_method", "collect_at"}
 
 
 def _load(uow: UnitOfWork, order_id: str) -> tuple[OrderStatus, str] | None:

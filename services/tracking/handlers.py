@@ -16,7 +16,7 @@ from schemas.base import Payload
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
 from schemas.registry import decode
-from schemas.routing import RoutePlanned, StopUnassigned
+from schemas.routing import DeliveryMethodChosen, RoutePlanned, StopUnassigned
 from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
 from services.common.db import UnitOfWork
 from services.common.emitter import Emitter
@@ -157,6 +157,20 @@ def stop_unassigned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
+def method_chosen(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    """A parcel for collection is ready where the customer collects it; one handed to a carrier is followed
+    by that carrier's scans."""
+    chosen: DeliveryMethodChosen = event.payload  # type: ignore[assignment]
+    if chosen.method != "collect":
+        return []
+    emitter = emitter_for(event, ctx)
+    observe(uow.session, emitter, chosen.shipment_id, Observation(Status.READY_FOR_PICKUP, chosen.chosen_at),
+            event.event_id, Where(chosen.collect_at or chosen.depot_id),
+            identity={"order_id": chosen.order_id, "warehouse_id": chosen.depot_id,
+                      "tracking_number": chosen.tracking_number})
+    return emitter.emits
+
+
 SCAN_STATUS: dict[type[Payload], Status] = {
     carrier.ShipmentPickedUp: Status.HANDED_TO_CARRIER,
     carrier.ShipmentOutForDelivery: Status.OUT_FOR_DELIVERY,
@@ -220,7 +234,8 @@ HANDLERS: HandlerTable = {
         "stock.reserved": stock_reserved, "order.backordered": order_backordered,
         "picklist.issued": picklist_issued, "shipment.packed": shipment_packed,
     },
-    "routing.events": {"route.planned": route_planned, "stop.unassigned": stop_unassigned},
+    "routing.events": {"route.planned": route_planned, "stop.unassigned": stop_unassigned,
+                       "delivery.method_chosen": method_chosen},
     "carrier.scans": {event_type: carrier_scan for event_type in (
         "shipment.picked_up", "shipment.out_for_delivery", "shipment.delivered", "shipment.delivery_failed",
         "shipment.returned_to_sender")},

@@ -86,6 +86,12 @@ def _address_reasons(order: OrderPlaced) -> Iterator[RejectionReason]:
             yield _reason(where, "coordinates_out_of_range", f"{where} must be within ±{limit}, got {value}")
 
 
+def _method_reasons(order: OrderPlaced) -> Iterator[RejectionReason]:
+    if order.delivery_method == "collect" and order.collect_at is None:
+        yield _reason("collect_at", "collect_point_missing",
+                      "collect_at must name the warehouse or pickup point when delivery_method is collect")
+
+
 def _time_reasons(order: OrderPlaced, rules: OrderRules, now: datetime) -> Iterator[RejectionReason]:
     window = order.delivery_window
     if order.placed_at > now + MAX_CLOCK_SKEW:
@@ -110,5 +116,6 @@ def validate_order(order: OrderPlaced, rules: OrderRules, now: datetime) -> list
         *_line_reasons(order, rules),
         *_money_reasons(order, rules),
         *_address_reasons(order),
+        *_method_reasons(order),
         *_time_reasons(order, rules, now),
     ]

@@ -1,0 +1,167 @@
+"""Reading a solver's routes back as a plan with true (unrounded) distances and times, checking any plan
+independently of the solver, and saying in words why a stop was left out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.routing.domain.problem import Problem, Window
+
+EPSILON = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    stop: int  # index into problem.stops
+    arrival: float
+    start: float  # service starts (after waiting for the window)
+    eta: Window  # what the customer is told
+    load_weight: float  # still on board after this stop
+    load_volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    vehicle: int
+    departure: float
+    return_at: float
+    distance: float
+    visits: tuple[Visit, ...]
+
+    @property
+    def duration(self) -> float:
+        return self.return_at - self.departure
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    stop: int
+    code: str  # window_unreachable, no_vehicle_capacity, shift_too_short, other
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    routes: tuple[Route, ...]
+    dropped: tuple[Dropped, ...]
+
+    @property
+    def distance(self) -> float:
+        return sum(route.distance for route in self.routes)
+
+    @property
+    def vehicles(self) -> int:
+        return len(self.routes)
+
+
+def _schedule(problem: Problem, vehicle: int, stops: Sequence[int], depart: float) -> list[tuple[float, float]]:
+    """(arrival, service start) per stop, leaving the depot at `depart`."""
+    m, out, here, t = problem.matrix, [], 0, depart
+    for i in stops:
+        arrival = t + m.duration[here][i + 1]
+        start = max(arrival, problem.stops[i].window.start)
+        out.append((arrival, start))
+        t, here = start + problem.stops[i].service, i + 1
+    return out
+
+
+def _departure(problem: Problem, stops: Sequence[int], earliest: float) -> float:
+    """Leave late enough not to wait at the first door: every service starts at the same time as if the
+    driver had left at once, so nothing later moves."""
+    first = stops[0]
+    wait = problem.stops[first].window.start - (earliest + problem.matrix.duration[0][first + 1])
+    return earliest + max(0.0, wait)
+
+
+def read(problem: Problem, routes: Sequence[Sequence[int]], dropped: Sequence[int],
+         eta_half_width: float = 1800.0) -> Plan:
+    """`routes`: per vehicle, stop indices in visiting order (the solver's nodes minus one)."""
+    m = problem.matrix
+    planned = []
+    for vehicle, stops in enumerate(routes):
+        if not stops:
+            continue
+        v = problem.vehicles[vehicle]
+        earliest = max(v.shift.start, problem.depot_hours.start)
+        depart = _departure(problem, stops, earliest)
+        times = _schedule(problem, vehicle, stops, depart)
+        weight = sum(problem.stops[i].weight for i in stops)
+        volume = sum(problem.stops[i].volume for i in stops)
+        visits = []
+        for i, (arrival, start) in zip(stops, times):
+            weight -= problem.stops[i].weight
+            volume -= problem.stops[i].volume
+            w = problem.stops[i].window
+            eta = Window(max(w.start, start - eta_half_width), max(max(w.start, start - eta_half_width),
+                                                                    min(w.end, start + eta_half_width)))
+            visits.append(Visit(i, arrival, start, eta, max(0.0, weight), max(0.0, volume)))
+        last = stops[-1]
+        back = times[-1][1] + problem.stops[last].service + m.duration[last + 1][0]
+        path = [0, *(i + 1 for i in stops), 0]
+        distance = sum(m.distance[a][b] for a, b in zip(path, path[1:]))
+        planned.append(Route(vehicle, depart, back, distance, tuple(visits)))
+    return Plan(tuple(planned), tuple(why_dropped(problem, i) for i in dropped))
+
+
+def violations(problem: Problem, routes: Sequence[Sequence[int]]) -> list[str]:
+    """Everything wrong with a plan, checked from the problem alone: each stop at most once, loads within
+    capacity, service starting inside every window, and every vehicle back before its shift and the depot end."""
+    problems: list[str] = []
+    seen: dict[int, int] = {}
+    for vehicle, stops in enumerate(routes):
+        if not stops:
+            continue
+        v = problem.vehicles[vehicle]
+        for i in stops:
+            if i in seen:
+                problems.append(f"stop {problem.stops[i].id} is on vehicles {seen[i]} and {vehicle}")
+            seen[i] = vehicle
+        weight = sum(problem.stops[i].weight for i in stops)
+        volume = sum(problem.stops[i].volume for i in stops)
+        if weight > v.capacity_weight + EPSILON:
+            problems.append(f"vehicle {v.id} carries {weight:g} over its capacity {v.capacity_weight:g}")
+        if volume > v.capacity_volume + EPSILON and volume > 0:
+            problems.append(f"vehicle {v.id} carries volume {volume:g} over its capacity {v.capacity_volume:g}")
+        earliest = max(v.shift.start, problem.depot_hours.start)
+        times = _schedule(problem, vehicle, stops, earliest)
+        for i, (_, start) in zip(stops, times):
+            if start > problem.stops[i].window.end + EPSILON:
+                problems.append(f"stop {problem.stops[i].id} starts at {start:.4f}, after its window ends "
+                                f"({problem.stops[i].window.end:g})")
+        last = stops[-1]
+        back = times[-1][1] + problem.stops[last].service + problem.matrix.duration[last + 1][0]
+        if back > min(v.shift.end, problem.depot_hours.end) + EPSILON:
+            problems.append(f"vehicle {v.id} is back at {back:.4f}, after its shift or the depot closes")
+    return problems
+
+
+def why_dropped(problem: Problem, i: int) -> Dropped:
+    """The first reason a dispatcher can act on, checked from the most to the least definite."""
+    stop, m = problem.stops[i], problem.matrix
+    if not problem.vehicles:
+        return Dropped(i, "no_vehicle_capacity", "the depot has no vehicles")
+    heaviest = max(v.capacity_weight for v in problem.vehicles)
+    roomiest = max(v.capacity_volume for v in problem.vehicles)
+    fits = [v for v in problem.vehicles if stop.weight <= v.capacity_weight + EPSILON
+            and (stop.volume == 0 or stop.volume <= v.capacity_volume + EPSILON)]
+    if not fits:
+        return Dropped(i, "no_vehicle_capacity",
+                       f"no vehicle can carry it: {stop.weight:g} kg and {stop.volume:g} m3, the largest vehicle "
+                       f"takes {heaviest:g} kg and {roomiest:g} m3")
+    out, back = m.duration[0][i + 1], m.duration[i + 1][0]
+    earliest = min(max(v.shift.start, problem.depot_hours.start) for v in fits) + out
+    if earliest > stop.window.end + EPSILON:
+        return Dropped(i, "window_unreachable",
+                       f"its delivery window ends {earliest - stop.window.end:.0f} s before the first vehicle "
+                       f"could get there ({out:.0f} s from the depot)")
+    for v in fits:
+        start = max(max(v.shift.start, problem.depot_hours.start) + out, stop.window.start)
+        if start <= stop.window.end + EPSILON and start + stop.service + back <= \
+                min(v.shift.end, problem.depot_hours.end) + EPSILON:
+            break
+    else:
+        return Dropped(i, "shift_too_short",
+                       "no driver's shift is long enough to reach it within its window and come back")
+    return Dropped(i, "other", "no room left in this wave: every vehicle that could take it is full or out of "
+                              "time; it moves to the next wave with a higher priority")

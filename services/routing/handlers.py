@@ -1,0 +1,72 @@
+"""What routing learns from events: each order's delivery method, each packed shipment (waiting for a wave,
+or ready for collection), and what drivers report, which decides what a re-plan may still move."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+
+from schemas.envelope import Event
+from schemas.orders import OrderAccepted
+from schemas.routing import DeliveryMethodChosen
+from schemas.warehouse import ShipmentPacked
+from services.common.db import UnitOfWork
+from services.common.emitter import Emitter
+from services.common.processor import Context, Emit, HandlerTable
+from services.routing import tables
+from services.routing.waves import SOURCE, TOPIC
+
+SCANNED = {"shipment.out_for_delivery": "out_for_delivery", "shipment.delivered": "delivered",
+           "shipment.delivery_failed": "failed"}
+
+
+def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    order: OrderAccepted = event.payload  # type: ignore[assignment]
+    uow.session.execute(insert(tables.orders).values(
+        order_id=order.order_id, delivery_method=order.delivery_method, collect_at=order.collect_at)
+        .on_conflict_do_nothing())
+    return []
+
+
+def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    packed: ShipmentPacked = event.payload  # type: ignore[assignment]
+    session = uow.session
+    o = tables.orders
+    method = session.execute(o.select().where(o.c.order_id == packed.order_id)).first()
+    collect = method is not None and method.delivery_method == "collect"
+    address = packed.delivery_address
+    inserted = session.execute(insert(tables.shipments).values(
+        shipment_id=packed.shipment_id, order_id=packed.order_id, tracking_number=packed.tracking_number,
+        depot_id=packed.warehouse_id, latitude=address.latitude, longitude=address.longitude,
+        window_start=packed.delivery_window.start, window_end=packed.delivery_window.end,
+        weight_kg=float(packed.weight_kg), volume_m3=float(packed.volume_m3),
+        status="collect" if collect else "waiting", priority=0, packed_at=packed.packed_at)
+        .on_conflict_do_nothing().returning(tables.shipments.c.shipment_id)).first()
+    if inserted is None or not collect:
+        return []
+    assert method is not None
+    emitter = Emitter(SOURCE, ctx.now, cause=event.envelope)
+    emitter.add(TOPIC, packed.warehouse_id, DeliveryMethodChosen(
+        depot_id=packed.warehouse_id, shipment_id=packed.shipment_id, tracking_number=packed.tracking_number,
+        order_id=packed.order_id, method="collect", collect_at=method.collect_at,
+        reason=f"the customer collects it at {method.collect_at}", chosen_at=ctx.now), packed.shipment_id)
+    return emitter.emits
+
+
+def carrier_scan(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    scan: Any = event.payload
+    s = tables.shipments
+    uow.session.execute(update(s).where(s.c.tracking_number == scan.tracking_number,
+                                        s.c.status.in_(("planned", "out_for_delivery")))
+                        .values(status=SCANNED[event.envelope.event_type]))
+    return []
+
+
+HANDLERS: HandlerTable = {
+    "orders.events": {"order.accepted": order_accepted},
+    "warehouse.events": {"shipment.packed": shipment_packed},
+    "carrier.scans": {event_type: carrier_scan for event_type in SCANNED},
+}
+

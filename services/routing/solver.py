@@ -1,0 +1,137 @@
+"""OR-Tools behind a small interface: typed, validated parameters in, routes of node indices out. The model's
+integers come from domain.model; nothing here knows about events or the database."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.routing.domain.model import IntModel, fixed_routes
+
+FirstSolution = Literal["parallel_cheapest_insertion", "local_cheapest_insertion", "path_cheapest_arc",
+                        "savings", "christofides", "automatic"]
+Metaheuristic = Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"]
+
+
+class SolverParams(BaseModel):
+    """What OR-Tools may be told. The defaults are what measured best on the Solomon tuning instances
+    (bench/routing); there is no seed to set: OR-Tools' routing search is deterministic for a given model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_limit_s: float = Field(10.0, gt=0, le=3600, description="Wall-clock budget of one solve")
+    first_solution: FirstSolution = "parallel_cheapest_insertion"
+    metaheuristic: Metaheuristic = "guided_local_search"
+    guided_local_search_lambda: float = Field(0.3, gt=0, le=10)
+    log_search: bool = False
+
+
+@dataclass(frozen=True)
+class RawSolution:
+    routes: list[list[int]]  # per vehicle, node indices (1..n) in visiting order
+    dropped: list[int]
+    objective: int
+    seconds: float
+    status: str
+
+
+class Solver(Protocol):
+    def solve(self, model: IntModel, params: SolverParams) -> RawSolution: ...
+
+
+class ORToolsSolver:
+    """Capacity (weight and volume) and time dimensions, optional stops with penalties, driver breaks and
+    locked route prefixes for stops already out for delivery."""
+
+    def solve(self, model: IntModel, params: SolverParams) -> RawSolution:
+        from ortools.constraint_solver import pywrapcp
+
+        n, k = len(model.distance), len(model.vehicles)
+        manager = pywrapcp.RoutingIndexManager(n, k, 0)
+        routing = pywrapcp.RoutingModel(manager)
+        distance, transit = model.distance, model.transit
+
+        # Matrices and vectors are registered whole, so OR-Tools reads them in C++ instead of calling back into
+        # Python for every arc: many times more moves in the same time limit.
+        costs = {rate: routing.RegisterTransitMatrix([[rate * d for d in row] for row in distance])
+                 for rate in sorted({v.cost_per_unit for v in model.vehicles})}
+        for vehicle, v in enumerate(model.vehicles):
+            routing.SetArcCostEvaluatorOfVehicle(costs[v.cost_per_unit], vehicle)
+            routing.SetFixedCostOfVehicle(v.fixed_cost, vehicle)
+
+        time_cb = routing.RegisterTransitMatrix(transit)
+        routing.AddDimension(time_cb, model.horizon, model.horizon, False, "time")
+        time_dim = routing.GetDimensionOrDie("time")
+        for node in range(1, n):
+            time_dim.CumulVar(manager.NodeToIndex(node)).SetRange(*model.windows[node])
+        for vehicle, v in enumerate(model.vehicles):
+            time_dim.CumulVar(routing.Start(vehicle)).SetRange(*v.shift)
+            time_dim.CumulVar(routing.End(vehicle)).SetRange(*v.shift)
+            routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.Start(vehicle)))
+            routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(vehicle)))
+
+        for which, name in ((0, "weight"), (1, "volume")):
+            if all(load[which] == 0 for load in model.loads):
+                continue
+            cb = routing.RegisterUnaryTransitVector([load[which] for load in model.loads])
+            routing.AddDimensionWithVehicleCapacity(cb, 0, [v.capacity[which] for v in model.vehicles], True, name)
+
+        for node in range(1, n):
+            routing.AddDisjunction([manager.NodeToIndex(node)], model.penalties[node])
+
+        solver = routing.solver()
+        service = [model.service[manager.IndexToNode(index)] for index in range(manager.GetNumberOfIndices())]
+        for vehicle, v in enumerate(model.vehicles):
+            if v.rest is None:
+                continue
+            start_min, start_max, duration = v.rest
+            interval = solver.FixedDurationIntervalVar(start_min, start_max, duration, False, f"break {vehicle}")
+            time_dim.SetBreakIntervalsOfVehicle([interval], vehicle, service)
+
+        search = pywrapcp.DefaultRoutingSearchParameters()
+        _configure(search, params)
+
+        locks = fixed_routes(model)
+        started = time.monotonic()
+        if locks:
+            routing.CloseModelWithParameters(search)
+            routing.ApplyLocksToAllVehicles(
+                [[manager.NodeToIndex(node) for node in locks.get(vehicle, [])] for vehicle in range(k)], False)
+        assignment = routing.SolveWithParameters(search)
+        seconds = time.monotonic() - started
+        status = {0: "not_solved", 1: "local_optimum", 2: "time_limit_reached", 3: "no_solution",
+                  4: "no_solution_in_time", 5: "invalid_model", 6: "infeasible", 7: "optimal"}.get(
+            routing.status(), str(routing.status()))
+        if assignment is None:
+            return RawSolution([[] for _ in range(k)], list(range(1, n)), 0, seconds, status)
+        routes = []
+        for vehicle in range(k):
+            index, nodes = routing.Start(vehicle), []
+            index = assignment.Value(routing.NextVar(index))
+            while not routing.IsEnd(index):
+                nodes.append(manager.IndexToNode(index))
+                index = assignment.Value(routing.NextVar(index))
+            routes.append(nodes)
+        served = {node for route in routes for node in route}
+        return RawSolution(routes, [node for node in range(1, n) if node not in served], assignment.ObjectiveValue(),
+                           seconds, status)
+
+
+def _configure(search: Any, params: SolverParams) -> None:
+    from ortools.constraint_solver import routing_enums_pb2 as enums
+    from ortools.util import optional_boolean_pb2 as optional
+
+    search.first_solution_strategy = getattr(enums.FirstSolutionStrategy, params.first_solution.upper())
+    search.local_search_metaheuristic = getattr(enums.LocalSearchMetaheuristic, params.metaheuristic.upper())
+    search.guided_local_search_lambda_coefficient = params.guided_local_search_lambda
+    search.time_limit.FromMilliseconds(int(params.time_limit_s * 1000))
+    search.log_search = params.log_search
+    # Moves for pickup-and-delivery pairs and visit types find nothing here, and dropping a stop is never
+    # cheaper than its penalty while it fits: leaving those out buys more useful moves in the same time.
+    for name in ("use_relocate_pair", "use_exchange_pair", "use_light_relocate_pair", "use_relocate_subtrip",
+                 "use_exchange_subtrip", "use_global_cheapest_insertion_visit_types_lns",
+                 "use_local_cheapest_insertion_visit_types_lns", "use_make_inactive", "use_make_chain_inactive"):
+        setattr(search.local_search_operators, name, optional.BOOL_FALSE)

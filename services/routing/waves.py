@@ -1,0 +1,252 @@
+"""Dispatch waves: the shipments waiting at a depot become a routing problem, the solver's answer becomes
+route.planned, and whatever it could not route becomes stop.unassigned (carried to the next wave) or goes to a
+third-party carrier, each with its reason. A re-plan keeps stops already out for delivery where they are."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from schemas.base import TimeWindow
+from schemas.routing import DeliveryMethodChosen, PlannedRoute, PlannedStop, RoutePlanned, StopUnassigned
+from services.common.db import UnitOfWork
+from services.common.emitter import Emitter
+from services.common.logging import get_logger
+from services.common.processor import Context, Emit
+from services.common.settings import Settings
+from services.routing import tables
+from services.routing.domain import model as int_model
+from services.routing.domain.plan import Plan, read, violations
+from services.routing.domain.problem import (
+    Break, Fixed, GreatCircle, Point, Problem, Stop, Vehicle, Window, great_circle_km,
+)
+from services.routing.solver import ORToolsSolver, RawSolution, Solver, SolverParams
+
+log = get_logger(__name__)
+SOURCE = "service:routing"
+TOPIC = "routing.events"
+NAMESPACE = uuid.UUID("7d0f6d43-5d0e-4b8e-9a55-3b0c1f5e2a10")
+CARRIER_CODES = {"window_unreachable", "shift_too_short", "no_vehicle_capacity"}
+
+
+def solver_params(settings: Settings) -> SolverParams:
+    return SolverParams(time_limit_s=settings.routing_time_limit_s, first_solution=settings.routing_first_solution,
+                        metaheuristic=settings.routing_metaheuristic)
+
+
+def _local(day: date, clock: str, zone: ZoneInfo) -> datetime:
+    hours, minutes = map(int, clock.split(":"))
+    return datetime.combine(day, time(hours, minutes), tzinfo=zone)
+
+
+def service_day(now: datetime, zone: ZoneInfo, vans: Sequence[Any]) -> date:
+    """The first local day on which some van still has half an hour of shift left."""
+    today = now.astimezone(zone).date()
+    latest = max(van.shift_end for van in vans)
+    return today if _local(today, latest, zone) > now + timedelta(minutes=30) else today + timedelta(days=1)
+
+
+@dataclass
+class Wave:
+    depot: Any
+    vans: list[Any]
+    shipments: list[Any]
+    origin: datetime
+    day: date
+
+
+def _problem(wave: Wave, settings: Settings, fixed: dict[str, Fixed] | None = None) -> Problem:
+    zone = ZoneInfo(wave.depot.time_zone)
+
+    def seconds(at: datetime) -> float:
+        return (at - wave.origin).total_seconds()
+
+    vehicles = []
+    for van in wave.vans:
+        start, end = seconds(_local(wave.day, van.shift_start, zone)), seconds(_local(wave.day, van.shift_end, zone))
+        rest = None
+        if van.break_minutes and van.break_start:
+            window = Window(max(0.0, seconds(_local(wave.day, van.break_start, zone))),
+                            max(0.0, seconds(_local(wave.day, van.break_end, zone))))
+            if window.end > max(0.0, start):
+                rest = Break(window, van.break_minutes * 60.0)
+        vehicles.append(Vehicle(van.vehicle_id, van.capacity_kg, van.capacity_m3, Window(max(0.0, start), max(0.0, end)),
+                                van.cost_per_km, van.fixed_cost, rest))
+    stops = [Stop(s.shipment_id, Point(s.longitude, s.latitude), Window(seconds(s.window_start), seconds(s.window_end)),
+                  settings.routing_service_time_s, s.weight_kg, s.volume_m3, s.priority,
+                  (fixed or {}).get(s.shipment_id)) for s in wave.shipments]
+    hours = Window(0.0, max((v.shift.end for v in vehicles), default=0.0))
+    return Problem.build(Point(wave.depot.longitude, wave.depot.latitude), hours, stops, vehicles,
+                         GreatCircle(settings.routing_road_factor, settings.routing_speed_kmh))
+
+
+def solve(problem: Problem, params: SolverParams, solver: Solver | None = None, eta_half_width_s: float = 1800.0
+          ) -> tuple[Plan, RawSolution]:
+    """Model building, solving and reading back: the one path the service, the CLI and the benchmark share."""
+    raw = (solver or ORToolsSolver()).solve(int_model.build(problem), params)
+    routes = [[node - 1 for node in route] for route in raw.routes]
+    plan = read(problem, routes, [node - 1 for node in raw.dropped], eta_half_width_s)
+    wrong = violations(problem, routes)
+    if wrong:  # the model is built so this cannot happen; say so loudly if it ever does
+        log.error("routing.infeasible_plan", problems=wrong[:5])
+    return plan, raw
+
+
+def _emitter(now: datetime, name: str) -> Emitter:
+    return Emitter(SOURCE, now, namespace=uuid.uuid5(NAMESPACE, name))
+
+
+def _hand_to_carrier(session: Session, emitter: Emitter, shipment: Any, reason: str, now: datetime) -> None:
+    s = tables.shipments
+    session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(status="carrier"))
+    emitter.add(TOPIC, shipment.depot_id, DeliveryMethodChosen(
+        depot_id=shipment.depot_id, shipment_id=shipment.shipment_id, tracking_number=shipment.tracking_number,
+        order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=now), shipment.shipment_id)
+
+
+def _locked_depot(session: Session, depot_id: str) -> tuple[Any, list[Any]]:
+    depot = session.execute(select(tables.depots).where(tables.depots.c.depot_id == depot_id).with_for_update()).first()
+    if depot is None:
+        raise LookupError(f"no depot {depot_id!r}; load the fleet file first (fulfil fleet load)")
+    v = tables.vehicles
+    vans = list(session.execute(select(v).where(v.c.depot_id == depot_id).order_by(v.c.vehicle_id)))
+    return depot, vans
+
+
+def dispatch(session: Session, depot_id: str, now: datetime, settings: Settings, *, day: date | None = None,
+             solver: Solver | None = None) -> list[Emit]:
+    """Close a wave at the depot now: route what is due on the service day."""
+    depot, vans = _locked_depot(session, depot_id)
+    session.execute(update(tables.depots).where(tables.depots.c.depot_id == depot_id).values(last_wave_at=now))
+    if not vans:
+        return []
+    zone = ZoneInfo(depot.time_zone)
+    day = day or service_day(now, zone, vans)
+    day_end = _local(day, "00:00", zone) + timedelta(days=1)
+    s = tables.shipments
+    waiting = list(session.execute(
+        select(s).where(s.c.depot_id == depot_id, s.c.status == "waiting", s.c.window_start < day_end)
+        .order_by(s.c.shipment_id).with_for_update(skip_locked=True)))
+    wave_id = f"DW-{depot_id}-{now:%Y%m%d%H%M%S}"
+    emitter = _emitter(now, wave_id)
+    routable = []
+    for shipment in waiting:
+        if shipment.latitude is None or shipment.longitude is None:
+            _hand_to_carrier(session, emitter, shipment, "the address has no coordinates to route to", now)
+            continue
+        km = great_circle_km(Point(depot.longitude, depot.latitude), Point(shipment.longitude, shipment.latitude))
+        if km > depot.service_radius_km:
+            _hand_to_carrier(session, emitter, shipment, f"the address is {km:.1f} km from the depot, outside its "
+                                                         f"{depot.service_radius_km:g} km service area", now)
+            continue
+        routable.append(shipment)
+    if not routable:
+        return emitter.emits
+    wave = Wave(depot, vans, routable, now, day)
+    _plan_wave(session, emitter, wave, f"{wave_id}-P1", wave_id, now, settings, solver, {})
+    return emitter.emits
+
+
+def replan(session: Session, wave_id: str, now: datetime, settings: Settings, solver: Solver | None = None
+           ) -> list[Emit]:
+    """Plan the wave again: delivered and failed stops are done, stops out for delivery stay on their van in
+    their order, and only the rest moves. Times count from the wave's close, as the first plan did."""
+    w = session.execute(select(tables.waves).where(tables.waves.c.wave_id == wave_id)).first()
+    if w is None:
+        raise LookupError(f"no wave {wave_id!r}")
+    depot, vans = _locked_depot(session, w.depot_id)
+    s = tables.shipments
+    rows = list(session.execute(select(s).where(s.c.wave_id == wave_id, s.c.status.in_(("planned", "out_for_delivery")))
+                                .order_by(s.c.vehicle_id, s.c.sequence).with_for_update()))
+    fixed: dict[str, Fixed] = {}
+    positions: dict[str, int] = {}
+    for row in rows:
+        if row.status == "out_for_delivery" and row.vehicle_id is not None:
+            positions[row.vehicle_id] = positions.get(row.vehicle_id, 0) + 1
+            fixed[row.shipment_id] = Fixed(row.vehicle_id, positions[row.vehicle_id])
+    number = int(w.plan_id.rsplit("-P", 1)[1]) + 1
+    emitter = _emitter(now, f"{wave_id}-P{number}")
+    wave = Wave(depot, vans, rows, w.closed_at, date.fromisoformat(w.service_date))
+    _plan_wave(session, emitter, wave, f"{wave_id}-P{number}", wave_id, now, settings, solver, fixed)
+    return emitter.emits
+
+
+def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wave_id: str, now: datetime,
+               settings: Settings, solver: Solver | None, fixed: dict[str, Fixed]) -> None:
+    problem = _problem(wave, settings, fixed)
+    plan, raw = solve(problem, solver_params(settings), solver, settings.routing_eta_half_width_min * 60)
+    s = tables.shipments
+    by_index = wave.shipments
+    origin = wave.origin
+
+    def at(seconds: float) -> datetime:
+        return origin + timedelta(seconds=round(seconds))
+
+    routes = []
+    for route in plan.routes:
+        van = problem.vehicles[route.vehicle]
+        stops = []
+        for sequence, visit in enumerate(route.visits, 1):
+            shipment = by_index[visit.stop]
+            stops.append(PlannedStop(
+                sequence=sequence, shipment_id=shipment.shipment_id, tracking_number=shipment.tracking_number,
+                order_id=shipment.order_id, arrival=at(visit.start),
+                eta_window=TimeWindow(start=at(visit.eta.start), end=at(visit.eta.end)),
+                load_weight_kg=Decimal(f"{visit.load_weight:.3f}"), load_volume_m3=Decimal(f"{visit.load_volume:.4f}")))
+            session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(
+                status="out_for_delivery" if shipment.status == "out_for_delivery" else "planned", wave_id=wave_id,
+                vehicle_id=van.id, sequence=sequence))
+        routes.append(PlannedRoute(vehicle_id=van.id, departure=at(route.departure), return_at=at(route.return_at),
+                                   distance_km=Decimal(f"{route.distance:.2f}"), duration_s=round(route.duration),
+                                   stops=stops))
+    emitter.add(TOPIC, wave.depot.depot_id, RoutePlanned(plan_id=plan_id, depot_id=wave.depot.depot_id,
+                                                         wave_id=wave_id, planned_at=now, routes=routes), wave_id)
+    for dropped in plan.dropped:
+        shipment = by_index[dropped.stop]
+        carry = dropped.code not in CARRIER_CODES and shipment.priority < settings.routing_max_carry
+        emitter.add(TOPIC, wave.depot.depot_id, StopUnassigned(
+            plan_id=plan_id, depot_id=wave.depot.depot_id, shipment_id=shipment.shipment_id,
+            tracking_number=shipment.tracking_number, order_id=shipment.order_id, code=dropped.code,
+            reason=dropped.reason, carried_to_next_wave=carry), shipment.shipment_id)
+        if carry:
+            session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(
+                status="waiting", priority=shipment.priority + 1, wave_id=None, vehicle_id=None, sequence=None))
+        else:
+            why = dropped.reason if dropped.code in CARRIER_CODES else \
+                f"{dropped.reason}; carried over {shipment.priority} wave(s) already"
+            _hand_to_carrier(session, emitter, shipment, f"no own-fleet route can take it: {why}", now)
+    summary = {"stops": len(wave.shipments), "routed": sum(len(r.visits) for r in plan.routes),
+               "dropped": len(plan.dropped), "vehicles": plan.vehicles, "distance_km": round(plan.distance, 2),
+               "solver_status": raw.status, "solver_seconds": round(raw.seconds, 2), "fixed": len(fixed)}
+    values = {"plan_id": plan_id, "planned_at": now, "summary": summary}
+    session.execute(insert(tables.waves).values(wave_id=wave_id, depot_id=wave.depot.depot_id, closed_at=wave.origin,
+                                                service_date=wave.day.isoformat(), **values)
+                    .on_conflict_do_update(index_elements=["wave_id"], set_=values))
+    log.info("routing.wave_planned", wave_id=wave_id, plan_id=plan_id, **summary)
+
+
+def close_due_waves(uow: UnitOfWork, ctx: Context) -> list[Emit]:
+    """Each depot closes a wave at each of its cut-off times (local), once."""
+    session, emits = uow.session, []
+    # SKIP LOCKED: with several workers, a depot another one is planning right now is theirs.
+    for depot in session.execute(select(tables.depots).order_by(tables.depots.c.depot_id)
+                                 .with_for_update(skip_locked=True)).all():
+        zone = ZoneInfo(depot.time_zone)
+        local = ctx.now.astimezone(zone)
+        passed = [c for c in depot.cutoffs if _local(local.date(), c, zone) <= ctx.now]
+        if not passed:
+            continue
+        due = _local(local.date(), passed[-1], zone)
+        if depot.last_wave_at is not None and depot.last_wave_at >= due:
+            continue
+        emits += dispatch(session, depot.depot_id, ctx.now, ctx.settings)
+    return emits

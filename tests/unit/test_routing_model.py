@@ -1,0 +1,116 @@
+"""The routing model on small hand-made instances whose optimum is known: windows, capacities, shifts, fixed
+stops, the integer model's safe rounding, reading a plan back, and the reason a dropped stop gets."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.routing.domain.model import SCALE, build, fixed_routes
+from services.routing.domain.plan import read, violations, why_dropped
+from services.routing.domain.problem import Euclidean, Fixed, Point, Problem, Stop, Vehicle, Window
+from services.routing.solver import ORToolsSolver, SolverParams
+from services.routing.waves import solve
+
+WIDE = Window(0, 1000)
+FAST = SolverParams(time_limit_s=1)
+
+
+def van(vehicle_id: str = "V1", capacity: float = 10, shift: Window = WIDE) -> Vehicle:
+    return Vehicle(vehicle_id, capacity, 1.0, shift)
+
+
+def problem(stops: list[Stop], vehicles: list[Vehicle] | None = None, hours: Window = WIDE) -> Problem:
+    return Problem.build(Point(0, 0), hours, stops, vehicles or [van()], Euclidean())
+
+
+def stop(stop_id: str, x: float, y: float, window: Window = WIDE, weight: float = 1, **extra: object) -> Stop:
+    return Stop(stop_id, Point(x, y), window, weight=weight, **extra)  # type: ignore[arg-type]
+
+
+def ids(p: Problem, plan_routes: tuple) -> list[list[str]]:
+    return [[p.stops[v.stop].id for v in route.visits] for route in plan_routes]
+
+
+def test_capacity_splits_two_arms_into_two_out_and_back_routes() -> None:
+    p = problem([stop("N1", 0, 10, weight=5), stop("N2", 0, 20, weight=5), stop("E1", 10, 0, weight=5),
+                 stop("E2", 20, 0, weight=5)], [van("V1"), van("V2")])
+    plan, _ = solve(p, FAST)
+    assert plan.distance == pytest.approx(80)  # the optimum: 2 x (20 out, 20 back)
+    assert sorted(sorted(route) for route in ids(p, plan.routes)) == [["E1", "E2"], ["N1", "N2"]]
+    assert [v.load_weight for v in plan.routes[0].visits] == [5, 0]  # what is still on board after each stop
+    assert not plan.dropped and violations(p, [[v.stop for v in r.visits] for r in plan.routes]) == []
+
+
+def test_windows_decide_the_order_even_against_distance() -> None:
+    p = problem([stop("NEAR", 0, 10, Window(40, 60)), stop("FAR", 0, 20, Window(0, 25))])
+    plan, _ = solve(p, FAST)
+    assert ids(p, plan.routes) == [["FAR", "NEAR"]]
+    far, near = plan.routes[0].visits
+    assert (far.arrival, near.arrival, near.start) == (20, 30, 40)  # waits at NEAR's door until 40
+    assert plan.distance == pytest.approx(40)
+
+
+def test_departure_waits_at_the_depot_not_at_the_first_door() -> None:
+    p = problem([stop("A", 0, 10, Window(100, 200))])
+    plan = read(p, [[0]], [], eta_half_width=30)
+    route = plan.routes[0]
+    assert (route.departure, route.visits[0].arrival, route.return_at) == (90, 100, 110)
+    assert (route.visits[0].eta.start, route.visits[0].eta.end) == (100, 130)  # clipped to the window
+
+
+def test_an_unreachable_stop_is_dropped_with_its_reason_and_the_rest_routed() -> None:
+    late = stop("LATE", 0, 50, Window(0, 30))  # 50 away, window closes at 30
+    heavy = stop("HEAVY", 0, 5, weight=50)
+    far = stop("FAR", 0, 600)  # reachable in its window, but no shift lasts the 1,200 there and back
+    p = problem([stop("A", 0, 10), late, heavy, far, stop("B", 10, 10)])
+    plan, _ = solve(p, FAST)
+    assert sorted(sum(ids(p, plan.routes), [])) == ["A", "B"]
+    reasons = {p.stops[d.stop].id: (d.code, d.reason) for d in plan.dropped}
+    assert reasons["LATE"][0] == "window_unreachable" and "20 s before the first vehicle" in reasons["LATE"][1]
+    assert reasons["HEAVY"] == ("no_vehicle_capacity", "no vehicle can carry it: 50 kg and 0 m3, the largest "
+                                "vehicle takes 10 kg and 1 m3")
+    assert reasons["FAR"][0] == "shift_too_short"
+
+
+def test_a_stop_that_only_lacks_room_is_left_for_the_next_wave() -> None:
+    p = problem([stop("A", 0, 10, weight=8), stop("B", 0, 11, weight=8)])
+    plan, _ = solve(p, FAST)
+    assert len(plan.dropped) == 1 and plan.dropped[0].code == "other"
+    assert "moves to the next wave" in why_dropped(p, plan.dropped[0].stop).reason
+
+
+def test_fixed_stops_keep_their_van_and_order() -> None:
+    # Cheapest would be one van doing A then B; B is already out for delivery on V2, first on its route.
+    p = problem([stop("A", 0, 10), stop("B", 0, 20, fixed=Fixed("V2", 1))], [van("V1"), van("V2")])
+    assert fixed_routes(build(p)) == {1: [2]}
+    plan, _ = solve(p, FAST)
+    routes = {p.vehicles[r.vehicle].id: ids(p, (r,))[0] for r in plan.routes}
+    assert routes["V2"][0] == "B"
+
+
+def test_shifts_bound_the_routes() -> None:
+    p = problem([stop("A", 0, 10), stop("B", 0, -10)], [van("V1", shift=Window(0, 25)), van("V2", shift=Window(0, 25))])
+    plan, _ = solve(p, FAST)
+    assert plan.vehicles == 2 and all(r.return_at <= 25 for r in plan.routes)
+
+
+def test_the_integer_model_rounds_only_towards_feasible() -> None:
+    p = problem([stop("A", 0.004, 10.0031, Window(10.001, 20.009), weight=1.0001)], hours=Window(0, 99.999))
+    m = build(p)
+    assert m.windows[1] == (1001, 2000)  # start rounded up, end rounded down
+    assert m.transit[0][1] == 1001 and m.transit[0][1] >= 10.0031 * SCALE  # travel rounded up
+    assert m.loads[1] == (1001, 0) and m.vehicles[0].capacity == (10000, 1000)
+    carried = Problem.build(Point(0, 0), WIDE, [stop("A", 0, 1, priority=2)], [van()], Euclidean())
+    assert build(carried).penalties[1] == 3 * build(problem([stop("A", 0, 1)])).penalties[1]
+
+
+def test_violations_are_found_without_the_solver() -> None:
+    p = problem([stop("A", 0, 10, Window(0, 5), weight=6), stop("B", 0, 20, weight=6)], [van("V1"), van("V2")])
+    found = violations(p, [[0, 1], [1]])
+    assert "stop B is on vehicles 0 and 1" in found
+    assert any("over its capacity" in f for f in found) and any("after its window ends" in f for f in found)
+
+
+def test_solver_reports_what_it_did() -> None:
+    raw = ORToolsSolver().solve(build(problem([stop("A", 0, 10)])), FAST)
+    assert raw.routes == [[1]] and raw.dropped == [] and raw.status in ("local_optimum", "time_limit_reached", "optimal")
