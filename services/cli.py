@@ -249,9 +249,10 @@ def dispatch(
         records = processor.run_job(
             (lambda uow, ctx: plan_again(uow.session, replan, ctx.now, ctx.settings)) if replan else
             (lambda uow, ctx: close_wave(uow.session, depot, ctx.now, ctx.settings, day=service_day)))
-        for record in records:  # the outbox rows stay until Kafka has them; the worker's sweep is the fallback
-            asyncio.run(send_all(settings, record.topic, [Outgoing(record.key, record.value, tuple(
-                (k, v) for k, v in record.headers))]))
+        # The outbox rows stay until Kafka has them: should this command die here, the worker's sweep sends them.
+        for topic in dict.fromkeys(r.topic for r in records):
+            asyncio.run(send_all(settings, topic, [Outgoing(r.key, r.value, tuple(r.headers)) for r in records
+                                                   if r.topic == topic]))
         with sessions.begin() as session:
             tables.messaging.delete_sent(session, [r.id for r in records if r.id is not None])
     except LookupError as exc:

@@ -151,7 +151,7 @@ def dispatch(session: Session, depot_id: str, now: datetime, settings: Settings,
         routable.append(shipment)
     if not routable:
         return emitter.emits
-    wave = Wave(depot, vans, routable, now, day)
+    wave = Wave(depot, vans, routable, now.replace(microsecond=0), day)  # whole seconds: windows stay exact
     _plan_wave(session, emitter, wave, f"{wave_id}-P1", wave_id, now, settings, solver, {})
     return emitter.emits
 
