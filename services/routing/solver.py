@@ -9,7 +9,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.routing.domain.model import IntModel, fixed_routes
+from services.routing.domain.model import IntModel, fixed_routes, route_cost
+from services.routing.domain.ruin_recreate import improve
 
 FirstSolution = Literal["parallel_cheapest_insertion", "local_cheapest_insertion", "path_cheapest_arc",
                         "savings", "christofides", "automatic"]
@@ -26,6 +27,11 @@ class SolverParams(BaseModel):
     first_solution: FirstSolution = "parallel_cheapest_insertion"
     metaheuristic: Metaheuristic = "guided_local_search"
     guided_local_search_lambda: float = Field(0.3, gt=0, le=10)
+    ruin_recreate_share: float = Field(
+        0.9, ge=0, lt=1, description="Share of the time limit spent improving OR-Tools' plan by ruin and recreate "
+        "(not with driver breaks)")
+    seed: int = Field(1, description="Seed of the ruin-and-recreate search (OR-Tools' own search is deterministic)")
+    temperatures: tuple[float, float] = Field((50.0, 0.5), description="Annealing from and to, in distance units")
     log_search: bool = False
 
 
@@ -36,6 +42,7 @@ class RawSolution:
     objective: int
     seconds: float
     status: str
+    iterations: int = 0  # of the ruin-and-recreate search
 
 
 class Solver(Protocol):
@@ -47,6 +54,20 @@ class ORToolsSolver:
     locked route prefixes for stops already out for delivery."""
 
     def solve(self, model: IntModel, params: SolverParams) -> RawSolution:
+        """OR-Tools for the first part of the time limit, then ruin and recreate from its plan."""
+        started = time.monotonic()
+        share = params.ruin_recreate_share if all(v.rest is None for v in model.vehicles) else 0.0
+        first = self.solve_ortools(model, params.model_copy(update={"time_limit_s": params.time_limit_s * (1 - share)}))
+        if share == 0:
+            return first
+        deadline = started + params.time_limit_s
+        routes, left, iterations = improve(model, first.routes, lambda: deadline - time.monotonic(), params.seed,
+                                           *params.temperatures)
+        objective = sum(route_cost(model, k, r) for k, r in enumerate(routes)) + sum(model.penalties[i] for i in left)
+        status = first.status if objective >= first.objective else f"{first.status}+ruin_recreate"
+        return RawSolution(routes, left, objective, time.monotonic() - started, status, iterations)
+
+    def solve_ortools(self, model: IntModel, params: SolverParams) -> RawSolution:
         from ortools.constraint_solver import pywrapcp
 
         n, k = len(model.distance), len(model.vehicles)

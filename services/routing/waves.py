@@ -64,7 +64,7 @@ class Wave:
     day: date
 
 
-def _problem(wave: Wave, settings: Settings, fixed: dict[str, Fixed] | None = None) -> Problem:
+def wave_problem(wave: Wave, settings: Settings, fixed: dict[str, Fixed] | None = None) -> Problem:
     zone = ZoneInfo(wave.depot.time_zone)
 
     def seconds(at: datetime) -> float:
@@ -182,7 +182,7 @@ def replan(session: Session, wave_id: str, now: datetime, settings: Settings, so
 
 def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wave_id: str, now: datetime,
                settings: Settings, solver: Solver | None, fixed: dict[str, Fixed]) -> None:
-    problem = _problem(wave, settings, fixed)
+    problem = wave_problem(wave, settings, fixed)
     plan, raw = solve(problem, solver_params(settings), solver, settings.routing_eta_half_width_min * 60)
     s = tables.shipments
     by_index = wave.shipments
