@@ -25,7 +25,10 @@ GENT = (51.0543, 3.7174)
 FLEET = {"depots": [{
     "id": "D-GENT", "latitude": 51.05, "longitude": 3.72, "time_zone": "Europe/Brussels", "service_radius_km": 30,
     "cutoffs": [], "vehicles": [{"id": "VAN", "count": 2, "capacity_kg": 800, "capacity_m3": 6, "shift": "08:00-18:00",
-                                 "break": {"between": "12:00-14:00", "minutes": 30}}]}]}
+                                 "break": {"between": "12:00-14:00", "minutes": 30}}]},
+    # This one closes its waves by itself: its midnight cut-off has always passed today.
+    {"id": "D-AUTO", "latitude": 51.05, "longitude": 3.72, "time_zone": "Europe/Brussels", "cutoffs": ["00:00"],
+     "vehicles": [{"id": "AUTO-VAN", "capacity_kg": 800, "capacity_m3": 6, "shift": "00:00-23:59"}]}]}
 
 
 def local(hour: float) -> datetime:
@@ -56,7 +59,7 @@ def test_a_wave_from_packed_shipments_to_routes_handovers_and_a_replan(stack: St
     (tmp_path / "fleet.json").write_text(json.dumps(FLEET))
     loaded = fulfil(stack, "fleet", "load", str(tmp_path / "fleet.json"))
     assert loaded.returncode == 0 and "D-GENT: 2 vehicle(s)" in loaded.stdout, loaded.stderr
-    stack.start_worker("routing", FULFIL_ROUTING_TIME_LIMIT_S="2")
+    stack.start_worker("routing", FULFIL_ROUTING_TIME_LIMIT_S="2", FULFIL_ROUTING_WAVE_CHECK_S="1")
     stack.wait_for_assignments("warehouse.events", 1)
 
     near = [(51.06, 3.70), (51.03, 3.75), (51.08, 3.74)]
@@ -119,6 +122,9 @@ def test_a_wave_from_packed_shipments_to_routes_handovers_and_a_replan(stack: St
     assert routes[going_van][0] == going["shipment_id"]
     assert done["shipment_id"] not in sum(routes.values(), [])
     assert sorted(sum(routes.values(), [])) == sorted({"S-o-1", "S-o-2", "S-o-3"} - {done["shipment_id"]})
+
+    # The cut-off timer closed D-AUTO's (empty) wave without being asked; D-GENT has no cut-offs.
+    assert stack.sql("SELECT last_wave_at IS NOT NULL FROM routing.depots WHERE depot_id = 'D-AUTO'") == [(True,)]
 
     nothing = fulfil(stack, "dispatch", "D-GENT", "--date", DAY.isoformat())
     assert nothing.returncode == 0 and "nothing to plan at D-GENT" in nothing.stdout

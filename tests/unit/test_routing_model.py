@@ -114,3 +114,39 @@ def test_violations_are_found_without_the_solver() -> None:
 def test_solver_reports_what_it_did() -> None:
     raw = ORToolsSolver().solve(build(problem([stop("A", 0, 10)])), FAST)
     assert raw.routes == [[1]] and raw.dropped == [] and raw.status in ("local_optimum", "time_limit_reached", "optimal")
+
+
+def _clock(seconds: float):  # a deadline for the search, as the solver gives it
+    import time
+    end = time.monotonic() + seconds
+    return lambda: end - time.monotonic()
+
+
+def test_ruin_and_recreate_untangles_a_bad_plan_and_stays_feasible() -> None:
+    from services.routing.domain.ruin_recreate import improve
+    # Two arms of four stops; the starting plan zig-zags between them on two vans.
+    north = [stop(f"N{i}", 0, 10 * i, weight=2) for i in range(1, 5)]
+    east = [stop(f"E{i}", 10 * i, 0, weight=2) for i in range(1, 5)]
+    p = problem(north + east, [van("V1"), van("V2"), van("V3")])
+    m = build(p)
+    zigzag = [[1, 5, 2, 6], [3, 7, 4, 8], []]
+    routes, left, iterations = improve(m, zigzag, _clock(0.5))
+    assert left == [] and iterations > 10
+    assert violations(p, [[n - 1 for n in r] for r in routes]) == []
+    assert sorted(sorted(r) for r in routes if r) == [[1, 2, 3, 4], [5, 6, 7, 8]]  # the optimum: one van per arm
+
+
+def test_ruin_and_recreate_keeps_fixed_prefixes_and_places_the_unplaced() -> None:
+    from services.routing.domain.ruin_recreate import improve
+    p = problem([stop("A", 0, 10), stop("B", 0, 20, fixed=Fixed("V2", 1)), stop("C", 0, 30)],
+                [van("V1"), van("V2")])
+    routes, left, _ = improve(build(p), [[1], [2]], _clock(0.3))  # C starts unplaced
+    assert left == [] and routes[1][0] == 2 and sorted(routes[0] + routes[1]) == [1, 2, 3]
+
+
+def test_with_driver_breaks_the_plan_is_left_as_it_is() -> None:
+    from services.routing.domain.problem import Break
+    from services.routing.domain.ruin_recreate import improve
+    resting = Vehicle("V1", 10, 1, WIDE, rest=Break(Window(100, 200), 30))
+    p = problem([stop("A", 0, 10), stop("B", 0, 20)], [resting])
+    assert improve(build(p), [[2, 1]], _clock(0.2)) == ([[2, 1]], [], 0)
