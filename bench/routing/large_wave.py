@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--stops", type=int, default=1000)
     parser.add_argument("--vans", type=int, default=45)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-breaks", action="store_true", help="Vans without the 30-minute lunch break")
     args = parser.parse_args()
     settings = Settings()
     zone = ZoneInfo("Europe/Berlin")
@@ -59,7 +60,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     depot = SimpleNamespace(depot_id="WH-BIG", latitude=DEPOT[0], longitude=DEPOT[1], time_zone="Europe/Berlin")
     vans = [SimpleNamespace(vehicle_id=f"VAN-{k:02d}", capacity_kg=800.0, capacity_m3=6.0, shift_start="08:00",
-                            shift_end="18:00", break_start="12:00", break_end="14:00", break_minutes=30,
+                            shift_end="18:00", break_start="12:00", break_end="14:00",
+                            break_minutes=None if args.no_breaks else 30,
                             cost_per_km=0.35, fixed_cost=40.0) for k in range(args.vans)]
     wave = Wave(depot, vans, shipments(args.stops, day, zone, rng), datetime.now(UTC).replace(microsecond=0), day)
 

@@ -28,8 +28,7 @@ class SolverParams(BaseModel):
     metaheuristic: Metaheuristic = "guided_local_search"
     guided_local_search_lambda: float = Field(0.3, gt=0, le=10)
     ruin_recreate_share: float = Field(
-        0.9, ge=0, lt=1, description="Share of the time limit spent improving OR-Tools' plan by ruin and recreate "
-        "(not with driver breaks)")
+        0.9, ge=0, lt=1, description="Share of the time limit spent improving OR-Tools' plan by ruin and recreate")
     seed: int = Field(1, description="Seed of the ruin-and-recreate search (OR-Tools' own search is deterministic)")
     temperatures: tuple[float, float] = Field((50.0, 0.5), description="Annealing from and to, in distance units")
     log_search: bool = False
@@ -56,7 +55,7 @@ class ORToolsSolver:
     def solve(self, model: IntModel, params: SolverParams) -> RawSolution:
         """OR-Tools for the first part of the time limit, then ruin and recreate from its plan."""
         started = time.monotonic()
-        share = params.ruin_recreate_share if all(v.rest is None for v in model.vehicles) else 0.0
+        share = params.ruin_recreate_share
         first = self.solve_ortools(model, params.model_copy(update={"time_limit_s": params.time_limit_s * (1 - share)}))
         if share == 0:
             return first

@@ -136,7 +136,7 @@ def dispatch(session: Session, depot_id: str, now: datetime, settings: Settings,
     waiting = list(session.execute(
         select(s).where(s.c.depot_id == depot_id, s.c.status == "waiting", s.c.window_start < day_end)
         .order_by(s.c.shipment_id).with_for_update(skip_locked=True)))
-    wave_id = f"DW-{depot_id}-{now:%Y%m%d%H%M%S}"
+    wave_id = f"DW-{depot_id}-{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
     emitter = _emitter(now, wave_id)
     routable = []
     for shipment in waiting:

@@ -144,9 +144,16 @@ def test_ruin_and_recreate_keeps_fixed_prefixes_and_places_the_unplaced() -> Non
     assert left == [] and routes[1][0] == 2 and sorted(routes[0] + routes[1]) == [1, 2, 3]
 
 
-def test_with_driver_breaks_the_plan_is_left_as_it_is() -> None:
+def test_a_drivers_break_is_planned_by_one_rule_everywhere() -> None:
     from services.routing.domain.problem import Break
     from services.routing.domain.ruin_recreate import improve
-    resting = Vehicle("V1", 10, 1, WIDE, rest=Break(Window(100, 200), 30))
-    p = problem([stop("A", 0, 10), stop("B", 0, 20)], [resting])
-    assert improve(build(p), [[2, 1]], _clock(0.2)) == ([[2, 1]], [], 0)
+    resting = Vehicle("V1", 10, 1, WIDE, rest=Break(Window(15, 25), 30))
+    # B is 20 away and must be served by 40: with the break due from 15, no van gets there in time.
+    p = problem([stop("A", 0, 10), stop("B", 0, 20, Window(0, 40))], [resting])
+    plan = read(p, [[0]], [])
+    assert (plan.routes[0].visits[0].arrival, plan.routes[0].return_at) == (10, 55)  # break 15-45 on the way back
+    late = read(p, [[0, 1]], [])
+    assert late.routes[0].visits[1].arrival == 55  # A at 10, break 15-45, B at 55
+    assert any("after its window ends" in v for v in violations(p, [[0, 1]]))
+    routes, left, _ = improve(build(p), [[1, 2]], _clock(0.2))
+    assert routes == [[1]] and left == [2]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.routing.domain.problem import Problem, Window
+from services.routing.domain.timeline import Day, drive
 
 EPSILON = 1e-6
 
@@ -55,15 +56,11 @@ class Plan:
         return len(self.routes)
 
 
-def _schedule(problem: Problem, vehicle: int, stops: Sequence[int], depart: float) -> list[tuple[float, float]]:
-    """(arrival, service start) per stop, leaving the depot at `depart`."""
-    m, out, here, t = problem.matrix, [], 0, depart
-    for i in stops:
-        arrival = t + m.duration[here][i + 1]
-        start = max(arrival, problem.stops[i].window.start)
-        out.append((arrival, start))
-        t, here = start + problem.stops[i].service, i + 1
-    return out
+def _day(problem: Problem, vehicle: int, stops: Sequence[int], depart: float) -> Day[float]:
+    m, v = problem.matrix, problem.vehicles[vehicle]
+    rest = (v.rest.window.start, v.rest.window.end, v.rest.duration) if v.rest else None
+    return drive(depart, [i + 1 for i in stops], lambda a, b: m.duration[a][b],
+                 lambda n: problem.stops[n - 1].window.start, lambda n: problem.stops[n - 1].service, rest)
 
 
 def _departure(problem: Problem, stops: Sequence[int], earliest: float) -> float:
@@ -84,8 +81,13 @@ def read(problem: Problem, routes: Sequence[Sequence[int]], dropped: Sequence[in
             continue
         v = problem.vehicles[vehicle]
         earliest = max(v.shift.start, problem.depot_hours.start)
-        depart = _departure(problem, stops, earliest)
-        times = _schedule(problem, vehicle, stops, depart)
+        depart, day = earliest, _day(problem, vehicle, stops, earliest)
+        later = _departure(problem, stops, earliest)
+        if later > earliest:  # leaving later must not move any service (a break could fall elsewhere)
+            late_day = _day(problem, vehicle, stops, later)
+            if [s for _, s in late_day.visits] == [s for _, s in day.visits] and late_day.rest_fits:
+                depart, day = later, late_day
+        times = day.visits
         weight = sum(problem.stops[i].weight for i in stops)
         volume = sum(problem.stops[i].volume for i in stops)
         visits = []
@@ -96,8 +98,7 @@ def read(problem: Problem, routes: Sequence[Sequence[int]], dropped: Sequence[in
             eta = Window(max(w.start, start - eta_half_width), max(max(w.start, start - eta_half_width),
                                                                     min(w.end, start + eta_half_width)))
             visits.append(Visit(i, arrival, start, eta, max(0.0, weight), max(0.0, volume)))
-        last = stops[-1]
-        back = times[-1][1] + problem.stops[last].service + m.duration[last + 1][0]
+        back = day.back
         path = [0, *(i + 1 for i in stops), 0]
         distance = sum(m.distance[a][b] for a, b in zip(path, path[1:]))
         planned.append(Route(vehicle, depart, back, distance, tuple(visits)))
@@ -124,13 +125,15 @@ def violations(problem: Problem, routes: Sequence[Sequence[int]]) -> list[str]:
         if volume > v.capacity_volume + EPSILON and volume > 0:
             problems.append(f"vehicle {v.id} carries volume {volume:g} over its capacity {v.capacity_volume:g}")
         earliest = max(v.shift.start, problem.depot_hours.start)
-        times = _schedule(problem, vehicle, stops, earliest)
+        day = _day(problem, vehicle, stops, earliest)
+        times = day.visits
+        if not day.rest_fits:
+            problems.append(f"vehicle {v.id}'s break starts at {day.rest_at:.0f}, after its window closes")
         for i, (_, start) in zip(stops, times):
             if start > problem.stops[i].window.end + EPSILON:
                 problems.append(f"stop {problem.stops[i].id} starts at {start:.4f}, after its window ends "
                                 f"({problem.stops[i].window.end:g})")
-        last = stops[-1]
-        back = times[-1][1] + problem.stops[last].service + problem.matrix.duration[last + 1][0]
+        back = day.back
         if back > min(v.shift.end, problem.depot_hours.end) + EPSILON:
             problems.append(f"vehicle {v.id} is back at {back:.4f}, after its shift or the depot closes")
     return problems

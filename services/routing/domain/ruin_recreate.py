@@ -5,7 +5,7 @@ and keep the result by simulated annealing. This is the SISR scheme of Christiae
 
 OR-Tools' local search finds a good plan quickly and then moves slowly; this search keeps moving. It works on
 the model's integers, honours capacities, windows, shifts, per-vehicle rates and fixed costs and fixed route
-prefixes; it does not model driver breaks, so a wave with breaks keeps OR-Tools' plan."""
+prefixes, and driver breaks by the rule of domain.timeline."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from services.routing.domain.model import SCALE, IntModel, fixed_routes
+from services.routing.domain.timeline import drive
 
 AVERAGE_REMOVED = 10  # c-bar in the paper
 LONGEST_STRING = 10  # L-max
 BLINK_RATE = 0.01
+MAX_BREAK_CHECKS = 20  # spots tried for a van with a break before the stop waits
 BYPASS = 0.01  # the paper's alpha: how rarely a split string keeps few stops
 NEVER = np.iinfo(np.int64).max
 Timing = tuple[list[int], list[int], int, int, np.ndarray]
@@ -54,7 +56,10 @@ class Search:
         # Each stop's neighbours, nearest first: where strings are cut around a seed.
         self.near = [(np.argsort(self.D[i, 1:], kind="stable") + 1).tolist() for i in range(n)]
         self.routes = [list(r) for r in routes]
-        self.unassigned = sorted(set(range(1, n)) - {i for r in routes for i in r})
+        for k, route in enumerate(self.routes):  # another solver may have put a break where our rule would not
+            while route and self.m.vehicles[k].rest is not None and not self.fits(k, route) and len(route) > self.locked.get(k, 0):
+                route.pop()
+        self.unassigned = sorted(set(range(1, n)) - {i for r in self.routes for i in r})
         self.timing = [self._timing(k, r) for k, r in enumerate(self.routes)]
 
     # -- evaluation -----------------------------------------------------------------------------------
@@ -89,6 +94,16 @@ class Search:
                           [rate] * size, [opening - rate * dist[a][b] for a, b in zip(before, after)],
                           [v.capacity[0] - weight] * size, [v.capacity[1] - volume] * size), dtype=np.int64)
         return earliest, latest, weight, volume, spots
+
+    def fits(self, k: int, route: Sequence[int]) -> bool:
+        """The exact test for a van with a break (the spots' test leaves the break out, so it can only
+        let through too much, never too little)."""
+        v = self.m.vehicles[k]
+        transit, service, closes = self.transit, self.m.service, self.closes
+        day = drive(v.shift[0], route, lambda a, b: transit[a][b] - service[a], self.opens.__getitem__,
+                    service.__getitem__, v.rest)
+        return (day.rest_fits and day.back <= v.shift[1]
+                and all(start <= closes[node] for node, (_, start) in zip(route, day.visits)))
 
     def route_cost(self, k: int, route: Sequence[int]) -> int:
         if not route:
@@ -175,8 +190,16 @@ class Search:
                 left.append(u)
                 continue
             delta = np.where(ok, rate * (Dt[u][prev] + D[u][nxt]) + base, NEVER)
-            best = int(np.argmin(delta))
-            k, i = int(owner[best]), int(position[best])
+            for _ in range(MAX_BREAK_CHECKS):
+                best = int(np.argmin(delta))
+                k, i = int(owner[best]), int(position[best])
+                if delta[best] == NEVER or self.m.vehicles[k].rest is None or self.fits(k, routes[k][:i] + [u] + routes[k][i:]):
+                    break
+                delta[best] = NEVER
+            if delta[best] == NEVER or (self.m.vehicles[k].rest is not None and
+                                        not self.fits(k, routes[k][:i] + [u] + routes[k][i:])):
+                left.append(u)
+                continue
             routes[k].insert(i, u)
             timing[k] = self._timing(k, routes[k])
             edges = self._edges(routes, timing)
@@ -228,9 +251,6 @@ def improve(model: IntModel, routes: Sequence[Sequence[int]], time_left: Callabl
             start_temperature: float = 10.0, end_temperature: float = 0.1) -> tuple[list[list[int]], list[int], int]:
     """Better routes (per vehicle, model nodes) from `routes`, until `time_left()` reaches 0. Temperatures are
     in true distance units at the cheapest vehicle's rate. Returns routes, nodes left out, and iterations."""
-    if any(v.rest is not None for v in model.vehicles):
-        served = {i for r in routes for i in r}
-        return [list(r) for r in routes], [i for i in range(1, len(model.distance)) if i not in served], 0
     search = Search(model, routes, seed)
     unit = SCALE * min(v.cost_per_unit for v in model.vehicles)  # one true distance unit, in cost units
     best, left, _ = search.run(time_left, start_temperature * unit, end_temperature * unit)
