@@ -1,7 +1,7 @@
 """A van's day along its route: when it arrives at each stop, when service starts (after waiting for the
 window) and when it is back. A driver's break follows one rule everywhere (solver, plan, checks): it is taken
-as soon as its window is open and the driver is free, before a drive that would otherwise end after the window
-opened; a route back before the window opens needs no break."""
+as soon as its window is open and the driver is free: before a drive that would otherwise end after the window
+opened, or while waiting at a door for a delivery window; a route back before the window opens needs none."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def drive(depart: N, nodes: Sequence[int], travel: Callable[[int, int], N], open
         if node == 0:
             return Day(visits, arrive, rest_at, fits)
         start = max(arrive, opens(node))
+        if rest is not None and rest_at is None and max(arrive, rest[0]) < start:  # free at the door, waiting
+            rest_at = max(arrive, rest[0])
+            fits = rest_at <= rest[1]
+            start = max(start, rest_at + rest[2])
         visits.append((arrive, start))
         t, here = start + service(node), node
     raise AssertionError("unreachable")
