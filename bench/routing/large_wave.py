@@ -70,8 +70,8 @@ def main() -> None:
     t1 = time.monotonic()
     int_model = model.build(problem)
     t2 = time.monotonic()
-    params = solver_params(settings)
-    raw = ORToolsSolver().solve(int_model, params)
+    params = solver_params(settings)  # the service counts building the problem into the limit, as here
+    raw = ORToolsSolver().solve(int_model, params.model_copy(update={"time_limit_s": params.time_limit_s - (t2 - t0)}))
     t3 = time.monotonic()
     routes = [[node - 1 for node in route] for route in raw.routes]
     plan = read(problem, routes, [node - 1 for node in raw.dropped], settings.routing_eta_half_width_min * 60)
@@ -83,7 +83,7 @@ def main() -> None:
     print(f"routed {routed}, dropped {len(plan.dropped)} {dict(Counter(d.code for d in plan.dropped))}, "
           f"vans used {plan.vehicles}, distance {plan.distance:.1f} km, solver {raw.status}")
     print(f"matrix {t1 - t0:.2f} s, model {t2 - t1:.2f} s, solve {t3 - t2:.2f} s, read+check {t4 - t3:.2f} s, "
-          f"total {t4 - t0:.2f} s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+          f"total {t4 - t0:.2f} s (limit {params.time_limit_s:g} s); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print("plan feasible" if not wrong else f"PLAN NOT FEASIBLE: {wrong[:3]}")
 
 

@@ -4,6 +4,7 @@ third-party carrier, each with its reason. A re-plan keeps stops already out for
 
 from __future__ import annotations
 
+from time import monotonic
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,10 +90,14 @@ def wave_problem(wave: Wave, settings: Settings, fixed: dict[str, Fixed] | None 
                          GreatCircle(settings.routing_road_factor, settings.routing_speed_kmh))
 
 
-def solve(problem: Problem, params: SolverParams, solver: Solver | None = None, eta_half_width_s: float = 1800.0
-          ) -> tuple[Plan, RawSolution]:
-    """Model building, solving and reading back: the one path the service, the CLI and the benchmark share."""
-    raw = (solver or ORToolsSolver()).solve(int_model.build(problem), params)
+def solve(problem: Problem, params: SolverParams, solver: Solver | None = None, eta_half_width_s: float = 1800.0,
+          started: float | None = None) -> tuple[Plan, RawSolution]:
+    """Model building, solving and reading back: the one path the service, the CLI and the benchmark share.
+    `started` (monotonic()) counts the building of the problem into the time limit too."""
+    started = monotonic() if started is None else started
+    model = int_model.build(problem)
+    left = max(0.5, params.time_limit_s - (monotonic() - started))
+    raw = (solver or ORToolsSolver()).solve(model, params.model_copy(update={"time_limit_s": left}))
     routes = [[node - 1 for node in route] for route in raw.routes]
     plan = read(problem, routes, [node - 1 for node in raw.dropped], eta_half_width_s)
     wrong = violations(problem, routes)
@@ -182,8 +187,9 @@ def replan(session: Session, wave_id: str, now: datetime, settings: Settings, so
 
 def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wave_id: str, now: datetime,
                settings: Settings, solver: Solver | None, fixed: dict[str, Fixed]) -> None:
+    started = monotonic()
     problem = wave_problem(wave, settings, fixed)
-    plan, raw = solve(problem, solver_params(settings), solver, settings.routing_eta_half_width_min * 60)
+    plan, raw = solve(problem, solver_params(settings), solver, settings.routing_eta_half_width_min * 60, started)
     s = tables.shipments
     by_index = wave.shipments
     origin = wave.origin
