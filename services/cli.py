@@ -201,21 +201,15 @@ def picklists(
 def fleet_load(path: Annotated[Path, typer.Argument(help="YAML or JSON fleet file, e.g. deploy/sample/fleet.yaml")]
                ) -> None:
     """Load depots and vans (loading again replaces a depot's vans; shipments and waves stay)."""
-    from services.common.db import make_engine, unit_of_work_factory
     from services.routing import fleet
     try:
         spec = fleet.read(path)
     except fleet.FleetError as exc:
         raise fail(str(exc)) from None
-    settings = load_settings()
-    engine = make_engine(settings, pool_size=1)
     try:
-        with unit_of_work_factory(engine).begin() as session:
-            loaded = fleet.apply(session, spec)
+        loaded = _load_fleet(load_settings(), spec)
     except Exception as exc:
         raise fail(f"could not load the fleet: {str(exc).splitlines()[0]}") from None
-    finally:
-        engine.dispose()
     for depot, vans in loaded.items():
         typer.echo(f"{depot}: {vans} vehicle(s)")
 
@@ -305,6 +299,38 @@ def routing_solve(
     typer.echo(f"vehicles {plan.vehicles}, distance {plan.distance:.2f}, {raw.status} in {raw.seconds:.1f} s"
                + (f"; NOT FEASIBLE: {wrong[0]}" if wrong else "")
                + (f"; {len(plan.dropped)} customer(s) unserved" if plan.dropped else ""))
+
+
+@app.command()
+def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False) -> None:
+    """Fill rate, split shipments, on-time delivery, ETA error, pick lines per wave, distance per delivery,
+    return rate, refunds, events processed and dead letters: from the services' own records."""
+    from services.common.db import make_engine
+    from services.common.kafka_io import message_counts
+    from services.common.topics import load_spec
+    from services.kpis import compute
+    settings = load_settings()
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            figures = compute(connection)
+    except Exception as exc:
+        raise fail(f"could not read the services' tables: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    dead: int | None
+    try:
+        topics = [settings.topic(f"{name}.dlq") for name in load_spec(settings.topics_file)]
+        dead = sum(asyncio.run(asyncio.wait_for(message_counts(settings, topics), 20)).values())
+    except Exception:  # no broker to ask: say so rather than guess
+        dead = None
+    if as_json:
+        typer.echo(json.dumps({**{k.name: k.value for k in figures}, "dead letters": dead}, indent=2))
+        return
+    for k in figures:
+        typer.echo(f"{k.name:22} {k.shown():>14}   {k.how}")
+    typer.echo(f"{'dead letters':22} {'-' if dead is None else dead:>14}   "
+               + ("messages on the .dlq topics" if dead is not None else f"Kafka at {settings.kafka_bootstrap} did not answer"))
 
 
 @returns_app.command("show")
@@ -455,13 +481,16 @@ def up(
     http_port: Annotated[int, typer.Option(min=0, max=65535,
                                            help="First HTTP port for services with an API (0: no HTTP)")] = 8080,
     layout: Annotated[Path | None, typer.Option(help="Warehouse layout to load once the database is ready")] = None,
+    fleet: Annotated[Path | None, typer.Option(help="Depots and vans to load once the database is ready")] = None,
+    metrics_port: Annotated[int, typer.Option(min=0, max=65535,
+                                              help="First Prometheus /metrics port, one per worker (0: none)")] = 0,
 ) -> None:
     """Run everything on this machine: embedded PostgreSQL, Tansu and every service's workers."""
     from services.common.stack import run_stack
     if broker not in ("tansu", "external"):
         raise fail(f"--broker must be 'tansu' or 'external', got {broker!r}")
     settings = load_settings()
-    prepare = None
+    spec, depots = None, None
     if layout is not None:
         from services.warehouse import layout as layouts
         from services.warehouse.domain.errors import LayoutError
@@ -469,18 +498,38 @@ def up(
             spec = layouts.read(layout)
         except LayoutError as exc:
             raise fail(str(exc)) from None
+    if fleet is not None:
+        from services.routing import fleet as fleets
+        try:
+            depots = fleets.read(fleet)
+        except fleets.FleetError as exc:
+            raise fail(str(exc)) from None
 
-        def prepare(ready: Settings) -> None:
+    def prepare(ready: Settings) -> None:
+        if spec is not None:
             _load_layout(ready, spec)
+        if depots is not None:
+            _load_fleet(ready, depots)
     _configure(settings)
     runnable = runnable_services()
     raise typer.Exit(run_stack(settings, kafka_port=kafka_port, pg_port=pg_port, broker=broker, workers=workers,
                                services=runnable, http_services=[s for s in runnable if _serves_http(s)],
-                               http_port=http_port, prepare=prepare))
+                               http_port=http_port, prepare=prepare, metrics_port=metrics_port))
 
 
 def _serves_http(service: str) -> bool:
     return importlib.util.find_spec(f"services.{service}.api") is not None
+
+
+def _load_fleet(settings: Settings, spec: Any) -> dict[str, int]:
+    from services.common.db import make_engine, unit_of_work_factory
+    from services.routing import fleet
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with unit_of_work_factory(engine).begin() as session:
+            return fleet.apply(session, spec)
+    finally:
+        engine.dispose()
 
 
 def _load_layout(settings: Settings, spec: Any) -> dict[str, int]:

@@ -9,6 +9,7 @@ import asyncio
 import gc
 import os
 import signal
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import faust
 from faust.types import EventT
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common import metrics
 from services.common.dead_letters import Incoming
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
@@ -92,6 +94,7 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
     processor = Processor(service, sessions, messaging, handlers, settings, clock)
+    metrics.serve(settings, service)
     relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, settings.outbox_sweep_grace_s,
                         RetryPolicy.from_settings(settings))
     crash_after_commit = "crash_after_commit" in settings.fault_set
@@ -117,11 +120,15 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
             in_flight: asyncio.Task[None] | None = None
             async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
                 batch: Sequence[Incoming] = [_incoming(e) for e in events]
+                started = time.perf_counter()
                 try:
                     outcome = await run_sync(lambda: processor.run(list(batch)))
                 except Exception as exc:  # never let an exception reach Faust: it would ack the batch
                     log.exception("batch.failed", topic=topic_name, size=len(batch))
                     outcome = processor.abandon(list(batch), f"processing failed: {exc!r}")
+                metrics.record_batch(service, topic_name, time.perf_counter() - started, outcome.processed,
+                                     outcome.duplicates, outcome.ignored, outcome.dead)
+                _record_lag(app, service, topic_name, events)
                 if crash_after_commit and outcome.to_publish:
                     log.error("fault.crash_after_commit", pending=len(outcome.to_publish))
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -136,11 +143,14 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
 
     def make_timer(scheduled: Scheduled) -> Callable[[], Any]:
         async def tick() -> None:
+            started = time.perf_counter()
             try:
                 records = await run_sync(lambda: processor.run_job(scheduled.job))
             except Exception:
                 log.exception("job.failed", job=scheduled.name)
                 return
+            finally:
+                metrics.JOB_SECONDS.labels(service, scheduled.name).observe(time.perf_counter() - started)
             await publish(records)
         tick.__name__ = f"tick_{scheduled.name}"
         return tick
@@ -170,6 +180,19 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
             log.warning("outbox.sweep_failed", error=repr(exc).splitlines()[0])
 
     return processor
+
+
+def _record_lag(app: faust.App, service: str, topic: str, events: Sequence[Any]) -> None:
+    last: dict[Any, int] = {}
+    for event in events:
+        last[event.message.tp] = event.message.offset
+    for tp, offset in last.items():
+        try:
+            highwater = app.consumer.highwater(tp)
+        except Exception:  # no fetch position yet: nothing to say
+            continue
+        if highwater is not None:
+            metrics.LAG.labels(service, topic, str(tp.partition)).set(max(0, highwater - offset - 1))
 
 
 class Worker(faust.Worker):

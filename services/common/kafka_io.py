@@ -104,3 +104,31 @@ async def tail(settings: Settings, topic: str, *, from_beginning: bool, max_even
                         return
     finally:
         await consumer.stop()
+
+
+async def message_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Messages ever written to each topic that exists (end minus start offsets, summed over partitions)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**settings.aiokafka_options(), request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        present = [t for t in topics if t in existing]
+        described = await admin.describe_topics(present) if present else []
+    finally:
+        await admin.close()
+    tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    if not tps:
+        return {}
+    consumer = AIOKafkaConsumer(**settings.aiokafka_options(), enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+    finally:
+        await consumer.stop()
+    counts: dict[str, int] = {}
+    for tp in tps:
+        counts[tp.topic] = counts.get(tp.topic, 0) + ends[tp] - starts[tp]
+    return counts

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
         "auto", description="auto: JSON when stderr is not a terminal")
     http_host: str = Field("127.0.0.1", description="Address the worker's web endpoint binds; 0.0.0.0 in containers")
     http_port: int = Field(0, ge=0, le=65535, description="Port of the worker's HTTP API (warehouse: pick lists); 0 turns it off")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Port of the worker's Prometheus /metrics; 0 turns it off")
     data_dir: Path = Field(Path(".fulfil"), description="Where `fulfil up` keeps PostgreSQL data and logs")
     faults: str = Field(
         "", description="Fault injection for crash tests only, e.g. crash_after_commit; never set in production")

@@ -48,7 +48,7 @@ def _port_taken(port: int) -> bool:
 
 def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str, workers: int,
               services: list[str], http_services: list[str], http_port: int,
-              prepare: Callable[[Settings], None] | None = None) -> int:
+              prepare: Callable[[Settings], None] | None = None, metrics_port: int = 0) -> int:
     """`http_services` get an HTTP port each, counting up from `http_port` (0: none); `prepare` runs once the
     database is migrated (e.g. to load a warehouse layout)."""
     data = settings.data_dir.resolve()
@@ -56,8 +56,11 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
     logs.mkdir(parents=True, exist_ok=True)
     http_ports = {f"{service}-{index + 1}": http_port + n for n, (service, index) in enumerate(
         (s, i) for s in services if s in http_services for i in range(workers))} if http_port else {}
+    metrics_ports = {f"{service}-{index + 1}": metrics_port + n for n, (service, index) in enumerate(
+        (s, i) for s in services for i in range(workers))} if metrics_port else {}
     checks = [(pg_port, "PostgreSQL (--pg-port)"), (kafka_port if broker == "tansu" else 0, "Kafka (--kafka-port)")]
     checks += [(port, f"{name}'s HTTP (--http-port)") for name, port in http_ports.items()]
+    checks += [(port, f"{name}'s metrics (--metrics-port)") for name, port in metrics_ports.items()]
     for port, what in checks:
         if port and _port_taken(port):
             print(f"fulfil up: port {port} for {what} is already in use; pick another port", file=sys.stderr)
@@ -94,6 +97,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
             for index in range(workers):
                 name = f"{service}-{index + 1}"
                 http = {"FULFIL_HTTP_PORT": str(http_ports[name])} if name in http_ports else {}
+                if name in metrics_ports:
+                    http["FULFIL_METRICS_PORT"] = str(metrics_ports[name])
                 child = Child(name, [sys.executable, "-m", "services.cli", "worker", service],
                               logs / f"{name}.log", {**child_env, **http})
                 child.start()
@@ -105,6 +110,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
         for child in children:
             assert child.process is not None
             web = f"   http://{settings.http_host}:{http_ports[child.name]}" if child.name in http_ports else ""
+            if child.name in metrics_ports:
+                web += f"   metrics :{metrics_ports[child.name]}"
             print(f"  {child.name:12} worker pid {child.process.pid}   log: {child.log_path}{web}")
         print("\nTo reach it from another shell:\n")
         for key, value in env.items():

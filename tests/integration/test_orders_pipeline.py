@@ -7,9 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import cancellation, order_placed, picklist_issued
-from tests.integration.conftest import Stack, values
+from services.common.embedded import free_port
+from tests.integration.conftest import Stack, get, values
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +45,8 @@ def test_a_rejected_order_carries_every_reason(stack: Stack) -> None:
 
 
 def test_bad_messages_go_to_the_dead_letters_and_the_partition_moves_on(stack: Stack) -> None:
-    stack.start_worker()
+    port = free_port()
+    stack.start_worker(FULFIL_METRICS_PORT=str(port))
     invalid = order_placed("o-x")
     invalid["payload"]["lines"][0]["quantity"] = "lots"
     good = order_placed("o-after")
@@ -60,6 +63,15 @@ def test_bad_messages_go_to_the_dead_letters_and_the_partition_moves_on(stack: S
         assert record["key"] == "same-partition"
     accepted = stack.read("orders.events", lambda rs: len(values(rs)) >= 1)
     assert [e["payload"]["order_id"] for e in values(accepted, "order.accepted")] == ["o-after"]
+    # Operators see the same on the worker's Prometheus endpoint.
+    samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+               for family in text_string_to_metric_families(get(port, "/metrics").text) for sample in family.samples}
+    where = (("service", "orders"), ("topic", "shop.orders"))
+    assert samples[("fulfil_events_total", (("outcome", "processed"), *where))] == 1
+    assert samples[("fulfil_events_total", (("outcome", "dead"), *where))] == 2
+    assert samples[("fulfil_dead_letters_total", where)] == 2
+    assert samples[("fulfil_batch_seconds_count", where)] >= 1
+    assert any(name == "fulfil_consumer_lag" for name, _ in samples)
 
 
 def test_cancellation_before_picking_is_confirmed_and_after_picking_is_refused(stack: Stack) -> None:

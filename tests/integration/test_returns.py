@@ -143,3 +143,10 @@ def test_return_restock_through_kafka_and_one_refund(warehouse_stack: Stack) -> 
     missing = fulfil(stack, "returns", "show", "RMA-NOPE")
     assert missing.returncode == 2 and "no return has RMA or id 'RMA-NOPE'" in missing.stderr
     assert stock_violations(stack) == {}
+
+    # The operators' figures, from the services' own records.
+    kpis = fulfil(stack, "kpis", "--json")
+    assert kpis.returncode == 0, kpis.stderr
+    figures = json.loads(kpis.stdout)
+    assert (figures["refund total"], figures["fill rate"], figures["return rate"]) == (28.28, 100.0, 100.0)
+    assert figures["events processed"] > 10 and figures["dead letters"] == 1

@@ -1,0 +1,77 @@
+"""`fulfil kpis`: the operators' figures, computed from each service's own tables (its record of the events
+it handled). Read-only SQL over the services' schemas; this module imports no service code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from services.common.settings import SERVICES
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    value: float | None  # None: nothing to measure yet
+    unit: str
+    how: str  # what was counted, in a sentence
+
+    def shown(self) -> str:
+        if self.value is None:
+            return "-"
+        if self.unit == "%":
+            return f"{self.value:.1f}%"
+        return f"{self.value:,.2f} {self.unit}".strip() if self.value % 1 else f"{self.value:,.0f} {self.unit}".strip()
+
+
+def _one(connection: Connection, sql: str) -> float | None:
+    value = connection.execute(text(sql)).scalar()
+    return None if value is None else float(value)
+
+
+def _pct(part: float | None, whole: float | None) -> float | None:
+    return None if not whole or part is None else 100.0 * part / whole
+
+
+def compute(connection: Connection) -> list[Kpi]:
+    c = connection
+    ordered = _one(c, "SELECT sum((x->>'quantity')::int) FROM warehouse.orders o, jsonb_array_elements(o.lines) x "
+                      "WHERE o.status = 'open'")
+    reserved = _one(c, "SELECT sum(l.quantity) FROM warehouse.shipment_lines l JOIN warehouse.shipments s "
+                       "USING (shipment_id) JOIN warehouse.orders o ON o.order_id = s.order_id "
+                       "WHERE s.status <> 'cancelled' AND o.status = 'open'")
+    shipped_orders = _one(c, "SELECT count(DISTINCT order_id) FROM warehouse.shipments WHERE status <> 'cancelled'")
+    split_orders = _one(c, "SELECT count(*) FROM (SELECT order_id FROM warehouse.shipments WHERE status <> 'cancelled' "
+                           "GROUP BY order_id HAVING count(*) > 1) x")
+    delivered = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered'")
+    promised = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND promised_end IS NOT NULL")
+    on_time = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' "
+                      "AND status_at BETWEEN promised_start AND promised_end")
+    eta_error = _one(c, "SELECT avg(abs(extract(epoch FROM status_at - planned_arrival))) / 60 FROM tracking.shipments "
+                        "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
+    lines_per_wave = _one(c, "SELECT avg(jsonb_array_length(document->'lines')) FROM warehouse.picklists")
+    km = _one(c, "SELECT sum((summary->>'distance_km')::float) FROM routing.waves")
+    routed = _one(c, "SELECT sum((summary->>'routed')::int) FROM routing.waves")
+    delivered_units = _one(c, "SELECT sum(value::int) FROM returns.shipments s, jsonb_each_text(s.lines) "
+                              "WHERE s.delivered_at IS NOT NULL")
+    returned_units = _one(c, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, jsonb_array_elements(r.lines) x "
+                             "WHERE r.status <> 'rejected'")
+    refunded = _one(c, "SELECT sum(amount_cents) / 100.0 FROM returns.refunds")
+    processed = sum(_one(c, f"SELECT count(*) FROM {service}.inbox") or 0 for service in SERVICES)
+    return [
+        Kpi("fill rate", _pct(reserved, ordered), "%", "units reserved in a shipment / units ordered (open orders)"),
+        Kpi("split-shipment rate", _pct(split_orders, shipped_orders), "%",
+            "orders in more than one shipment / orders with a shipment"),
+        Kpi("on-time delivery", _pct(on_time, promised), "%",
+            "deliveries inside the window the route plan promised / deliveries with a promise"),
+        Kpi("mean ETA error", eta_error, "min", "mean |delivered - planned arrival| of planned deliveries"),
+        Kpi("deliveries", delivered, "", "shipments delivered"),
+        Kpi("pick lines per wave", lines_per_wave, "", "mean lines per pick list"),
+        Kpi("distance per delivery", None if not routed or km is None else km / routed, "km",
+            "planned km of all waves (latest plans) / stops routed"),
+        Kpi("return rate", _pct(returned_units, delivered_units), "%", "units in returns not rejected / units delivered"),
+        Kpi("refund total", refunded or 0.0, "", "sum of refund.issued amounts (all currencies together)"),
+        Kpi("events processed", processed, "", "events in the services' inboxes (each counted once per service)"),
+    ]
