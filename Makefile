@@ -1,11 +1,12 @@
 # The two commands of the README:
-#   make up     install, then run Fulfil on the embedded default (PostgreSQL + Tansu, nothing but Python)
+#   make demo   install, then show the whole flow on the embedded default (PostgreSQL + Tansu): `fulfil demo`
 #   make test   install what the tests need (incl. Apache Kafka from Maven Central) and pass them
+# and `make up`: install, then run Fulfil on the embedded default until Ctrl-C (`fulfil up`)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: up test install check unit integration e2e bench clean
+.PHONY: demo up test install check unit integration e2e bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/fulfil demo
 
 up: install
 	$(BIN)/fulfil up

@@ -221,38 +221,19 @@ def dispatch(
     replan: Annotated[str | None, typer.Option(help="Re-plan this wave instead: stops out for delivery stay put")] = None,
 ) -> None:
     """Close a dispatch wave at a depot now (or re-plan one) and publish its route plan."""
-    from datetime import UTC, date, datetime
+    from datetime import date
 
-    from services.common.db import make_engine, unit_of_work_factory
-    from services.common.kafka_io import Outgoing, send_all
-    from services.common.processor import Processor
-    from services.routing import tables
-    from services.routing.handlers import HANDLERS
-    from services.routing.waves import dispatch as close_wave
-    from services.routing.waves import replan as plan_again
+    from services.routing.dispatching import run_dispatch
     try:
         service_day = date.fromisoformat(day) if day else None
     except ValueError:
         raise fail(f"--date must be YYYY-MM-DD, got {day!r}") from None
     settings = load_settings()
     _configure(settings)
-    engine = make_engine(settings, pool_size=1)
-    sessions = unit_of_work_factory(engine)
-    processor = Processor("routing", sessions, tables.messaging, HANDLERS, settings, lambda: datetime.now(UTC))
     try:
-        records = processor.run_job(
-            (lambda uow, ctx: plan_again(uow.session, replan, ctx.now, ctx.settings)) if replan else
-            (lambda uow, ctx: close_wave(uow.session, depot, ctx.now, ctx.settings, day=service_day)))
-        # The outbox rows stay until Kafka has them: should this command die here, the worker's sweep sends them.
-        for topic in dict.fromkeys(r.topic for r in records):
-            asyncio.run(send_all(settings, topic, [Outgoing(r.key, r.value, tuple(r.headers)) for r in records
-                                                   if r.topic == topic]))
-        with sessions.begin() as session:
-            tables.messaging.delete_sent(session, [r.id for r in records if r.id is not None])
+        records = run_dispatch(settings, depot, service_day, replan)
     except LookupError as exc:
         raise fail(str(exc.args[0])) from None
-    finally:
-        engine.dispose()
     for record in records:
         event = json.loads(record.value)
         p = event["payload"]
@@ -299,6 +280,20 @@ def routing_solve(
     typer.echo(f"vehicles {plan.vehicles}, distance {plan.distance:.2f}, {raw.status} in {raw.seconds:.1f} s"
                + (f"; NOT FEASIBLE: {wrong[0]}" if wrong else "")
                + (f"; {len(plan.dropped)} customer(s) unserved" if plan.dropped else ""))
+
+
+@app.command()
+def demo(
+    orders: Annotated[int, typer.Option(min=1, max=20000, help="Orders the shops place")] = 300,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same world and the same shoppers")] = 1,
+    report: Annotated[Path, typer.Option(help="Where the HTML report goes (its figures next to it, .json)")] = Path(
+        "fulfil-demo.html"),
+    timeout: Annotated[float, typer.Option(min=10, help="Seconds the simulation may take at most")] = 900,
+) -> None:
+    """Start the embedded stack, simulate shops, warehouse staff, drivers and customers through Kafka, then show
+    the KPIs and write an HTML report with a map of each depot's routes."""
+    from services.demo.run import run_demo
+    raise typer.Exit(run_demo(orders, seed, report, timeout, typer.echo))
 
 
 @app.command()

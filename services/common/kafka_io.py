@@ -106,8 +106,8 @@ async def tail(settings: Settings, topic: str, *, from_beginning: bool, max_even
         await consumer.stop()
 
 
-async def message_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
-    """Messages ever written to each topic that exists (end minus start offsets, summed over partitions)."""
+async def partitions(settings: Settings, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of each of `topics` that exists."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(**settings.aiokafka_options(), request_timeout_ms=15000)
@@ -118,7 +118,12 @@ async def message_counts(settings: Settings, topics: list[str]) -> dict[str, int
         described = await admin.describe_topics(present) if present else []
     finally:
         await admin.close()
-    tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    return [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+
+
+async def message_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Messages ever written to each topic that exists (end minus start offsets, summed over partitions)."""
+    tps = await partitions(settings, topics)
     if not tps:
         return {}
     consumer = AIOKafkaConsumer(**settings.aiokafka_options(), enable_auto_commit=False, group_id=None)

@@ -157,3 +157,4 @@ def test_a_drivers_break_is_planned_by_one_rule_everywhere() -> None:
     assert any("after its window ends" in v for v in violations(p, [[0, 1]]))
     routes, left, _ = improve(build(p), [[1, 2]], _clock(0.2))
     assert routes == [[1]] and left == [2]
+

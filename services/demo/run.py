@@ -1,0 +1,150 @@
+"""Running the demo: the embedded stack exactly as `fulfil up` starts it (in a child process, with the
+generated world loaded), the simulator against it with progress bars, then the KPIs, the conservation checks
+and the report, read from the services' own tables before the stack stops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from services.common.embedded import free_port
+from services.common.settings import Settings
+from services.demo.report import render
+from services.demo.simulator import STAGES, Outcome, Simulation
+from services.demo.world import generate
+from services.kpis import compute
+
+CONSERVATION = {
+    "every accepted order is delivered, backordered, cancelled or failed with a reason": """
+        SELECT o.order_id FROM orders.orders o WHERE o.status NOT IN ('rejected', 'cancelled')
+        AND NOT EXISTS (SELECT 1 FROM warehouse.backorders b WHERE b.order_id = o.order_id)
+        AND (NOT EXISTS (SELECT 1 FROM warehouse.shipments s WHERE s.order_id = o.order_id AND s.status <> 'cancelled')
+             OR EXISTS (SELECT 1 FROM warehouse.shipments s LEFT JOIN tracking.shipments t USING (shipment_id)
+                        WHERE s.order_id = o.order_id AND s.status <> 'cancelled'
+                        AND NOT (coalesce(t.status, '') = 'delivered'
+                                 OR (t.status IN ('delivery_failed', 'returned_to_sender') AND t.reason IS NOT NULL))))""",
+    "every unit of stock is accounted for (on hand = its ledger, reserved within on hand)": """
+        SELECT s.warehouse_id, s.sku FROM warehouse.stock s
+        LEFT JOIN warehouse.stock_ledger l USING (warehouse_id, sku)
+        GROUP BY s.warehouse_id, s.sku, s.on_hand, s.reserved
+        HAVING s.on_hand <> coalesce(sum(l.delta), 0) OR s.reserved > s.on_hand OR s.reserved < 0""",
+    "refunds never exceed payments": """
+        SELECT f.order_id FROM returns.refunds f JOIN returns.orders o USING (order_id)
+        GROUP BY f.order_id, o.lines, o.discount, o.shipping
+        HAVING sum(f.amount_cents) > round(100 * ((SELECT sum((x->>'quantity')::int * (x->>'unit_price')::numeric)
+                                                   FROM jsonb_array_elements(o.lines) x) - o.discount + o.shipping))""",
+}
+
+
+class Stack:
+    """`fulfil up` in a child process, until stop()."""
+
+    def __init__(self, data: Path, layout: Path, fleet: Path) -> None:
+        self.kafka_port, self.pg_port = free_port(), free_port()
+        env = {**os.environ, "FULFIL_DATA_DIR": str(data), "FULFIL_WAREHOUSE_WAVE_INTERVAL_S": "2",
+               "FULFIL_WAREHOUSE_WAVE_MAX_ORDERS": "25", "FULFIL_ROUTING_TIME_LIMIT_S": "3",
+               "FULFIL_LOG_FORMAT": "json", "FULFIL_OUTBOX_SWEEP_GRACE_S": "2"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up", "--kafka-port", str(self.kafka_port), "--pg-port",
+             str(self.pg_port), "--http-port", "0", "--layout", str(layout), "--fleet", str(fleet)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_ready(self, timeout_s: float) -> Settings:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text_so_far = "".join(self.lines)
+            if "fulfil send" in text_so_far:
+                exports = dict(line.strip().removeprefix("export ").split("=", 1) for line in text_so_far.splitlines()
+                               if line.strip().startswith("export "))
+                return Settings(database_url=exports["FULFIL_DATABASE_URL"],
+                                kafka_bootstrap=exports["FULFIL_KAFKA_BOOTSTRAP"])
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("the embedded stack did not come up:\n" + "".join(self.lines[-30:]))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def figures(settings: Settings, outcome: Outcome) -> tuple[list[tuple[str, str, str]], dict[str, bool],
+                                                          dict[str, tuple[float, float]], dict[str, Any]]:
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            kpis = compute(connection)
+            checks = {name: not connection.execute(text(sql)).first() for name, sql in CONSERVATION.items()}
+            where = {row[0]: (row[1], row[2]) for row in connection.execute(text(
+                "SELECT shipment_id, latitude, longitude FROM routing.shipments WHERE latitude IS NOT NULL"))}
+    finally:
+        engine.dispose()
+    table = [(k.name, k.shown(), k.how) for k in kpis]
+    table.append(("dead letters", str(outcome.dead_letters), "messages on the dead-letter topics"))
+    summary = {k.name: k.value for k in kpis} | {"dead letters": outcome.dead_letters, "orders placed": outcome.placed,
+                                                 "stages": dict(outcome.counts), "conservation": checks}
+    return table, checks, where, summary
+
+
+def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callable[[str], None]) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    world = generate(seed)
+    with tempfile.TemporaryDirectory(prefix="fulfil-demo-") as tmp:
+        data = Path(tmp)
+        (data / "layout.json").write_text(json.dumps(world.layout()))
+        (data / "fleet.json").write_text(json.dumps(world.fleet()))
+        say(f"Starting the embedded stack (PostgreSQL, Tansu, one worker per service) in {data} ...")
+        stack = Stack(data / "stack", data / "layout.json", data / "fleet.json")
+        try:
+            settings = stack.wait_ready(240)
+            say(f"Up. Simulating {orders} orders (seed {seed}) through Kafka ...")
+            with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[note]}")) as bars:
+                tasks = {stage: bars.add_task(stage, total=orders, note="") for stage in STAGES}
+                dead = bars.add_task("dead", total=None, note="dead-lettered messages: 0")
+
+                def progress(o: Outcome) -> None:
+                    for stage in STAGES:
+                        bars.update(tasks[stage], completed=o.counts[stage],
+                                    total=max(orders, o.counts[stage]), note="units" if stage == "picked" else "")
+                    bars.update(dead, note=f"dead-lettered messages: {o.dead_letters}")
+
+                outcome = asyncio.run(Simulation(settings, world, orders, seed, progress).run(timeout_s))
+            time.sleep(2)  # the last scans settle in tracking and returns
+            table, checks, where, summary = figures(settings, outcome)
+        finally:
+            stack.stop()
+    report.write_text(render(world, outcome.plans, where, table, outcome.accepted_at, outcome.on_time, checks,
+                             f"Fulfil demo: {orders} orders, seed {seed}"))
+    report.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str))
+    say("")
+    for name, value, how in table:
+        say(f"  {name:22} {value:>12}   {how}")
+    for name, ok in checks.items():
+        say(f"  {'ok  ' if ok else 'FAIL'} {name}")
+    say(f"\nReport: {report.resolve()}  (figures: {report.with_suffix('.json').name})")
+    return 0 if all(checks.values()) else 1

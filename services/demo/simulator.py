@@ -1,0 +1,316 @@
+"""The other side of the system: shops publishing orders (a few malformed, duplicated or cancelled), warehouse
+staff picking (some short) and packing, a dispatcher closing waves, drivers scanning deliveries (some failed,
+some late) and customers returning some items. It is only a client: everything goes through Kafka topics,
+and waves are closed the way `fulfil dispatch` closes them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.common.kafka_io import partitions
+from services.common.settings import Settings
+from services.demo.world import TIME_ZONE, World
+
+WATCHED = ("orders.events", "warehouse.events", "routing.events", "tracking.events", "returns.events")
+INPUTS = ("shop.orders", "warehouse.scans", "carrier.scans", "shop.returns")
+STAGES = ("accepted", "reserved", "picked", "packed", "routed", "delivered", "returned")
+
+
+def envelope(event_type: str, payload: dict[str, Any], correlation_id: str, source: str) -> dict[str, Any]:
+    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
+            "occurred_at": datetime.now(UTC).isoformat(), "source": source, "correlation_id": correlation_id,
+            "causation_id": None, "payload": payload}
+
+
+@dataclass
+class Outcome:
+    """What the simulation saw, for the summary, the report and the conservation checks."""
+
+    placed: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    order_state: dict[str, str] = field(default_factory=dict)  # accepted, rejected, cancelled, ...
+    shipments: dict[str, dict[str, Any]] = field(default_factory=dict)  # stock.reserved payloads
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # wave id -> latest route.planned
+    delivered: dict[str, datetime] = field(default_factory=dict)  # shipment id -> when
+    failed: dict[str, str] = field(default_factory=dict)  # shipment id -> reason
+    carrier: set[str] = field(default_factory=set)
+    backordered: set[str] = field(default_factory=set)
+    accepted_at: list[float] = field(default_factory=list)  # seconds since the start
+    on_time: dict[str, list[bool]] = field(default_factory=dict)  # wave id -> delivered inside the ETA window?
+    eta_errors_min: list[float] = field(default_factory=list)
+    dead_letters: int = 0
+    refunds: Decimal = Decimal(0)
+
+
+class Simulation:
+    def __init__(self, settings: Settings, world: World, orders: int, seed: int,
+                 progress: Callable[[Outcome], None] = lambda _: None) -> None:
+        self.settings, self.world, self.n = settings, world, orders
+        self.rng = random.Random(seed)
+        self.out = Outcome()
+        self.progress = progress
+        zone = ZoneInfo(TIME_ZONE)
+        self.day: date = (datetime.now(zone) + timedelta(days=1)).date()
+        self.zone = zone
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.skus = {s.sku: s for s in world.skus}
+        self.picked: dict[tuple[str, str], Counter[str]] = {}
+        self.packed_not_routed: set[str] = set()
+        self.last_change = time.monotonic()
+        self.started = time.monotonic()
+        self.stop = asyncio.Event()
+        self.malformed = 0
+
+    # -- plumbing --------------------------------------------------------------------------------------
+    async def send(self, topic: str, key: str, document: dict[str, Any] | bytes) -> None:
+        value = document if isinstance(document, bytes) else json.dumps(document).encode()
+        await self.producer.send(self.settings.topic(topic), value, key=key.encode())
+
+    def _changed(self) -> None:
+        self.last_change = time.monotonic()
+        self.progress(self.out)
+
+    async def run(self, timeout_s: float) -> Outcome:
+        options = self.settings.aiokafka_options()
+        self.producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=False)
+        consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
+        await self.producer.start()
+        await consumer.start()
+        try:
+            names = [self.settings.topic(t) for t in WATCHED] + [self.settings.topic(f"{t}.dlq") for t in
+                                                                 (*WATCHED, *INPUTS)]
+            parts = await partitions(self.settings, names)
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            tasks = [asyncio.create_task(self._shops()), asyncio.create_task(self._dispatcher())]
+            deadline = time.monotonic() + timeout_s
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._handle(self.settings.logical_topic(tp.topic), record.value)
+                await self.producer.flush()
+            for task in tasks:
+                task.cancel()
+        finally:
+            await consumer.stop()
+            await self.producer.stop()
+        return self.out
+
+    # -- shops -----------------------------------------------------------------------------------------
+    def _order(self, i: int) -> dict[str, Any]:
+        rng, skus = self.rng, self.world.skus
+        lines = []
+        for n, sku in enumerate(rng.sample(skus, rng.choice([1, 1, 2, 2, 3])), 1):
+            lines.append({"line_id": str(n), "sku": sku.sku, "quantity": rng.choice([1, 1, 1, 2, 3]),
+                          "unit_price": sku.price})
+        subtotal = sum((Decimal(str(line["unit_price"])) * int(str(line["quantity"])) for line in lines), Decimal(0))
+        discount = Decimal("2.00") if subtotal > 30 and rng.random() < 0.3 else Decimal(0)
+        shipping = Decimal("4.95")
+        lat, lon = self.world.address(rng)
+        hour = rng.choice(range(9, 18, 2))
+        start = datetime(self.day.year, self.day.month, self.day.day, hour, tzinfo=self.zone)
+        return {"order_id": f"D-{self.world.seed}-{i:05d}", "shop_id": "demo-shop",
+                "placed_at": datetime.now(UTC).isoformat(), "currency": "EUR",
+                "customer": {"name": f"Customer {i}", "email": f"c{i}@example.com"},
+                "delivery_address": {"line1": f"Demo street {i}", "city": "Berlin", "postcode": "10115",
+                                     "country": "DE", "latitude": round(lat, 6), "longitude": round(lon, 6)},
+                "delivery_window": {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()},
+                "lines": lines, "discount_total": str(discount), "shipping_total": str(shipping),
+                "total": str(subtotal - discount + shipping)}
+
+    async def _shops(self) -> None:
+        for i in range(self.n):
+            order = self._order(i)
+            self.orders[order["order_id"]] = order
+            event = envelope("order.placed", order, order["order_id"], "shop:demo-shop")
+            roll = self.rng.random()
+            if roll < 0.03:  # malformed: a quantity that is not a number, or not JSON at all
+                bad = json.loads(json.dumps(event))
+                bad["payload"]["lines"][0]["quantity"] = "two"
+                await self.send("shop.orders", order["order_id"], bad if roll < 0.02 else b"{not json")
+                self.out.placed += 1
+                self.malformed += 1
+                continue
+            await self.send("shop.orders", order["order_id"], event)
+            if roll > 0.97:  # the shop's retry: the same event again
+                await self.send("shop.orders", order["order_id"], event)
+            if 0.03 <= roll < 0.07:  # the customer changes their mind
+                await asyncio.sleep(0.05)
+                await self.send("shop.orders", order["order_id"], envelope("order.cancelled", {
+                    "order_id": order["order_id"], "shop_id": "demo-shop", "requested_at": datetime.now(UTC).isoformat(),
+                    "reason": "changed my mind"}, order["order_id"], "shop:demo-shop"))
+            self.out.placed += 1
+            if i % 25 == 24:
+                await self.producer.flush()
+                await asyncio.sleep(0.2)
+        await self.producer.flush()
+
+    # -- the dispatcher --------------------------------------------------------------------------------
+    async def _dispatcher(self) -> None:
+        from services.routing.dispatching import run_dispatch
+        while True:
+            await asyncio.sleep(1)
+            quiet = time.monotonic() - self.last_change
+            if self.out.placed < self.n or quiet < 4:
+                continue
+            if self.packed_not_routed:
+                self.packed_not_routed.clear()
+                for w in self.world.warehouses:
+                    await asyncio.to_thread(run_dispatch, self.settings, w["id"], self.day)
+                self._changed()
+            elif quiet > 10 and len(self.out.order_state) + self.malformed >= self.n:
+                self.stop.set()  # every order answered, everything packed routed, nothing moving any more
+                return
+
+    # -- what the services say -------------------------------------------------------------------------
+    async def _handle(self, topic: str, raw: bytes) -> None:
+        if topic.endswith(".dlq"):
+            self.out.dead_letters += 1
+            self._changed()
+            return
+        event = json.loads(raw)
+        kind, p = event["event_type"], event["payload"]
+        handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
+        if handler is not None:
+            await handler(p)
+            self._changed()
+
+    async def _on_order_accepted(self, p: dict[str, Any]) -> None:
+        self.out.order_state[p["order_id"]] = "accepted"
+        self.out.counts["accepted"] += 1
+        self.out.accepted_at.append(time.monotonic() - self.started)
+
+    async def _on_order_rejected(self, p: dict[str, Any]) -> None:
+        self.out.order_state[p["order_id"]] = "rejected"
+
+    async def _on_order_cancelled(self, p: dict[str, Any]) -> None:
+        self.out.order_state[p["order_id"]] = "cancelled"
+
+    async def _on_stock_reserved(self, p: dict[str, Any]) -> None:
+        self.out.shipments[p["shipment_id"]] = p
+        self.out.counts["reserved"] += 1
+
+    async def _on_order_backordered(self, p: dict[str, Any]) -> None:
+        self.out.backordered.add(p["order_id"])
+
+    async def _on_picklist_issued(self, p: dict[str, Any]) -> None:
+        wh = p["warehouse_id"]
+        for line in p["lines"]:
+            for tote in line["totes"]:
+                want = tote["quantity"]
+                common = {"warehouse_id": wh, "picklist_id": p["picklist_id"], "order_id": tote["order_id"],
+                          "sku": line["sku"], "bin": line["bin"]}
+                now = datetime.now(UTC).isoformat()
+                if self.rng.random() < 0.03:  # the bin held less than the list said
+                    got = self.rng.randrange(0, want)
+                    scan = envelope("pick.short", {**common, "requested_quantity": want, "picked_quantity": got,
+                                                   "reported_at": now}, tote["order_id"], f"device:{wh}")
+                else:
+                    got = want
+                    scan = envelope("pick.confirmed", {**common, "quantity": want, "picked_at": now},
+                                    tote["order_id"], f"device:{wh}")
+                await self.send("warehouse.scans", wh, scan)
+                if got:
+                    self.picked.setdefault((wh, tote["order_id"]), Counter())[line["sku"]] += got
+                self.out.counts["picked"] += got
+        for order_id in p["order_ids"]:
+            items = self.picked.pop((wh, order_id), Counter())
+            if not items:
+                continue
+            weight = sum(self.skus[s].weight_kg * n for s, n in items.items())
+            volume = sum(self.skus[s].volume_m3 * n for s, n in items.items())
+            await self.send("warehouse.scans", wh, envelope("parcel.packed", {
+                "warehouse_id": wh, "order_id": order_id, "parcel_id": f"P-{uuid.uuid4().hex[:10]}",
+                "weight_kg": f"{max(weight, 0.001):.3f}", "volume_m3": f"{max(volume, 0.0001):.4f}",
+                "items": [{"sku": s, "quantity": n} for s, n in sorted(items.items())],
+                "packed_at": datetime.now(UTC).isoformat()}, order_id, f"device:{wh}"))
+
+    async def _on_shipment_packed(self, p: dict[str, Any]) -> None:
+        self.out.counts["packed"] += 1
+        self.packed_not_routed.add(p["shipment_id"])
+
+    async def _on_route_planned(self, p: dict[str, Any]) -> None:
+        self.out.plans[p["wave_id"]] = p
+        for route in p["routes"]:
+            for stop in route["stops"]:
+                self.out.counts["routed"] += 1
+                await self._drive(p["wave_id"], stop, datetime.fromisoformat(route["departure"]))
+
+    async def _drive(self, wave_id: str, stop: dict[str, Any], departure: datetime) -> None:
+        number, arrival = stop["tracking_number"], datetime.fromisoformat(stop["arrival"])
+        await self.send("carrier.scans", number, envelope("shipment.out_for_delivery", {
+            "tracking_number": number, "scanned_at": departure.isoformat(), "driver_id": "demo-driver"},
+            number, "carrier:own-fleet"))
+        late = timedelta(minutes=self.rng.choice([35, 50])) if self.rng.random() < 0.08 else timedelta(0)
+        at = arrival + timedelta(minutes=self.rng.gauss(0, 6)) + late
+        if self.rng.random() < 0.05:
+            await self.send("carrier.scans", number, envelope("shipment.delivery_failed", {
+                "tracking_number": number, "scanned_at": at.isoformat(), "reason": "no_one_home"},
+                number, "carrier:own-fleet"))
+            return
+        window = stop["eta_window"]
+        self.out.on_time.setdefault(wave_id, []).append(
+            datetime.fromisoformat(window["start"]) <= at <= datetime.fromisoformat(window["end"]))
+        self.out.eta_errors_min.append(abs((at - arrival).total_seconds()) / 60)
+        await self.send("carrier.scans", number, envelope("shipment.delivered", {
+            "tracking_number": number, "scanned_at": at.isoformat()}, number, "carrier:own-fleet"))
+
+    async def _on_delivery_method_chosen(self, p: dict[str, Any]) -> None:
+        if p["method"] != "carrier":
+            return
+        self.out.carrier.add(p["shipment_id"])
+        number = p["tracking_number"]
+        start = datetime(self.day.year, self.day.month, self.day.day, 10, tzinfo=self.zone)
+        for kind, at in (("shipment.picked_up", start), ("shipment.delivered", start + timedelta(hours=5))):
+            await self.send("carrier.scans", number, envelope(kind, {"tracking_number": number,
+                                                                     "scanned_at": at.isoformat()},
+                                                              number, "carrier:parcel-co"))
+
+    async def _on_shipment_status_changed(self, p: dict[str, Any]) -> None:
+        if p["status"] == "delivery_failed":
+            self.out.failed[p["shipment_id"]] = p.get("reason") or "delivery failed"
+        if p["status"] != "delivered":
+            return
+        self.out.delivered[p["shipment_id"]] = datetime.fromisoformat(p["changed_at"])
+        self.out.counts["delivered"] += 1
+        shipment = self.out.shipments.get(p["shipment_id"])
+        if shipment is None or self.rng.random() >= 0.12:
+            return
+        line = shipment["lines"][0]
+        reason = self.rng.choice(["changed_mind", "changed_mind", "damaged", "wrong_item", "not_as_described"])
+        requested = datetime.fromisoformat(p["changed_at"]) + timedelta(days=2)
+        await self.send("shop.returns", p["order_id"], envelope("return.requested", {
+            "return_id": f"R-{p['shipment_id']}", "order_id": p["order_id"], "shop_id": "demo-shop",
+            "requested_at": requested.isoformat(),
+            "lines": [{"line_id": line["line_id"], "sku": line["sku"], "quantity": 1, "reason": reason,
+                       "opened": self.rng.random() < 0.5}]}, p["order_id"], "shop:demo-shop"))
+
+    async def _on_return_authorised(self, p: dict[str, Any]) -> None:
+        shipment = self.out.shipments.get(p["return_id"].removeprefix("R-"))
+        wh = shipment["warehouse_id"] if shipment else self.world.warehouses[0]["id"]
+        lines = [{"line_id": line["line_id"], "sku": line["sku"], "quantity": line["quantity"]} for line in p["lines"]]
+        now = datetime.now(UTC).isoformat()
+        await self.send("warehouse.scans", wh, envelope("return.received", {
+            "rma": p["rma"], "warehouse_id": wh, "lines": lines, "received_at": now}, p["order_id"], f"device:{wh}"))
+        disposition = "restock" if self.rng.random() < 0.8 else "write_off"
+        await self.send("warehouse.scans", wh, envelope("return.inspected", {
+            "rma": p["rma"], "warehouse_id": wh, "inspected_at": now,
+            "lines": [{**line, "disposition": disposition} for line in lines]}, p["order_id"], f"device:{wh}"))
+
+    async def _on_refund_issued(self, p: dict[str, Any]) -> None:
+        self.out.counts["returned"] += 1
+        self.out.refunds += Decimal(p["amount"])

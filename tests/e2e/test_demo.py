@@ -1,0 +1,38 @@
+"""The README's first command, `fulfil demo`, on the embedded default: a short run through the CLI, checked
+by its conservation laws and by the report it writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_short_demo_keeps_its_conservation_laws_and_draws_a_map_per_depot(tmp_path: Path) -> None:
+    report = tmp_path / "demo.html"
+    run = subprocess.run([sys.executable, "-m", "services.cli", "demo", "--orders", "40", "--seed", "7", "--report",
+                          str(report), "--timeout", "300"], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("FULFIL_")},
+                              "FULFIL_DATA_DIR": str(tmp_path / "data")})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    summary = json.loads(report.with_suffix(".json").read_text())
+    assert all(summary["conservation"].values()), summary["conservation"]
+    stages = summary["stages"]
+    assert summary["orders placed"] == 40 and stages["accepted"] >= 30
+    assert stages["packed"] >= 1 and stages["routed"] >= 1 and stages["delivered"] >= 1
+    assert summary["refund total"] is not None and summary["events processed"] > 100
+    assert "fill rate" in run.stdout and "Report:" in run.stdout
+
+    page = report.read_text()
+    assert len(re.findall(r'<section class="depot"><h3>WH-(N|SE|SW) ', page)) == 3
+    assert page.count('<svg class="map"') == 3 and '<table id="kpis">' in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing to fetch when opened
