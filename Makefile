@@ -32,6 +32,7 @@ check: install
 
 test: check
 	deploy/kafka/broker.sh fetch
+	deploy/chromium.sh
 	$(BIN)/pytest -q --durations=10
 
 unit: install

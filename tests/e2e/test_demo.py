@@ -36,3 +36,14 @@ def test_a_short_demo_keeps_its_conservation_laws_and_draws_a_map_per_depot(tmp_
     assert len(re.findall(r'<section class="depot"><h3>WH-(N|SE|SW) ', page)) == 3
     assert page.count('<svg class="map"') == 3 and '<table id="kpis">' in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing to fetch when opened
+
+    # Opened in a real browser (headless Chromium), the page shows the maps and the KPI table and logs no
+    # error to its console.
+    browser = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                              "--v=0", "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
+    assert browser.returncode == 0, browser.stderr[-2000:]
+    dom = browser.stdout
+    assert dom.count('<svg class="map"') == 3 and dom.count("<polyline") >= 1 and '<table id="kpis">' in dom
+    assert dom.count("<tr>") >= 12  # a header and a row per KPI
+    console = [line for line in browser.stderr.splitlines() if "CONSOLE" in line]
+    assert console == [], console
