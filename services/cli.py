@@ -361,17 +361,16 @@ def returns_policy(
     """Set a shop's return policy (shops without one get the FULFIL_RETURNS_* defaults)."""
     from datetime import UTC, datetime
     from decimal import Decimal
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     from services.common.db import make_engine, unit_of_work_factory
+    from services.common.settings import time_zone as valid_zone
     from services.returns.domain.window import ReturnPolicy
     from services.returns.policies import set_policy
     if window_days != "none" and not (window_days.isdigit() and int(window_days) <= 3650):
         raise fail(f"--window-days must be a whole number of days up to 3650 or 'none', got {window_days!r}")
     try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise fail(f"--time-zone must be an IANA time zone such as Europe/Berlin, got {time_zone!r}") from None
+        valid_zone(time_zone)
+    except ValueError as exc:
+        raise fail(f"--time-zone {exc}") from None
     policy = ReturnPolicy(window_days=None if window_days == "none" else int(window_days), time_zone=time_zone,
                           final_sale_skus=frozenset(final_sale or ()),
                           restocking_fee_pct=Decimal(str(restocking_fee_pct)))

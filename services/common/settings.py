@@ -13,6 +13,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SERVICES: tuple[str, ...] = ("orders", "warehouse", "routing", "tracking", "returns")
 
 
+def time_zone(value: str) -> str:
+    """`value` if it names an IANA time zone, else a ValueError that says what is expected."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
+    return value
+
+
 class Settings(BaseSettings):
     """Every knob Fulfil has. The README's configuration table is generated from these fields."""
 
@@ -138,12 +148,7 @@ class Settings(BaseSettings):
     @field_validator("returns_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"returns_time_zone must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
-        return value
+        return time_zone(value)
 
     @field_validator("database_url")
     @classmethod

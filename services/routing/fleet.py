@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -15,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from schemas.base import Identifier
+from services.common.settings import time_zone
 from services.routing import tables
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -81,11 +81,7 @@ class DepotSpec(Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
-        return value
+        return time_zone(value)
 
     @field_validator("cutoffs")
     @classmethod
