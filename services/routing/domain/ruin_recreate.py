@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from services.routing.domain.model import SCALE, IntModel, fixed_routes
+from services.routing.domain.model import SCALE, IntModel, fixed_routes, route_cost
 from services.routing.domain.timeline import drive
 
 AVERAGE_REMOVED = 10  # c-bar in the paper
@@ -24,7 +24,6 @@ BLINK_RATE = 0.01
 MAX_BREAK_CHECKS = 20  # spots tried for a van with a break before the stop waits
 BYPASS = 0.01  # the paper's alpha: how rarely a split string keeps few stops
 NEVER = np.iinfo(np.int64).max
-Timing = tuple[list[int], list[int], int, int, np.ndarray]
 
 
 class Search:
@@ -34,19 +33,14 @@ class Search:
         self.np_rng = np.random.default_rng(seed)
         self.D = np.array(model.distance, dtype=np.int64)
         self.T = np.array(model.transit, dtype=np.int64)
-        self.ws = np.array([w[0] for w in model.windows], dtype=np.int64)
-        self.we = np.array([w[1] for w in model.windows], dtype=np.int64)
+        self.opens = [0] + [w[0] for w in model.windows[1:]]
+        self.closes = [w[1] for w in model.windows]
+        self.ws, self.we = np.array(self.opens, dtype=np.int64), np.array(self.closes, dtype=np.int64)
         self.weight = [load[0] for load in model.loads]
         self.volume = [load[1] for load in model.loads]
         vehicles = model.vehicles
-        self.cap_w = np.array([v.capacity[0] for v in vehicles], dtype=np.int64)
-        self.cap_v = np.array([v.capacity[1] for v in vehicles], dtype=np.int64)
-        self.rate = np.array([v.cost_per_unit for v in vehicles], dtype=np.int64)
-        self.fixed_cost = np.array([v.fixed_cost for v in vehicles], dtype=np.int64)
         self.dist = model.distance
         self.Tt, self.Dt = np.ascontiguousarray(self.T.T), np.ascontiguousarray(self.D.T)
-        self.opens = [0] + [w[0] for w in model.windows[1:]]
-        self.closes = [w[1] for w in model.windows]
         self.transit = model.transit
         self.locked = {vehicle: len(nodes) for vehicle, nodes in fixed_routes(model).items()}
         self.pinned = set(model.fixed)
@@ -63,9 +57,9 @@ class Search:
         self.timing = [self._timing(k, r) for k, r in enumerate(self.routes)]
 
     # -- evaluation -----------------------------------------------------------------------------------
-    def _timing(self, k: int, route: list[int]) -> Timing:
-        """Earliest service starts and latest allowed starts along [depot, *route, depot], the loads, and the
-        route's insertion spots as arrays: (before, after, earliest at before, latest at after, route, index)."""
+    def _timing(self, k: int, route: list[int]) -> np.ndarray:
+        """The route's insertion spots, one column each, from the earliest service starts and the latest allowed
+        starts along [depot, *route, depot] and the room left in the van."""
         path = [0, *route, 0]
         start, end = self.m.vehicles[k].shift
         transit, opens, closes = self.transit, self.opens, self.closes
@@ -93,7 +87,7 @@ class Search:
         spots = np.array((before, after, earliest[first:-1], latest[first + 1:], [k] * size, range(first, len(path) - 1),
                           [rate] * size, [opening - rate * dist[a][b] for a, b in zip(before, after)],
                           [v.capacity[0] - weight] * size, [v.capacity[1] - volume] * size), dtype=np.int64)
-        return earliest, latest, weight, volume, spots
+        return spots
 
     def fits(self, k: int, route: Sequence[int]) -> bool:
         """The exact test for a van with a break (the spots' test leaves the break out, so it can only
@@ -104,20 +98,6 @@ class Search:
                     service.__getitem__, v.rest)
         return (day.rest_fits and day.back <= v.shift[1]
                 and all(start <= closes[node] for node, (_, start) in zip(route, day.visits)))
-
-    def route_cost(self, k: int, route: Sequence[int]) -> int:
-        if not route:
-            return 0
-        path = [0, *route, 0]
-        return int(self.fixed_cost[k]) + int(self.rate[k]) * sum(self.dist[a][b] for a, b in zip(path, path[1:]))
-
-    def cost(self, routes: Sequence[Sequence[int]], unassigned: Sequence[int]) -> int:
-        return sum(self.route_cost(k, r) for k, r in enumerate(routes)) + sum(self.m.penalties[i] for i in unassigned)
-
-    def feasible(self, k: int, route: Sequence[int]) -> bool:
-        earliest, latest, weight, volume, _ = self._timing(k, list(route))
-        v = self.m.vehicles[k]
-        return weight <= v.capacity[0] and volume <= v.capacity[1] and all(e <= lt for e, lt in zip(earliest, latest))
 
     # -- ruin ------------------------------------------------------------------------------------------
     def _ruin(self, routes: list[list[int]]) -> list[int]:
@@ -164,18 +144,18 @@ class Search:
         return removed
 
     # -- recreate --------------------------------------------------------------------------------------
-    def _edges(self, routes: list[list[int]], timing: list[Timing]) -> np.ndarray:
-        """Every spot a stop could go, as one 6-row array (see _timing), built with one concatenation."""
+    def _edges(self, routes: list[list[int]], timing: list[np.ndarray]) -> np.ndarray:
+        """Every spot a stop could go (the columns of _timing), built with one concatenation."""
         active, kinds = [], set()
         for k, route in enumerate(routes):
             if not route:  # one empty van of each kind is enough to try
                 if self.kind[k] in kinds:
                     continue
                 kinds.add(self.kind[k])
-            active.append(timing[k][4])
+            active.append(timing[k])
         return np.concatenate(active, axis=1)
 
-    def _recreate(self, routes: list[list[int]], timing: list[Timing], removed: list[int]) -> list[int]:
+    def _recreate(self, routes: list[list[int]], timing: list[np.ndarray], removed: list[int]) -> list[int]:
         left = []
         edges = self._edges(routes, timing)
         Tt, Dt, T, D = self.Tt, self.Dt, self.T, self.D
@@ -190,16 +170,20 @@ class Search:
                 left.append(u)
                 continue
             delta = np.where(ok, rate * (Dt[u][prev] + D[u][nxt]) + base, NEVER)
-            for _ in range(MAX_BREAK_CHECKS):
+            spot = None
+            for _ in range(MAX_BREAK_CHECKS):  # the cheapest spot that also fits a van's break
                 best = int(np.argmin(delta))
+                if delta[best] == NEVER:
+                    break
                 k, i = int(owner[best]), int(position[best])
-                if delta[best] == NEVER or self.m.vehicles[k].rest is None or self.fits(k, routes[k][:i] + [u] + routes[k][i:]):
+                if self.m.vehicles[k].rest is None or self.fits(k, routes[k][:i] + [u] + routes[k][i:]):
+                    spot = (k, i)
                     break
                 delta[best] = NEVER
-            if delta[best] == NEVER or (self.m.vehicles[k].rest is not None and
-                                        not self.fits(k, routes[k][:i] + [u] + routes[k][i:])):
+            if spot is None:
                 left.append(u)
                 continue
+            k, i = spot
             routes[k].insert(i, u)
             timing[k] = self._timing(k, routes[k])
             edges = self._edges(routes, timing)
@@ -222,9 +206,9 @@ class Search:
             ) -> tuple[list[list[int]], list[int], int]:
         current = [list(r) for r in self.routes]
         current_left = list(self.unassigned)
-        current_cost = self.cost(current, current_left)
-        costs = [self.route_cost(k, r) for k, r in enumerate(current)]
         penalty = self.m.penalties
+        costs = [route_cost(self.m, k, r) for k, r in enumerate(current)]
+        current_cost = sum(costs) + sum(penalty[i] for i in current_left)
         best, best_left, best_cost = [list(r) for r in current], list(current_left), current_cost
         total = max(time_left(), 1e-9)
         iterations = 0
@@ -236,7 +220,7 @@ class Search:
             removed = self._ruin(routes) + list(current_left)
             timing = [self.timing[k] if r == current[k] else self._timing(k, r) for k, r in enumerate(routes)]
             left = self._recreate(routes, timing, self._order(removed))
-            route_costs = [costs[k] if r == current[k] else self.route_cost(k, r) for k, r in enumerate(routes)]
+            route_costs = [costs[k] if r == current[k] else route_cost(self.m, k, r) for k, r in enumerate(routes)]
             cost = sum(route_costs) + sum(penalty[i] for i in left)
             if cost < current_cost - temperature * math.log(1 - self.rng.random()):
                 current, current_left, current_cost, costs = routes, left, cost, route_costs
