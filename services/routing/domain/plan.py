@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.routing.domain.problem import Problem, Window
+from services.routing.domain.problem import Problem, Vehicle, Window
 from services.routing.domain.timeline import Day, drive
 
 EPSILON = 1e-6
@@ -63,6 +63,11 @@ def _day(problem: Problem, vehicle: int, stops: Sequence[int], depart: float) ->
                  lambda n: problem.stops[n - 1].window.start, lambda n: problem.stops[n - 1].service, rest)
 
 
+def _leaves(problem: Problem, vehicle: Vehicle) -> float:
+    """The earliest a van can leave: its shift has started and the depot is open."""
+    return max(vehicle.shift.start, problem.depot_hours.start)
+
+
 def _departure(problem: Problem, stops: Sequence[int], earliest: float) -> float:
     """Leave late enough not to wait at the first door: every service starts at the same time as if the
     driver had left at once, so nothing later moves."""
@@ -79,29 +84,26 @@ def read(problem: Problem, routes: Sequence[Sequence[int]], dropped: Sequence[in
     for vehicle, stops in enumerate(routes):
         if not stops:
             continue
-        v = problem.vehicles[vehicle]
-        earliest = max(v.shift.start, problem.depot_hours.start)
+        earliest = _leaves(problem, problem.vehicles[vehicle])
         depart, day = earliest, _day(problem, vehicle, stops, earliest)
         later = _departure(problem, stops, earliest)
         if later > earliest:  # leaving later must not move any service (a break could fall elsewhere)
             late_day = _day(problem, vehicle, stops, later)
             if [s for _, s in late_day.visits] == [s for _, s in day.visits] and late_day.rest_fits:
                 depart, day = later, late_day
-        times = day.visits
         weight = sum(problem.stops[i].weight for i in stops)
         volume = sum(problem.stops[i].volume for i in stops)
         visits = []
-        for i, (arrival, start) in zip(stops, times):
+        for i, (arrival, start) in zip(stops, day.visits):
             weight -= problem.stops[i].weight
             volume -= problem.stops[i].volume
             w = problem.stops[i].window
-            eta = Window(max(w.start, start - eta_half_width), max(max(w.start, start - eta_half_width),
-                                                                    min(w.end, start + eta_half_width)))
+            eta_start = max(w.start, start - eta_half_width)  # start ± the half width, inside the window
+            eta = Window(eta_start, max(eta_start, min(w.end, start + eta_half_width)))
             visits.append(Visit(i, arrival, start, eta, max(0.0, weight), max(0.0, volume)))
-        back = day.back
         path = [0, *(i + 1 for i in stops), 0]
         distance = sum(m.distance[a][b] for a, b in zip(path, path[1:]))
-        planned.append(Route(vehicle, depart, back, distance, tuple(visits)))
+        planned.append(Route(vehicle, depart, day.back, distance, tuple(visits)))
     return Plan(tuple(planned), tuple(why_dropped(problem, i) for i in dropped))
 
 
@@ -124,18 +126,15 @@ def violations(problem: Problem, routes: Sequence[Sequence[int]]) -> list[str]:
             problems.append(f"vehicle {v.id} carries {weight:g} over its capacity {v.capacity_weight:g}")
         if volume > v.capacity_volume + EPSILON and volume > 0:
             problems.append(f"vehicle {v.id} carries volume {volume:g} over its capacity {v.capacity_volume:g}")
-        earliest = max(v.shift.start, problem.depot_hours.start)
-        day = _day(problem, vehicle, stops, earliest)
-        times = day.visits
+        day = _day(problem, vehicle, stops, _leaves(problem, v))
         if not day.rest_fits:
             problems.append(f"vehicle {v.id}'s break starts at {day.rest_at:.0f}, after its window closes")
-        for i, (_, start) in zip(stops, times):
+        for i, (_, start) in zip(stops, day.visits):
             if start > problem.stops[i].window.end + EPSILON:
                 problems.append(f"stop {problem.stops[i].id} starts at {start:.4f}, after its window ends "
                                 f"({problem.stops[i].window.end:g})")
-        back = day.back
-        if back > min(v.shift.end, problem.depot_hours.end) + EPSILON:
-            problems.append(f"vehicle {v.id} is back at {back:.4f}, after its shift or the depot closes")
+        if day.back > min(v.shift.end, problem.depot_hours.end) + EPSILON:
+            problems.append(f"vehicle {v.id} is back at {day.back:.4f}, after its shift or the depot closes")
     return problems
 
 
@@ -153,13 +152,13 @@ def why_dropped(problem: Problem, i: int) -> Dropped:
                        f"no vehicle can carry it: {stop.weight:g} kg and {stop.volume:g} m3, the largest vehicle "
                        f"takes {heaviest:g} kg and {roomiest:g} m3")
     out, back = m.duration[0][i + 1], m.duration[i + 1][0]
-    earliest = min(max(v.shift.start, problem.depot_hours.start) for v in fits) + out
+    earliest = min(_leaves(problem, v) for v in fits) + out
     if earliest > stop.window.end + EPSILON:
         return Dropped(i, "window_unreachable",
                        f"its delivery window ends {earliest - stop.window.end:.0f} s before the first vehicle "
                        f"could get there ({out:.0f} s from the depot)")
     for v in fits:
-        start = max(max(v.shift.start, problem.depot_hours.start) + out, stop.window.start)
+        start = max(_leaves(problem, v) + out, stop.window.start)
         if start <= stop.window.end + EPSILON and start + stop.service + back <= \
                 min(v.shift.end, problem.depot_hours.end) + EPSILON:
             break
