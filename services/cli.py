@@ -258,15 +258,12 @@ def routing_solve(
     """Solve one benchmark instance with the service's own model building, solver and plan reading."""
     from services.routing.domain.plan import violations
     from services.routing.solomon import InstanceError, parse
-    from services.routing.solver import SolverParams
-    from services.routing.waves import solve
+    from services.routing.waves import solve, solver_params
     try:
         problem = parse(path)
     except (OSError, InstanceError) as exc:
         raise fail(str(exc)) from None
-    settings = load_settings()
-    params = SolverParams(time_limit_s=time_limit, first_solution=settings.routing_first_solution,
-                          metaheuristic=settings.routing_metaheuristic)
+    params = solver_params(load_settings()).model_copy(update={"time_limit_s": time_limit})
     plan, raw = solve(problem, params)
     routes = [[int(problem.stops[v.stop].id) for v in route.visits] for route in plan.routes]
     wrong = violations(problem, [[v.stop for v in route.visits] for route in plan.routes])

@@ -44,15 +44,9 @@ class Outcome:
     order_state: dict[str, str] = field(default_factory=dict)  # accepted, rejected, cancelled, ...
     shipments: dict[str, dict[str, Any]] = field(default_factory=dict)  # stock.reserved payloads
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # wave id -> latest route.planned
-    delivered: dict[str, datetime] = field(default_factory=dict)  # shipment id -> when
-    failed: dict[str, str] = field(default_factory=dict)  # shipment id -> reason
-    carrier: set[str] = field(default_factory=set)
-    backordered: set[str] = field(default_factory=set)
     accepted_at: list[float] = field(default_factory=list)  # seconds since the start
     on_time: dict[str, list[bool]] = field(default_factory=dict)  # wave id -> delivered inside the ETA window?
-    eta_errors_min: list[float] = field(default_factory=list)
     dead_letters: int = 0
-    refunds: Decimal = Decimal(0)
 
 
 class Simulation:
@@ -204,9 +198,6 @@ class Simulation:
         self.out.shipments[p["shipment_id"]] = p
         self.out.counts["reserved"] += 1
 
-    async def _on_order_backordered(self, p: dict[str, Any]) -> None:
-        self.out.backordered.add(p["order_id"])
-
     async def _on_picklist_issued(self, p: dict[str, Any]) -> None:
         wh = p["warehouse_id"]
         for line in p["lines"]:
@@ -265,14 +256,12 @@ class Simulation:
         window = stop["eta_window"]
         self.out.on_time.setdefault(wave_id, []).append(
             datetime.fromisoformat(window["start"]) <= at <= datetime.fromisoformat(window["end"]))
-        self.out.eta_errors_min.append(abs((at - arrival).total_seconds()) / 60)
         await self.send("carrier.scans", number, envelope("shipment.delivered", {
             "tracking_number": number, "scanned_at": at.isoformat()}, number, "carrier:own-fleet"))
 
     async def _on_delivery_method_chosen(self, p: dict[str, Any]) -> None:
         if p["method"] != "carrier":
             return
-        self.out.carrier.add(p["shipment_id"])
         number = p["tracking_number"]
         start = datetime(self.day.year, self.day.month, self.day.day, 10, tzinfo=self.zone)
         for kind, at in (("shipment.picked_up", start), ("shipment.delivered", start + timedelta(hours=5))):
@@ -281,11 +270,8 @@ class Simulation:
                                                               number, "carrier:parcel-co"))
 
     async def _on_shipment_status_changed(self, p: dict[str, Any]) -> None:
-        if p["status"] == "delivery_failed":
-            self.out.failed[p["shipment_id"]] = p.get("reason") or "delivery failed"
         if p["status"] != "delivered":
             return
-        self.out.delivered[p["shipment_id"]] = datetime.fromisoformat(p["changed_at"])
         self.out.counts["delivered"] += 1
         shipment = self.out.shipments.get(p["shipment_id"])
         if shipment is None or self.rng.random() >= 0.12:
@@ -313,4 +299,3 @@ class Simulation:
 
     async def _on_refund_issued(self, p: dict[str, Any]) -> None:
         self.out.counts["returned"] += 1
-        self.out.refunds += Decimal(p["amount"])

@@ -30,7 +30,7 @@ from services.returns import tables
 from services.returns.domain.inspection import (
     Inspected, InspectionError, inspect, ready_to_refund, receive, rma_number, settled, waiting,
 )
-from services.returns.domain.refunds import History, PaidLine, PaidOrder, Refund, ReturnedUnits, money, refund
+from services.returns.domain.refunds import History, PaidLine, PaidOrder, ReturnedUnits, money, refund
 from services.returns.domain.window import OrderedLine, ReturnCase, ReturnPolicy, refusals
 from services.returns.policies import policy_for
 
@@ -162,17 +162,17 @@ def return_requested(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def _locked_return(session: Session, rma: str) -> Any:
-    """The return, its order's row locked first (the lock order of every refund)."""
+def _locked_return(session: Session, rma: str) -> tuple[Any, Any]:
+    """The order and the return, the order's row locked first (the lock order of every refund)."""
     r = tables.returns
     found = session.execute(select(r.c.order_id).where(r.c.rma == rma)).first()
     if found is None:
         raise InspectionError(f"no authorised return has RMA {rma!r}")
-    _locked_order(session, found.order_id)
+    order = _locked_order(session, found.order_id)
     row = session.execute(select(r).where(r.c.rma == rma).with_for_update()).one()
     if row.status == "refunded":
         raise InspectionError(f"return {rma} is closed: its refund was issued; open a new return for more units")
-    return row
+    return order, row
 
 
 def _authorised(row: Any) -> dict[str, int]:
@@ -182,7 +182,7 @@ def _authorised(row: Any) -> dict[str, int]:
 def return_received(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     scan: ReturnParcelReceived = event.payload  # type: ignore[assignment]
     session, emitter = uow.session, emitter_for(event, ctx)
-    row = _locked_return(session, scan.rma)
+    _, row = _locked_return(session, scan.rma)
     received = receive(_authorised(row), row.received, [(line.line_id, line.quantity) for line in scan.lines])
     r = tables.returns
     session.execute(update(r).where(r.c.return_id == row.return_id).values(
@@ -199,7 +199,7 @@ def return_inspected(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     inspect or process."""
     scan: ReturnParcelInspected = event.payload  # type: ignore[assignment]
     session, emitter = uow.session, emitter_for(event, ctx)
-    row = _locked_return(session, scan.rma)
+    order, row = _locked_return(session, scan.rma)
     authorised = _authorised(row)
     dispositions = inspect(authorised, row.dispositions,
                            [Inspected(line.line_id, line.quantity, line.disposition) for line in scan.lines])
@@ -207,9 +207,9 @@ def return_inspected(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     wrong = [line.line_id for line in scan.lines if skus[line.line_id] != line.sku]
     if wrong:
         raise InspectionError(f"line(s) {', '.join(wrong)} of {scan.rma}: the scanned SKU is not the one returned")
-    received = {line_id: max(row.received.get(line_id, 0), sum(counts.values()))
-                for line_id, counts in dispositions.items()} | {
-        line_id: n for line_id, n in row.received.items() if line_id not in dispositions}
+    received = dict(row.received)  # an inspected unit was received, scanned in or not
+    for line_id, counts in dispositions.items():
+        received[line_id] = max(received.get(line_id, 0), sum(counts.values()))
     lines = [InspectedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity, disposition=line.disposition,
                            restock_warehouse_id=(line.restock_warehouse_id or scan.warehouse_id)
                            if line.disposition == "restock" else None) for line in scan.lines]
@@ -218,7 +218,7 @@ def return_inspected(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
         inspected_at=scan.inspected_at), row.order_id)
     status = "awaiting_processing" if waiting(dispositions) else "received"
     if ready_to_refund(received, dispositions):
-        _issue_refund(session, emitter, row, dispositions, ctx)
+        _issue_refund(session, emitter, order, row, dispositions, ctx)
         status = "refunded"
     r = tables.returns
     session.execute(update(r).where(r.c.return_id == row.return_id).values(
@@ -239,9 +239,8 @@ def _history(session: Session, order_id: str) -> History:
     return History(units, shipping, paid)
 
 
-def _issue_refund(session: Session, emitter: Emitter, row: Any, dispositions: dict[str, dict[str, int]],
-                  ctx: Context) -> Refund:
-    order = session.execute(select(tables.orders).where(tables.orders.c.order_id == row.order_id)).one()
+def _issue_refund(session: Session, emitter: Emitter, order: Any, row: Any, dispositions: dict[str, dict[str, int]],
+                  ctx: Context) -> None:
     paid = PaidOrder(tuple(PaidLine(line["line_id"], line["quantity"], Decimal(line["unit_price"]))
                            for line in order.lines), discount=order.discount, shipping=order.shipping)
     asked = {line["line_id"]: line for line in row.lines}
@@ -261,14 +260,13 @@ def _issue_refund(session: Session, emitter: Emitter, row: Any, dispositions: di
         tables.refunds.c.refund_id)).first()
     if inserted is None:  # the unique return_id says this return was refunded already: never twice
         log.warning("returns.refund_already_issued", rma=row.rma)
-        return result
+        return
     emitter.add(TOPIC, row.order_id, RefundIssued(
         refund_id=refund_id, return_id=row.return_id, order_id=row.order_id, rma=row.rma, currency=order.currency,
         lines=[RefundLine(line_id=line.line_id, quantity=line.quantity, amount=money(line.net_cents),
                           restocking_fee=money(line.fee_cents)) for line in result.lines],
         shipping=money(result.shipping_cents), restocking_fee=money(result.fee_cents),
         amount=money(result.total_cents), explanation=list(result.explanation), issued_at=ctx.now), row.order_id)
-    return result
 
 
 HANDLERS: HandlerTable = {
