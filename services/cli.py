@@ -325,6 +325,49 @@ def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")
                + ("messages on the .dlq topics" if dead is not None else f"Kafka at {settings.kafka_bootstrap} did not answer"))
 
 
+def consumers() -> dict[str, list[str]]:
+    """Each runnable service and the topics it consumes, as its handler table says."""
+    return {s: list(importlib.import_module(f"services.{s}.handlers").HANDLERS) for s in runnable_services()}
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+    wait_drained: Annotated[bool, typer.Option("--wait-drained", help="Wait until the system has drained; exit 1 "
+                                               "if it has not within --timeout")] = False,
+    timeout: Annotated[float, typer.Option(min=0, help="Seconds --wait-drained waits at most")] = 300,
+) -> None:
+    """Per service: consumer lag per topic, outbox backlog (rows, oldest age), parked records; dead letters per
+    topic (each message once); and whether the system has drained (nothing waiting in two looks in a row)."""
+    from services.common.status import observe, wait_drained as wait
+    settings = load_settings()
+    try:
+        if wait_drained:
+            done, snapshot = wait(settings, consumers(), timeout)
+        else:
+            done, snapshot = False, observe(settings, consumers())
+            if snapshot.quiet:
+                done, snapshot = wait(settings, consumers(), 2.0)
+    except Exception as exc:
+        raise fail(f"could not read the system's state: {str(exc).splitlines()[0]}") from None
+    if as_json:
+        typer.echo(json.dumps(snapshot.as_json(done), indent=2))
+    else:
+        typer.echo(f"{'service':10} {'topic':18} {'lag':>8}   {'outbox':>7} {'oldest':>8} {'parked':>7}")
+        for s in snapshot.services:
+            oldest = "-" if s.outbox_oldest_s is None else f"{s.outbox_oldest_s:.1f}s"
+            for n, (topic, lag) in enumerate(s.lag.items()):
+                tail = f"   {s.outbox_rows:>7} {oldest:>8} {s.parked:>7}" if n == 0 else ""
+                typer.echo(f"{s.service if n == 0 else '':10} {topic:18} {lag:>8}{tail}")
+        dead = ", ".join(f"{t} {n}" for t, n in snapshot.dead_letters.items()) or "none"
+        typer.echo(f"dead letters: {dead}")
+        waiting = sum(s.waiting for s in snapshot.services)
+        typer.echo("drained: yes, nothing waiting on any topic or in any outbox" if done else
+                   f"drained: no, {waiting} messages waiting (lag + outbox rows)")
+    if wait_drained and not done:
+        raise typer.Exit(1)
+
+
 @returns_app.command("show")
 def returns_show(
     rma: Annotated[str, typer.Argument(help="The RMA (or, for a rejected return, the return id)")],
@@ -415,7 +458,9 @@ def send(
 ) -> None:
     """Publish events from a file. Every event is validated first; nothing is sent if any is invalid."""
     from schemas.registry import TOPICS, DecodeError, decode, message_key
+    from services.common.dead_letters import record_size
     from services.common.kafka_io import Outgoing, send_all
+    from services.common.topics import message_max_bytes
     if not raw and topic not in TOPICS:
         raise fail(f"unknown topic {topic!r}; expected one of {', '.join(TOPICS)} (or --raw)")
     settings = load_settings()
@@ -431,6 +476,11 @@ def send(
             raise fail(f"{file}:{number}: {exc}") from None
         routing_key = key or message_key(topic, event)
         outgoing.append(Outgoing(routing_key.encode(), value))
+    limit = message_max_bytes(settings.topics_file)
+    for number, message in enumerate(outgoing, 1):
+        if (size := record_size(message.key, message.value, list(message.headers))) > limit:
+            raise fail(f"{file}: message {number} is {size} bytes as a Kafka record; the broker takes at most "
+                       f"{limit} (message_max_bytes in deploy/topics.yaml); nothing was sent")
     try:
         count = asyncio.run(send_all(settings, settings.topic(topic), outgoing))
     except Exception as exc:

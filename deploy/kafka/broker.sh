@@ -3,9 +3,14 @@
 # run from Apache Kafka's own Maven Central artifacts. Used by the tests and by developers;
 # production runs the official image (docker-compose.yml).
 #
-#   deploy/kafka/broker.sh start [PORT]   fetch (cached), format storage, start, wait until it answers
-#   deploy/kafka/broker.sh stop  [PORT]   stop cleanly (SIGTERM, then wait)
+#   deploy/kafka/broker.sh start [PORT]     fetch (cached), format fresh storage, start, wait until it answers
+#   deploy/kafka/broker.sh restart [PORT]   start again on the data it has (after a stop or a kill)
+#   deploy/kafka/broker.sh stop  [PORT]     stop cleanly (SIGTERM, then wait)
+#   deploy/kafka/broker.sh kill  [PORT]     kill -9, as a crash would (fault tests); data stays for restart
 #   deploy/kafka/broker.sh status [PORT]
+#   deploy/kafka/broker.sh limits           the size limit it is configured with
+#
+# The largest message the broker takes (message.max.bytes) is message_max_bytes of deploy/topics.yaml.
 #
 # Environment: FULFIL_KAFKA_HOME (default ~/.cache/fulfil/kafka) holds the jars and the
 # per-port data directories.
@@ -19,6 +24,7 @@ version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.x
 libs="$home/libs-$version"
 run="$home/run-$port"
 controller_port=$((port + 1))
+message_max_bytes=$(sed -n 's/^message_max_bytes: *\([0-9][0-9]*\).*/\1/p' "$here/../topics.yaml")
 
 die() { echo "broker.sh: $*" >&2; exit 1; }
 
@@ -41,8 +47,30 @@ pid_alive() { [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null; }
 start() {
   pid_alive && { echo "broker.sh: already running on 127.0.0.1:$port (pid $(cat "$run/pid"))"; return 0; }
   answers && die "port $port is already taken by another process"
+  [ -n "$message_max_bytes" ] || die "no message_max_bytes in $here/../topics.yaml"
   fetch
   rm -rf "$run" && mkdir -p "$run/data"
+  configure
+  local java_opts; java_opts=$(java_options)
+  # shellcheck disable=SC2086
+  java $java_opts -cp "$libs/*" kafka.tools.StorageTool format \
+       -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
+       -c "$run/server.properties" > "$run/format.log" 2>&1 \
+    || { cat "$run/format.log" >&2; die "formatting KRaft storage failed"; }
+  launch
+}
+
+restart() {
+  pid_alive && { echo "broker.sh: already running on 127.0.0.1:$port (pid $(cat "$run/pid"))"; return 0; }
+  [ -f "$run/server.properties" ] || die "no broker data for port $port to restart on; use start"
+  launch
+}
+
+java_options() {
+  echo "-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true -Dlog4j.configuration=file:$run/log4j.properties"
+}
+
+configure() {
   cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -60,6 +88,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
+message.max.bytes=$message_max_bytes
 PROPS
   cat > "$run/log4j.properties" <<PROPS
 log4j.rootLogger=WARN, file
@@ -71,13 +100,13 @@ log4j.appender.file.File=$run/broker.log
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 PROPS
-  local java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
-                   "-Dlog4j.configuration=file:$run/log4j.properties")
-  java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
-       -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
-       -c "$run/server.properties" > "$run/format.log" 2>&1 \
-    || { cat "$run/format.log" >&2; die "formatting KRaft storage failed"; }
-  nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$run/server.properties" \
+}
+
+launch() {
+  : > "$run/broker.log"
+  local java_opts; java_opts=$(java_options)
+  # shellcheck disable=SC2086
+  nohup java $java_opts -cp "$libs/*" kafka.Kafka "$run/server.properties" \
        > "$run/stdout.log" 2>&1 < /dev/null &
   echo $! > "$run/pid"
   for _ in $(seq 1 120); do
@@ -104,10 +133,22 @@ stop() {
   rm -f "$run/pid"
 }
 
+crash() {
+  pid_alive || { echo "broker.sh: not running on port $port"; return 0; }
+  local pid; pid=$(cat "$run/pid")
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$run/pid"
+  echo "broker.sh: killed (-9)"
+}
+
 case "$cmd" in
   start) start ;;
+  restart) restart ;;
   stop) stop ;;
+  kill) crash ;;
   status) if pid_alive && answers; then echo "running on 127.0.0.1:$port"; else echo "not running"; exit 1; fi ;;
   fetch) fetch ;;
-  *) die "usage: broker.sh start|stop|status|fetch [PORT]" ;;
+  limits) echo "message.max.bytes=$message_max_bytes" ;;
+  *) die "usage: broker.sh start|restart|stop|kill|status|fetch [PORT]" ;;
 esac

@@ -16,18 +16,24 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
+from aiokafka.errors import (
+    CorruptRecordException, InvalidMessageError, InvalidTopicError, MessageSizeTooLargeError, RecordListTooLargeError,
+    RecordTooLargeError, UnsupportedForMessageFormatError,
+)
+from faust.exceptions import ProducerSendError
 from faust.types import EventT
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import metrics
 from services.common.dead_letters import Incoming
 from services.common.logging import get_logger
-from services.common.messaging import Messaging, OutboxRecord
+from services.common.health import Health
+from services.common.messaging import Backlog, Messaging, OutboxRecord
 from services.common.processor import HandlerTable, Processor, Scheduled, describe
-from services.common.relay import OutboxRelay
+from services.common.relay import Failure, OutboxRelay, publish_in_key_order
 from services.common.retry import RetryPolicy, backoff_delay
 from services.common.settings import Settings
-from services.common.topics import load_spec
+from services.common.topics import load_spec, message_max_bytes
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -61,19 +67,44 @@ def create_app(service: str, settings: Settings) -> faust.App:
         topic_replication_factor=settings.kafka_replication_factor,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_max_request_size=message_max_bytes(settings.topics_file),
     )
 
 
 class FaustPublisher:
-    """Publishes outbox records through the app's own producer and waits for every acknowledgement."""
+    """Publishes outbox records through the app's own producer and reports, per record, whether the broker
+    acknowledged it."""
 
     def __init__(self, app: faust.App) -> None:
         self.app = app
 
-    async def publish(self, records: list[OutboxRecord]) -> None:
+    async def send(self, records: list[OutboxRecord]) -> list[Failure | None]:
         producer = self.app.producer
-        pending = [await producer.send(r.topic, r.key, r.value, None, None, list(r.headers)) for r in records]
-        await asyncio.gather(*pending)
+        outcomes: list[Failure | None | asyncio.Future[Any]] = []
+        for r in records:
+            try:
+                outcomes.append(asyncio.ensure_future(
+                    await producer.send(r.topic, r.key, r.value, None, None, list(r.headers))))
+            except Exception as exc:
+                outcomes.append(classify(exc))
+        pending = [o for o in outcomes if isinstance(o, asyncio.Future)]
+        await asyncio.gather(*pending, return_exceptions=True)
+        return [_outcome(o) if isinstance(o, asyncio.Future) else o for o in outcomes]
+
+
+def _outcome(future: asyncio.Future[Any]) -> Failure | None:
+    error = future.exception()
+    return None if error is None else classify(error)
+
+
+PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError,
+             CorruptRecordException, UnsupportedForMessageFormatError, InvalidMessageError, TypeError, ValueError)
+"""Errors that trying again cannot cure: the record itself is what the broker or the client refuses."""
+
+
+def classify(exc: BaseException) -> Failure:
+    cause = exc.__cause__ if isinstance(exc, ProducerSendError) and exc.__cause__ is not None else exc
+    return Failure(f"{type(cause).__name__}: {cause}"[:1000], isinstance(cause, PERMANENT))
 
 
 def _incoming(event: EventT) -> Incoming:
@@ -93,23 +124,32 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
     async def run_sync(fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
-    processor = Processor(service, sessions, messaging, handlers, settings, clock)
-    metrics.serve(settings, service)
-    relay = OutboxRelay(FaustPublisher(app), sessions, messaging, run_sync, settings.outbox_sweep_grace_s,
+    health = Health(settings.ready_outbox_max_age_s)
+    processor = Processor(service, sessions, messaging, handlers, settings, clock, health=health)
+    metrics.serve(settings, service, health)
+    publisher = FaustPublisher(app)
+    relay = OutboxRelay(publisher, sessions, messaging, run_sync, settings.outbox_sweep_grace_s,
                         RetryPolicy.from_settings(settings))
     crash_after_commit = "crash_after_commit" in settings.fault_set
 
     async def publish(records: list[OutboxRecord]) -> None:
-        attempt = 0
-        while True:
+        """Committed rows go through the relay (what it cannot send now stays in the outbox for the sweep).
+        Records that exist nowhere else (dead letters written without the database, the last resort) are
+        retried here until the broker takes them."""
+        committed = [r for r in records if r.id is not None]
+        if committed:
             try:
-                await relay.publish_committed(records)
-                return
+                await relay.publish_committed(committed)
             except Exception as exc:
-                if all(r.id is not None for r in records):
-                    log.warning("outbox.publish_deferred", count=len(records), error=repr(exc))
-                    return  # committed rows: the sweep publishes them
-                attempt += 1  # dead letters with no database behind them: keep trying, they exist nowhere else
+                log.warning("outbox.publish_deferred", count=len(committed), error=repr(exc))
+        direct, attempt = [r for r in records if r.id is None], 0
+        while direct:
+            report = await publish_in_key_order(publisher, direct)
+            for record, why in report.parked:
+                log.error("dead_letter.unpublishable", topic=record.topic, size=len(record.value), error=why)
+            direct = report.unsent
+            if direct:
+                attempt += 1
                 await asyncio.sleep(backoff_delay(attempt, 0.2, 5.0))
 
     def make_agent(topic_name: str) -> Callable[[Any], Any]:
@@ -125,7 +165,8 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
                     outcome = await run_sync(lambda: processor.run(list(batch)))
                 except Exception as exc:  # never let an exception reach Faust: it would ack the batch
                     log.exception("batch.failed", topic=topic_name, size=len(batch))
-                    outcome = processor.abandon(list(batch), f"processing failed: {exc!r}")
+                    reason = f"processing failed: {exc!r}"
+                    outcome = await run_sync(lambda: processor.abandon(list(batch), reason))
                 metrics.record_batch(service, topic_name, time.perf_counter() - started, outcome.processed,
                                      outcome.duplicates, outcome.ignored, outcome.dead)
                 _record_lag(app, service, topic_name, events)
@@ -166,8 +207,25 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         by_topic: dict[str, list[int]] = {}
         for tp in assigned:
             by_topic.setdefault(settings.logical_topic(tp.topic), []).append(tp.partition)
-        log.info("partitions.assigned", pid=os.getpid(),
-                 partitions={t: sorted(p) for t, p in by_topic.items() if t in handlers})
+        mine = {t: sorted(p) for t, p in by_topic.items() if t in handlers}
+        health.partitions_assigned(sum(len(p) for p in mine.values()))
+        log.info("partitions.assigned", pid=os.getpid(), partitions=mine)
+
+    @app.timer(0.5, name=f"{service}.outage_pause")
+    async def pause_during_outage() -> None:
+        """While the database is away, stop fetching (offsets are not committed either: the batch that met the
+        outage is still waiting for it); resume once a batch has gone through again."""
+        consumer = app.consumer
+        if health.outage:
+            assignment = consumer.assignment()
+            if not health.paused:
+                log.warning("consumer.paused", reason=health.database_error, partitions=len(assignment))
+            consumer.pause_partitions(assignment)  # again each tick: a rebalance may have added partitions
+            health.set_paused(True)
+        elif health.paused:
+            consumer.resume_partitions(consumer.assignment())
+            health.set_paused(False)
+            log.info("consumer.resumed")
 
     for scheduled in jobs:
         app.timer(scheduled.interval_s, name=f"{service}.{scheduled.name}")(make_timer(scheduled))
@@ -176,10 +234,19 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
     async def sweep() -> None:
         try:
             await relay.sweep()
+            backlog = await run_sync(lambda: _backlog(sessions, messaging))
         except Exception as exc:
             log.warning("outbox.sweep_failed", error=repr(exc).splitlines()[0])
+            return
+        health.outbox(backlog.rows, backlog.oldest_s, backlog.parked)
+        metrics.record_backlog(service, backlog.rows, backlog.oldest_s, backlog.parked)
 
     return processor
+
+
+def _backlog(sessions: sessionmaker[Session], messaging: Messaging) -> Backlog:
+    with sessions() as session:
+        return messaging.backlog(session)
 
 
 def _record_lag(app: faust.App, service: str, topic: str, events: Sequence[Any]) -> None:

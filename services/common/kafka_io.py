@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common.settings import Settings
+from services.common.topics import message_max_bytes
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class Outgoing:
 
 async def send_all(settings: Settings, topic: str, messages: list[Outgoing]) -> int:
     """Publish in order and wait for every acknowledgement."""
-    producer = AIOKafkaProducer(**settings.aiokafka_options(), acks="all", enable_idempotence=False)
+    producer = AIOKafkaProducer(**settings.aiokafka_options(), acks="all", enable_idempotence=False,
+                                max_request_size=message_max_bytes(settings.topics_file))
     await producer.start()
     try:
         pending = [await producer.send(topic, m.value, key=m.key, headers=list(m.headers)) for m in messages]

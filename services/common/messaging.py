@@ -1,7 +1,9 @@
 """Inbox (dedupe by event_id) and outbox (events written in the same transaction as the state, deleted once
-published: what is left in it is exactly what still has to go out).
+published: what is left in it is exactly what still has to go out), and what an operator needs beside them:
+records that can never be published (parked, with the reason), dead letters kept whole, and how far each
+partition has been processed.
 
-Every service schema has the same two tables, declared once here.
+Every service schema has the same tables, declared once here; migrations create them from these definitions.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Identity, Integer, LargeBinary, MetaData, Table, Text, Uuid, delete, func, select,
-    text,
+    BigInteger, Column, DateTime, Identity, Integer, LargeBinary, MetaData, PrimaryKeyConstraint, Table, Text, Uuid,
+    UniqueConstraint, bindparam, delete, func, select, text, update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
@@ -54,7 +56,47 @@ class Messaging:
             Column("value", LargeBinary, nullable=False),
             Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
             Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column("attempts", Integer, nullable=False, server_default=text("0")),
+            Column("next_attempt_at", DateTime(timezone=True)),
+            Column("last_error", Text),
         )
+        self.parked = Table(
+            "outbox_parked", metadata,
+            Column("id", BigInteger, primary_key=True, autoincrement=False),
+            Column("event_id", Uuid, nullable=False, unique=True),
+            Column("topic", Text, nullable=False),
+            Column("key", LargeBinary),
+            Column("value", LargeBinary, nullable=False),
+            Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column("reason", Text, nullable=False),
+        )
+        self.dead_letters = Table(
+            "dead_letters", metadata,
+            Column("id", Uuid, primary_key=True),
+            Column("source_topic", Text, nullable=False),
+            Column("source_partition", Integer, nullable=False),
+            Column("source_offset", BigInteger, nullable=False),
+            Column("key", LargeBinary),
+            Column("value", LargeBinary, nullable=False),
+            Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+            Column("reason", Text, nullable=False),
+            Column("service", Text, nullable=False),
+            Column("failed_at", DateTime(timezone=True), nullable=False),
+            Column("size", Integer, nullable=False),
+            Column("sha256", Text, nullable=False),
+            UniqueConstraint("source_topic", "source_partition", "source_offset"),
+        )
+        self.offsets = Table(
+            "consumer_offsets", metadata,
+            Column("topic", Text, nullable=False),
+            Column("partition", Integer, nullable=False),
+            Column("next_offset", BigInteger, nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            PrimaryKeyConstraint("topic", "partition"),
+        )
+
 
     def claim(self, session: Session, event_id: uuid.UUID, event_type: str, topic: str, partition: int,
               offset: int) -> bool:
@@ -97,12 +139,14 @@ class Messaging:
             session.execute(delete(self.outbox).where(self.outbox.c.id.in_(ids)))
 
     def lock_unsent(self, session: Session, grace: timedelta, limit: int = 500) -> list[OutboxRecord]:
-        """Unsent rows older than `grace` by the database's clock (workers' clocks may differ), locked so
-        that only one sweeper publishes them."""
+        """Unsent rows older than `grace` by the database's clock (workers' clocks may differ) and due for another
+        attempt, locked so that only one sweeper publishes them."""
+        o = self.outbox.c
         statement = (
             select(self.outbox)
-            .where(self.outbox.c.created_at < func.now() - grace)
-            .order_by(self.outbox.c.id)
+            .where(o.created_at < func.now() - grace,
+                   (o.next_attempt_at.is_(None)) | (o.next_attempt_at <= func.now()))
+            .order_by(o.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -111,3 +155,62 @@ class Messaging:
                          [(k, v.encode()) for k, v in row.headers], row.id)
             for row in session.execute(statement)
         ]
+
+    def defer(self, session: Session, failures: list[tuple[int, str]], base_s: float, cap_s: float) -> None:
+        """Rows whose publishing failed for a reason that may pass: tried again after a back-off that doubles
+        with their attempts (base_s, 2*base_s, ... never above cap_s)."""
+        if not failures:
+            return
+        o = self.outbox.c
+        wait = func.least(cap_s, base_s * func.power(2, o.attempts)) * text("interval '1 second'")
+        session.execute(
+            update(self.outbox).where(o.id == bindparam("row_id"))
+            .values(attempts=o.attempts + 1, last_error=bindparam("error"), next_attempt_at=func.now() + wait),
+            [{"row_id": row_id, "error": error[:1000]} for row_id, error in failures])
+
+    def still_unsent(self, session: Session, ids: list[int]) -> set[int]:
+        return set(session.execute(select(self.outbox.c.id).where(self.outbox.c.id.in_(ids))).scalars())
+
+    def park(self, session: Session, failures: list[tuple[int, str]]) -> None:
+        """Rows that can never be published (too large, refused for good) leave the outbox for the parked table,
+        with the reason: kept, counted and shown, never retried in a loop."""
+        for row_id, reason in failures:
+            row = session.execute(delete(self.outbox).where(self.outbox.c.id == row_id)
+                                  .returning(*self.outbox.c)).first()
+            if row is not None:
+                session.execute(insert(self.parked).values(
+                    id=row.id, event_id=row.event_id, topic=row.topic, key=row.key, value=row.value,
+                    headers=row.headers, created_at=row.created_at, reason=reason[:4000]
+                ).on_conflict_do_nothing())
+
+    def store_dead_letters(self, session: Session, rows: list[dict[str, object]]) -> None:
+        """Keep dead-lettered messages whole, once per source position."""
+        if rows:
+            session.execute(insert(self.dead_letters).on_conflict_do_nothing(), rows)
+
+    def record_offsets(self, session: Session, positions: dict[tuple[str, int], int]) -> None:
+        """(topic, partition) -> next offset to process, in the batch's own transaction: the processed position
+        that `fulfil status` holds against the end of each partition, whatever the broker's admin API offers."""
+        if not positions:
+            return
+        rows = [{"topic": t, "partition": p, "next_offset": o} for (t, p), o in positions.items()]
+        statement = insert(self.offsets)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["topic", "partition"],
+            set_={"next_offset": func.greatest(self.offsets.c.next_offset, statement.excluded.next_offset),
+                  "updated_at": func.now()}), rows)
+
+    def backlog(self, session: Session) -> Backlog:
+        """What is still to send, how old the oldest is by the database's clock, and what is parked."""
+        o = self.outbox.c
+        rows, oldest = session.execute(select(func.count(), func.extract("epoch", func.now() - func.min(o.created_at)))
+                                       ).one()
+        parked = session.execute(select(func.count()).select_from(self.parked)).scalar_one()
+        return Backlog(int(rows), float(oldest) if oldest is not None else None, int(parked))
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    rows: int
+    oldest_s: float | None
+    parked: int

@@ -1,10 +1,13 @@
 """Effectively-once processing of a batch of messages in one database transaction.
 
 decode (bad bytes -> dead letter) -> claim the event_id in the inbox (duplicate -> skip) -> run the
-handler -> write its events to the outbox -> commit. Synchronous on purpose: it runs in a worker
-thread, off the event loop. Transient database errors retry the whole batch with back-off; an event
-whose handler fails for any other reason is dead-lettered on its own, in the same transaction as
-its inbox row, and the rest of the batch goes on.
+handler -> write its events to the outbox -> record how far each partition got -> commit. Synchronous on
+purpose: it runs in a worker thread, off the event loop.
+
+Only deterministic failures dead-letter: bytes that do not decode, events that break the contract, a handler
+error that repeats when the event is tried again on its own. Infrastructure is never the event's fault: a
+database outage of any length retries the whole batch with capped back-off for as long as it lasts (the
+worker reports itself not ready and its consumer pauses meanwhile), then carries on where it was.
 """
 
 from __future__ import annotations
@@ -22,13 +25,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from schemas.envelope import Event
 from schemas.registry import DecodeError, decode_wanted
 from services.common.db import UnitOfWork
-from services.common.dead_letters import Incoming, dead_letter
+from services.common.dead_letters import DeadLetter, Incoming, dead_letter, record_size
+from services.common.health import Health
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.retry import RetryPolicy, is_transient, retry_transient
 from services.common.settings import Settings
+from services.common.topics import message_max_bytes
 
 log = get_logger(__name__)
+ISOLATED_TRIES = 2
+"""How often an event whose handler failed in its batch is tried again on its own before it is dead-lettered."""
+
+
+class TooLargeToPublish(Exception):
+    """A handler's answer would exceed the broker's size limit: the cause is dead-lettered (its state change rolls
+    back with it) rather than committing something that can never go out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +126,9 @@ class BatchOutcome:
 class Processor:
     def __init__(self, service: str, sessions: sessionmaker[Session], messaging: Messaging,
                  handlers: HandlerTable, settings: Settings, clock: Callable[[], datetime],
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, health: Health | None = None) -> None:
+        self.health = health or Health(settings.ready_outbox_max_age_s)
+        self.max_message_bytes = message_max_bytes(settings.topics_file)
         self.service = service
         self.sessions = sessions
         self.messaging = messaging
@@ -124,11 +138,11 @@ class Processor:
         self.sleep = sleep
         self.retry = RetryPolicy.from_settings(settings)
 
-    def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event]], list[OutboxRecord]]:
+    def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event]], list[DeadLetter]]:
         """Split messages into events and dead letters for the ones that do not decode. Event types this
         service does not handle are skipped before validation (they are someone else's to judge)."""
         good: list[tuple[Incoming, Event]] = []
-        dead: list[OutboxRecord] = []
+        dead: list[DeadLetter] = []
         for message in messages:
             topic = self.settings.logical_topic(message.topic)
             try:
@@ -137,46 +151,54 @@ class Processor:
                     good.append((message, event))
             except DecodeError as exc:
                 log.warning("message.dead_lettered", topic=message.topic, partition=message.partition,
-                            offset=message.offset, error=str(exc))
+                            offset=message.offset, error=str(exc)[:500])
                 dead.append(dead_letter(message, str(exc), service=self.service, failed_at=self.clock()))
         return good, dead
 
     def run(self, messages: list[Incoming]) -> BatchOutcome:
-        """Process a batch with retries; returns what to publish now that it is committed."""
+        """Process a batch, waiting out database outages; returns what to publish now that it is committed."""
         good, undecodable = self.decode(messages)
         attempt, isolate = 0, False
         while True:
             try:
-                outcome = self._transaction(good, undecodable, isolate)
-                return outcome
+                outcome = self._transaction(messages, good, undecodable, isolate)
             except Exception as exc:
                 if is_transient(exc):
                     attempt += 1
-                    if attempt >= self.retry.attempts:
-                        return self._give_up(good, undecodable, exc, attempt)
+                    error = str(exc).splitlines()[0] if str(exc) else repr(exc)
+                    self.health.database_down(error)
                     delay = self.retry.delay(attempt)
-                    log.warning("database.retry", attempt=attempt, delay_s=delay, error=str(exc).splitlines()[0])
+                    log.warning("database.retry", attempt=attempt, delay_s=delay, error=error)
                     self.sleep(delay)
                 elif not isolate:
-                    log.warning("batch.isolating", error=repr(exc))
+                    log.warning("batch.isolating", error=repr(exc)[:500])
                     isolate = True
                 else:
                     raise
+            else:
+                if attempt:
+                    log.info("database.recovered", attempts=attempt)
+                self.health.database_up()
+                return outcome
 
-    def _transaction(self, good: list[tuple[Incoming, Event]], undecodable: list[OutboxRecord],
-                     isolate: bool) -> BatchOutcome:
+    def _transaction(self, messages: list[Incoming], good: list[tuple[Incoming, Event]],
+                     undecodable: list[DeadLetter], isolate: bool) -> BatchOutcome:
         outcome = BatchOutcome(dead=len(undecodable))
         now = self.clock()
         ctx = Context(now=now, settings=self.settings)
-        records: list[OutboxRecord] = list(undecodable)
+        records: list[OutboxRecord] = []
+        dead: list[DeadLetter] = list(undecodable)
         handled = [(m, e, h) for m, e in good if (h := self._handler_for(m, e)) is not None]
         outcome.ignored = len(good) - len(handled)
         with UnitOfWork(self.sessions) as uow:
             if isolate:
-                self._handle_one_by_one(uow, handled, ctx, records, outcome)
+                self._handle_one_by_one(uow, handled, ctx, records, dead, outcome)
             else:
                 self._handle_batch(uow, handled, ctx, records, outcome)
+            self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
+            records[:0] = [d.record(self.max_message_bytes) for d in dead]
             outcome.to_publish = self.messaging.enqueue(uow.session, records)
+            self.messaging.record_offsets(uow.session, positions(messages))
             uow.commit()
         return outcome
 
@@ -209,19 +231,26 @@ class Processor:
             outcome.processed += len(run)
 
     def _handle_one_by_one(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event, Handler | Batched]],
-                           ctx: Context, records: list[OutboxRecord], outcome: BatchOutcome) -> None:
-        """Each event in its own savepoint, so one that fails is dead-lettered and the rest commit."""
+                           ctx: Context, records: list[OutboxRecord], dead: list[DeadLetter],
+                           outcome: BatchOutcome) -> None:
+        """Each event in its own savepoint, tried again when it fails, so that only one whose failure repeats is
+        dead-lettered and the rest commit."""
         for message, event, handler in handled:
-            savepoint = uow.session.begin_nested()
-            try:
-                outcome.processed += self._handle(uow, message, event, handler, ctx, records, outcome)
-                savepoint.commit()
-            except Exception as exc:
-                savepoint.rollback()
-                if is_transient(exc):
-                    raise
-                self._dead_letter_in_place(uow, message, event, exc, ctx.now, records)
-                outcome.dead += 1
+            for attempt in range(1, ISOLATED_TRIES + 1):
+                savepoint = uow.session.begin_nested()
+                emitted: list[OutboxRecord] = []
+                try:
+                    outcome.processed += self._handle(uow, message, event, handler, ctx, emitted, outcome)
+                    savepoint.commit()
+                    records.extend(emitted)
+                    break
+                except Exception as exc:
+                    savepoint.rollback()
+                    if is_transient(exc):
+                        raise
+                    if attempt == ISOLATED_TRIES:
+                        dead.append(self._dead_letter_in_place(uow, message, event, exc, ctx.now))
+                        outcome.dead += 1
 
     def _handle(self, uow: UnitOfWork, message: Incoming, event: Event, handler: Handler | Batched, ctx: Context,
                 records: list[OutboxRecord], outcome: BatchOutcome) -> bool:
@@ -238,27 +267,23 @@ class Processor:
         return True
 
     def _emit(self, emitted: list[Emit], records: list[OutboxRecord]) -> None:
-        records.extend(emit.record(self.settings.topic(emit.topic)) for emit in emitted)
+        for emit in emitted:
+            record = emit.record(self.settings.topic(emit.topic))
+            if len(record.value) + len(record.key or b"") + 1024 > self.max_message_bytes and (
+                    size := record_size(record.key, record.value, record.headers)) > self.max_message_bytes:
+                raise TooLargeToPublish(f"{emit.event.envelope.event_type} would be {size} bytes on {emit.topic}; "
+                                        f"the broker takes at most {self.max_message_bytes}")
+            records.append(record)
 
     def _dead_letter_in_place(self, uow: UnitOfWork, message: Incoming, event: Event, exc: Exception,
-                              now: datetime, records: list[OutboxRecord]) -> None:
+                              now: datetime) -> DeadLetter:
         envelope = event.envelope
         reason = f"handler failed: {exc!r}\n{''.join(traceback.format_exception(exc)[-3:])}"
         log.error("event.dead_lettered", event_id=str(envelope.event_id), correlation_id=envelope.correlation_id,
-                  error=repr(exc))
+                  error=repr(exc)[:500])
         self.messaging.claim(uow.session, envelope.event_id, envelope.event_type, message.topic,
                              message.partition, message.offset)
-        records.append(dead_letter(message, reason, service=self.service, failed_at=now))
-
-    def _give_up(self, good: list[tuple[Incoming, Event]], undecodable: list[OutboxRecord], exc: BaseException,
-                 attempts: int) -> BatchOutcome:
-        """The database stayed away past the retry budget: the batch goes to the dead letters, published
-        directly (there is no database to hold an outbox), so the partition moves on and nothing is lost."""
-        reason = f"database unavailable after {attempts} attempts: {str(exc).splitlines()[0]}"
-        outcome = self.abandon([message for message, _ in good], reason)
-        outcome.to_publish[:0] = undecodable
-        outcome.dead += len(undecodable)
-        return outcome
+        return dead_letter(message, reason, service=self.service, failed_at=now)
 
     def run_job(self, job: Job) -> list[OutboxRecord]:
         """Run a timer's job in one transaction, retrying transient database errors; returns what to publish.
@@ -274,12 +299,29 @@ class Processor:
         return retry_transient(once, self.retry, self.sleep)
 
     def abandon(self, messages: list[Incoming], reason: str) -> BatchOutcome:
-        """Dead-letter a whole batch without the database: the last resort when processing failed in a
-        way no retry or isolation could handle. Faust acks a batch whatever happens; this keeps it."""
+        """Dead-letter a whole batch: the last resort when processing failed in a way no retry or isolation
+        could handle (Faust acks a batch whatever happens; this keeps it). Through the database when it
+        answers, so the messages are kept whole like every dead letter; published directly when it does not."""
         log.error("batch.dead_lettered", size=len(messages), error=reason)
-        now = self.clock()
-        dead = [dead_letter(message, reason, service=self.service, failed_at=now) for message in messages]
-        return BatchOutcome(to_publish=dead, dead=len(dead))
+        dead = [dead_letter(message, reason, service=self.service, failed_at=self.clock()) for message in messages]
+        try:
+            with UnitOfWork(self.sessions) as uow:
+                self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
+                records = self.messaging.enqueue(uow.session, [d.record(self.max_message_bytes) for d in dead])
+                self.messaging.record_offsets(uow.session, positions(messages))
+                uow.commit()
+        except Exception:
+            log.exception("batch.dead_lettered_without_database")
+            records = [d.record(self.max_message_bytes) for d in dead]
+        return BatchOutcome(to_publish=records, dead=len(dead))
+
+
+def positions(messages: Sequence[Incoming]) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> the offset after the last message of the batch."""
+    after: dict[tuple[str, int], int] = {}
+    for m in messages:
+        after[(m.topic, m.partition)] = max(after.get((m.topic, m.partition), 0), m.offset + 1)
+    return after
 
 
 def describe(outcome: BatchOutcome) -> dict[str, Any]:

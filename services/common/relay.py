@@ -1,8 +1,17 @@
-"""The outbox relay: publish right after commit, and sweep up rows a crash left unsent."""
+"""The outbox relay: publish right after commit, and sweep up rows that are still unsent.
+
+Publishing reports an outcome per record. What the broker acknowledged is deleted even when other records of
+the same batch failed; a failure that may pass (broker away, leader moving) leaves the row for the sweep with a
+back-off that grows per row; a record that can never be published (too large, refused for good) is parked with
+its reason. So one record can never block another, nothing acknowledged is sent again, and nothing is retried
+in a loop. Records with the same topic and key go out in their outbox order: a key whose record failed holds
+the records behind it until the failed one is through.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
@@ -14,11 +23,78 @@ from services.common.retry import RetryPolicy, retry_transient
 
 log = get_logger(__name__)
 T = TypeVar("T")
+Key = tuple[str, bytes | None]
+RETRY_BASE_S, RETRY_CAP_S = 1.0, 30.0
+"""Back-off of a row whose publishing failed: 1 s, 2 s, 4 s ... at most 30 s between attempts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why the broker did not take a record; `permanent` when trying again cannot help."""
+
+    error: str
+    permanent: bool
 
 
 class Publisher(Protocol):
-    async def publish(self, records: list[OutboxRecord]) -> None:
-        """Send every record and return once the broker has acknowledged all of them."""
+    async def send(self, records: list[OutboxRecord]) -> list[Failure | None]:
+        """Send every record; return, in the same order, None for each the broker acknowledged and a Failure
+        for each it did not."""
+
+
+@dataclass
+class Report:
+    """What became of records handed to the relay."""
+
+    sent: list[OutboxRecord] = field(default_factory=list)
+    failed: list[tuple[OutboxRecord, str]] = field(default_factory=list)
+    parked: list[tuple[OutboxRecord, str]] = field(default_factory=list)
+    held: list[OutboxRecord] = field(default_factory=list)
+    """Not sent at all: behind a failed record of the same key."""
+
+    @property
+    def unsent(self) -> list[OutboxRecord]:
+        return [r for r, _ in self.failed] + self.held
+
+
+def key_of(record: OutboxRecord) -> Key:
+    return (record.topic, record.key)
+
+
+def chains(records: list[OutboxRecord]) -> list[list[OutboxRecord]]:
+    """Records that depend on each other (same topic and key), in order; records without a key stand alone."""
+    keyed: dict[Key, list[OutboxRecord]] = {}
+    alone: list[list[OutboxRecord]] = []
+    for record in records:
+        if record.key is None:
+            alone.append([record])
+        else:
+            keyed.setdefault(key_of(record), []).append(record)
+    return list(keyed.values()) + alone
+
+
+async def publish_in_key_order(publisher: Publisher, records: list[OutboxRecord]) -> Report:
+    """Send in rounds, the n-th record of every chain in round n, so that a record is only sent once the one
+    before it with the same key was acknowledged (or parked). Most batches are one round."""
+    report = Report()
+    active = [(chain, 0) for chain in chains(records)]
+    while active:
+        heads = [chain[i] for chain, i in active]
+        outcomes = await publisher.send(heads)
+        following = []
+        for (chain, i), record, outcome in zip(active, heads, outcomes, strict=True):
+            if outcome is None:
+                report.sent.append(record)
+            elif outcome.permanent:
+                report.parked.append((record, outcome.error))
+            else:
+                report.failed.append((record, outcome.error))
+                report.held.extend(chain[i + 1:])
+                continue
+            if i + 1 < len(chain):
+                following.append((chain, i + 1))
+        active = following
+    return report
 
 
 RunSync = Callable[[Callable[[], T]], Awaitable[T]]
@@ -26,51 +102,80 @@ RunSync = Callable[[Callable[[], T]], Awaitable[T]]
 
 class OutboxRelay:
     def __init__(self, publisher: Publisher, sessions: sessionmaker[Session], messaging: Messaging,
-                 run_sync: RunSync[object], grace_s: float, retry: RetryPolicy | None = None) -> None:
+                 run_sync: RunSync[object], grace_s: float, retry: RetryPolicy | None = None,
+                 sweep_limit: int = 500) -> None:
         self.retry = retry or RetryPolicy()
         self.publisher = publisher
         self.sessions = sessions
         self.messaging = messaging
         self.run_sync = run_sync
         self.grace = timedelta(seconds=grace_s)
+        self.sweep_limit = sweep_limit
+        self.left: dict[int, Key] = {}
+        """Outbox rows this relay left unsent, by id: their keys hold later records back for the sweep."""
 
-    async def publish_committed(self, records: list[OutboxRecord]) -> None:
-        """Publish what a transaction just committed; a failure leaves the rows to the sweep."""
+    async def publish_committed(self, records: list[OutboxRecord]) -> Report:
+        """Publish what a transaction just committed. Records of a key that has a row waiting in the outbox are
+        left to the sweep, behind it."""
         if not records:
-            return
-        await self.publisher.publish(records)
-        ids = [r.id for r in records if r.id is not None]
-        if ids:
-            await self.run_sync(lambda: self._delete_sent(ids))
+            return Report()
+        held_keys = set(self.left.values())
+        direct = [r for r in records if key_of(r) not in held_keys]
+        report = await publish_in_key_order(self.publisher, direct)
+        report.held.extend(r for r in records if key_of(r) in held_keys)
+        await self.run_sync(lambda: self._settle_in_new_transaction(report))
+        self._remember(report)
+        return report
 
-    def _delete_sent(self, ids: list[int]) -> None:
-        """Retried through short database outages: a row left behind would be re-sent by the sweep
-        (harmless to consumers, who dedupe by event_id, but noise on the wire)."""
-        def mark() -> None:
-            with self.sessions() as session:
-                self.messaging.delete_sent(session, ids)
-                session.commit()
-
-        retry_transient(mark, self.retry)
-
-    async def sweep(self) -> int:
-        """Publish rows left unsent (older than the grace period) by a crash; returns how many."""
+    async def sweep(self) -> Report:
+        """Publish rows that are due (older than the grace period, past their back-off), in outbox order."""
         session = self.sessions()
         try:
             rows: list[OutboxRecord] = await self.run_sync(  # type: ignore[assignment]
-                lambda: self.messaging.lock_unsent(session, self.grace))
+                lambda: self.messaging.lock_unsent(session, self.grace, self.sweep_limit))
+            report = await publish_in_key_order(self.publisher, rows) if rows else Report()
+            await self.run_sync(lambda: self._settle(session, report))
             if rows:
-                await self.publisher.publish(rows)
-                await self.run_sync(lambda: self._commit_sent(session, rows))
-                log.warning("outbox.swept", count=len(rows))
-            else:
-                await self.run_sync(session.rollback)
-            return len(rows)
+                log.warning("outbox.swept", sent=len(report.sent), failed=len(report.failed),
+                            parked=len(report.parked), held=len(report.held))
+            self._remember(report)
+            if self.left:
+                gone = await self.run_sync(lambda: self._gone(list(self.left)))
+                for row_id in gone:  # type: ignore[attr-defined]
+                    self.left.pop(row_id, None)
+            return report
         finally:
             await self.run_sync(session.close)
 
-    def _commit_sent(self, session: Session, rows: list[OutboxRecord]) -> None:
-        self.messaging.delete_sent(session, [r.id for r in rows if r.id is not None])
+    def _remember(self, report: Report) -> None:
+        for record in report.sent:
+            self.left.pop(record.id, None)  # type: ignore[arg-type]
+        for record, _ in report.parked:
+            self.left.pop(record.id, None)  # type: ignore[arg-type]
+        for record in report.unsent:
+            if record.id is not None:
+                self.left[record.id] = key_of(record)
+
+    def _gone(self, ids: list[int]) -> set[int]:
+        with self.sessions() as session:
+            return set(ids) - self.messaging.still_unsent(session, ids)
+
+    def _settle_in_new_transaction(self, report: Report) -> None:
+        """Retried through database outages of any length: a row left behind would only be sent again (harmless
+        to consumers, who dedupe by event_id, but noise on the wire)."""
+        def settle() -> None:
+            with self.sessions() as session:
+                self._settle(session, report)
+
+        retry_transient(settle, self.retry.forever())
+
+    def _settle(self, session: Session, report: Report) -> None:
+        self.messaging.delete_sent(session, [r.id for r in report.sent if r.id is not None])
+        parked = [(r.id, why) for r, why in report.parked if r.id is not None]
+        if parked:
+            log.error("outbox.parked", count=len(parked), topics=sorted({r.topic for r, _ in report.parked}),
+                      reason=report.parked[0][1])
+        self.messaging.park(session, parked)
+        self.messaging.defer(session, [(r.id, why) for r, why in report.failed if r.id is not None],
+                             RETRY_BASE_S, RETRY_CAP_S)
         session.commit()
-
-

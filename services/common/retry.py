@@ -42,11 +42,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try through a database outage (FULFIL_DB_RETRY_*)."""
+    """How hard to try through a database outage (FULFIL_DB_RETRY_*); `attempts` None: for as long as it lasts."""
 
-    attempts: int = 12
+    attempts: int | None = 12
     base_delay_s: float = 0.1
     max_delay_s: float = 5.0
+
+    def forever(self) -> RetryPolicy:
+        return RetryPolicy(None, self.base_delay_s, self.max_delay_s)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
@@ -64,6 +67,6 @@ def retry_transient(fn: Callable[[], T], policy: RetryPolicy, sleep: Callable[[f
             return fn()
         except Exception as exc:
             attempt += 1
-            if not is_transient(exc) or attempt >= policy.attempts:
+            if not is_transient(exc) or (policy.attempts is not None and attempt >= policy.attempts):
                 raise
             sleep(policy.delay(attempt))

@@ -62,12 +62,16 @@ class Settings(BaseSettings):
     # Processing
     batch_size: int = Field(500, ge=1, description="Events per database transaction at most")
     batch_within_s: float = Field(0.02, gt=0, description="How long an agent waits to fill a batch")
-    db_retry_attempts: int = Field(12, ge=1, description="Attempts on a transient database error before dead-lettering")
+    db_retry_attempts: int = Field(
+        12, ge=1, description="Attempts on a transient database error in a timer's job or a command before it gives "
+        "up; event processing waits out an outage of any length")
     db_retry_base_delay_s: float = Field(0.1, gt=0, description="First back-off delay; doubles each attempt")
     db_retry_max_delay_s: float = Field(5.0, gt=0, description="Longest single back-off delay")
     outbox_sweep_interval_s: float = Field(2.0, gt=0, description="How often unsent outbox rows are looked for")
     outbox_sweep_grace_s: float = Field(
         5.0, ge=0, description="Rows younger than this are left to the publisher that wrote them")
+    ready_outbox_max_age_s: float = Field(
+        60.0, gt=0, description="A worker whose oldest unsent outbox row is older than this says it is not ready")
 
     # Orders
     orders_catalogue_path: Path | None = Field(

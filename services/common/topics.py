@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +23,36 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def load_spec(path: Path | None = None) -> dict[str, TopicSpec]:
-    """Every topic including the dead-letter twins, by logical name."""
+def _document(path: Path | None) -> dict[str, Any]:
     path = path or SPEC_PATH
     if not path.exists():
         raise FileNotFoundError(f"topic spec {path} not found; set FULFIL_TOPICS_FILE")
     document: dict[str, Any] = yaml.safe_load(path.read_text())
+    return document
+
+
+@cache
+def message_max_bytes(path: Path | None = None) -> int:
+    """The largest record batch any topic takes: the one limit the broker, the topics, every producer and
+    `fulfil send` are held to (the spec's `message_max_bytes`)."""
+    return int(_document(path)["message_max_bytes"])
+
+
+def load_spec(path: Path | None = None) -> dict[str, TopicSpec]:
+    """Every topic including the dead-letter twins, by logical name; each with `max.message.bytes` from the
+    spec's one limit."""
+    document = _document(path)
+    limit = {"max.message.bytes": str(document["message_max_bytes"])}
     defaults = document.get("defaults", {})
     dead = document.get("dead_letters", {})
     specs: dict[str, TopicSpec] = {}
     for name, own in (document.get("topics") or {}).items():
         own = own or {}
-        config = {**defaults.get("config", {}), **own.get("config", {})}
+        config = {**defaults.get("config", {}), **own.get("config", {}), **limit}
         specs[name] = TopicSpec(name, int(own.get("partitions", defaults.get("partitions", 1))),
                                 {k: str(v) for k, v in config.items()})
         specs[dlq_topic(name)] = TopicSpec(dlq_topic(name), int(dead.get("partitions", 1)),
-                                           {k: str(v) for k, v in dead.get("config", {}).items()})
+                                           {**{k: str(v) for k, v in dead.get("config", {}).items()}, **limit})
     return specs
 
 

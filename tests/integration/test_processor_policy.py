@@ -15,6 +15,7 @@ from schemas.envelope import Event
 from services.common.db import UnitOfWork, make_engine, unit_of_work_factory
 from services.common.dead_letters import Incoming
 from services.common.embedded import EmbeddedPostgres
+from services.common.health import Health
 from services.common.migrate import upgrade
 from services.common.processor import Context, Emit, Processor
 from services.common.settings import Settings
@@ -39,10 +40,12 @@ def message(document: dict[str, object] | bytes, offset: int) -> Incoming:
     return Incoming("shop.orders", 0, offset, b"k", value)
 
 
-def processor(settings: Settings, handler: object, sleeps: list[float] | None = None) -> Processor:
+def processor(settings: Settings, handler: object, sleeps: list[float] | None = None,
+              health: Health | None = None) -> Processor:
     table = {"shop.orders": {"order.placed": handler}}
     return Processor("orders", unit_of_work_factory(make_engine(settings)), tables.messaging, table,  # type: ignore[arg-type]
-                     settings, lambda: datetime.now(UTC), sleep=(sleeps.append if sleeps is not None else lambda s: None))
+                     settings, lambda: datetime.now(UTC), sleep=(sleeps.append if sleeps is not None else lambda s: None),
+                     health=health)
 
 
 def count(settings: Settings, sql: str) -> int:
@@ -92,20 +95,55 @@ def test_transient_database_errors_are_retried_with_backoff(settings: Settings) 
     assert count(settings, "SELECT count(*) FROM orders.orders") == 1
 
 
-def test_past_the_retry_budget_the_batch_is_dead_lettered_not_lost(settings: Settings) -> None:
-    def down(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-        raise OperationalError("INSERT", {}, psycopg2.OperationalError("could not connect to server"))
+def test_a_database_outage_of_any_length_is_waited_out_and_nothing_is_dead_lettered(settings: Settings) -> None:
+    """Far past the old retry budget (settings here allow 4 attempts): the batch waits, capped back-off."""
+    failures = [40]
+
+    def down_for_a_while(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+        if failures[0]:
+            failures[0] -= 1
+            raise OperationalError("INSERT", {}, psycopg2.OperationalError("could not connect to server"))
+        return place_orders(uow, [event], ctx)
 
     sleeps: list[float] = []
-    outcome = processor(settings, down, sleeps).run(
-        [message(b"garbage", 0), message(order_placed("o-a"), 1), message(order_placed("o-b"), 2)])
-    assert len(sleeps) == 3 and outcome.dead == 3
-    assert [r.topic for r in outcome.to_publish] == ["shop.orders.dlq"] * 3
-    assert all(r.id is None for r in outcome.to_publish), "not in the database: published directly"
-    reasons = [dict(r.headers)["fulfil.error"].decode() for r in outcome.to_publish]
-    assert reasons[0].startswith("not JSON")
-    assert all(r.startswith("database unavailable after 4 attempts") for r in reasons[1:])
-    assert count(settings, "SELECT count(*) FROM orders.inbox") == 0
+    health = Health(60)
+    seen_down: list[bool] = []
+    run = processor(settings, down_for_a_while, sleeps, health)
+    run.sleep = lambda s: (sleeps.append(s), seen_down.append(health.outage))  # type: ignore[assignment,func-returns-value]
+    outcome = run.run([message(b"garbage", 0), message(order_placed("o-a"), 1), message(order_placed("o-b"), 2)])
+    assert len(sleeps) == 40 and max(sleeps) == settings.db_retry_max_delay_s
+    assert all(seen_down) and not health.outage, "not ready during the outage, ready again after"
+    assert (outcome.processed, outcome.dead) == (2, 1), "only the undecodable message is a dead letter"
+    assert count(settings, "SELECT count(*) FROM orders.orders") == 2
+    assert count(settings, "SELECT count(*) FROM orders.dead_letters") == 1
+    assert count(settings, "SELECT next_offset FROM orders.consumer_offsets WHERE topic = 'shop.orders'") == 3
+
+
+def test_a_handler_error_that_does_not_repeat_is_not_a_dead_letter(settings: Settings) -> None:
+    failed = set()
+
+    def once(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+        if event.envelope.correlation_id not in failed:
+            failed.add(event.envelope.correlation_id)
+            raise RuntimeError("a hiccup")
+        return place_orders(uow, [event], ctx)
+
+    outcome = processor(settings, once).run([message(order_placed("o-1"), 0), message(order_placed("o-2"), 1)])
+    assert (outcome.processed, outcome.dead) == (2, 0)
+
+
+def test_an_answer_too_large_to_publish_dead_letters_its_cause_and_commits_nothing_of_it(settings: Settings) -> None:
+    def bloated(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+        emitted = place_orders(uow, [event], ctx)
+        if event.envelope.correlation_id == "o-huge":  # an answer keyed by 3.6 MB: over any broker's limit
+            return [Emit(emitted[0].topic, emitted[0].key * 600_000, emitted[0].event)]
+        return emitted
+
+    outcome = processor(settings, bloated).run([message(order_placed("o-huge"), 0), message(order_placed("o-2"), 1)])
+    assert (outcome.processed, outcome.dead) == (1, 1)
+    dead = [r for r in outcome.to_publish if r.topic == "shop.orders.dlq"]
+    assert b"the broker takes at most" in dict(dead[0].headers)["fulfil.error"]
+    assert count(settings, "SELECT count(*) FROM orders.orders") == 1, "the oversized answer's order rolled back"
 
 
 def test_undecodable_messages_are_dead_lettered_through_the_outbox(settings: Settings) -> None:
@@ -120,3 +158,4 @@ def test_abandon_keeps_every_message_of_a_batch(settings: Settings) -> None:
     outcome = processor(settings, HANDLERS["shop.orders"]["order.placed"]).abandon(batch, "processing failed: boom")
     assert [r.value for r in outcome.to_publish] == [m.value for m in batch]
     assert all(dict(r.headers)["fulfil.error"] == b"processing failed: boom" for r in outcome.to_publish)
+    assert count(settings, "SELECT count(*) FROM orders.dead_letters") == 2, "kept whole in the database"

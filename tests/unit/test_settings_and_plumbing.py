@@ -8,7 +8,6 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from services.common.dead_letters import Incoming, dead_letter
 from services.common.retry import RetryPolicy, backoff_delay, is_transient, retry_transient
 from services.common.settings import Settings, env_names
 from services.common.topics import load_spec
@@ -94,18 +93,6 @@ def test_retry_transient_backs_off_then_gives_up_and_never_retries_a_bug() -> No
     with pytest.raises(ValueError):
         retry_transient(bug, policy, sleeps.append)
     assert len(calls) == 1
-
-
-def test_a_dead_letter_keeps_the_original_bytes_and_says_where_they_came_from() -> None:
-    message = Incoming("shop.orders", 3, 42, b"o-1", b"\x00garbage")
-    record = dead_letter(message, "not JSON", service="orders", failed_at=datetime(2026, 1, 1, tzinfo=UTC))
-    headers = dict(record.headers)
-    assert (record.topic, record.key, record.value) == ("shop.orders.dlq", b"o-1", b"\x00garbage")
-    assert headers["fulfil.error"] == b"not JSON"
-    assert (headers["fulfil.source.topic"], headers["fulfil.source.partition"], headers["fulfil.source.offset"]) == (
-        b"shop.orders", b"3", b"42")
-    again = dead_letter(message, "not JSON", service="orders", failed_at=datetime(2026, 1, 2, tzinfo=UTC))
-    assert record.event_id == again.event_id and isinstance(record.event_id, uuid.UUID)
 
 
 def test_the_topic_spec_gives_every_topic_a_dead_letter_twin() -> None:
