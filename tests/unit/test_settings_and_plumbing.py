@@ -1,5 +1,3 @@
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
