@@ -336,18 +336,25 @@ def status(
     wait_drained: Annotated[bool, typer.Option("--wait-drained", help="Wait until the system has drained; exit 1 "
                                                "if it has not within --timeout")] = False,
     timeout: Annotated[float, typer.Option(min=0, help="Seconds --wait-drained waits at most")] = 300,
+    service: Annotated[list[str] | None, typer.Option(
+        "--service", help="Only this service (repeat for more); default: every service")] = None,
 ) -> None:
     """Per service: consumer lag per topic, outbox backlog (rows, oldest age), parked records; dead letters per
     topic (each message once); and whether the system has drained (nothing waiting in two looks in a row)."""
     from services.common.status import observe, wait_drained as wait
     settings = load_settings()
+    watched = consumers()
+    if unknown := [s for s in service or () if s not in watched]:
+        raise fail(f"unknown service {unknown[0]!r}; expected one of {', '.join(watched)}")
+    if service:
+        watched = {s: topics for s, topics in watched.items() if s in service}
     try:
         if wait_drained:
-            done, snapshot = wait(settings, consumers(), timeout)
+            done, snapshot = wait(settings, watched, timeout)
         else:
-            done, snapshot = False, observe(settings, consumers())
+            done, snapshot = False, observe(settings, watched)
             if snapshot.quiet:
-                done, snapshot = wait(settings, consumers(), 2.0)
+                done, snapshot = wait(settings, watched, 2.0)
     except Exception as exc:
         raise fail(f"could not read the system's state: {str(exc).splitlines()[0]}") from None
     if as_json:

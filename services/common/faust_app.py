@@ -68,6 +68,7 @@ def create_app(service: str, settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=message_max_bytes(settings.topics_file),
+        stream_buffer_maxsize=2 * settings.batch_size,  # what is fetched ahead of the batch in hand, at most
     )
 
 
@@ -211,19 +212,16 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
         health.partitions_assigned(sum(len(p) for p in mine.values()))
         log.info("partitions.assigned", pid=os.getpid(), partitions=mine)
 
-    @app.timer(0.5, name=f"{service}.outage_pause")
-    async def pause_during_outage() -> None:
-        """While the database is away, stop fetching (offsets are not committed either: the batch that met the
-        outage is still waiting for it); resume once a batch has gone through again."""
-        consumer = app.consumer
-        if health.outage:
-            assignment = consumer.assignment()
-            if not health.paused:
-                log.warning("consumer.paused", reason=health.database_error, partitions=len(assignment))
-            consumer.pause_partitions(assignment)  # again each tick: a rebalance may have added partitions
+    @app.timer(0.5, name=f"{service}.outage_watch")
+    async def watch_outage() -> None:
+        """While the database is away, consumption stands still: the batch that met the outage waits for it in
+        its thread, its offsets are not committed, and the fetcher stops once the stream's buffer is full (the
+        broker keeps the rest). Partitions are not paused through Faust: it drops records fetched for a
+        partition paused meanwhile, past its fetch position. Reported here and on /readyz."""
+        if health.outage and not health.paused:
             health.set_paused(True)
-        elif health.paused:
-            consumer.resume_partitions(consumer.assignment())
+            log.warning("consumer.paused", reason=health.database_error)
+        elif health.paused and not health.outage:
             health.set_paused(False)
             log.info("consumer.resumed")
 

@@ -57,9 +57,9 @@ async def _offsets(settings: Settings, topics: Sequence[str]) -> tuple[dict[Topi
                                 request_timeout_ms=15000)
     await consumer.start()
     try:
-        existing = await consumer.topics()
-        tps = [TopicPartition(t, p) for t in topics if t in existing
-               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        # the cluster metadata itself: consumer.topics() fetches it but leaves partitions_for_topic() empty
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
         if not tps:
             return {}, {}
         return dict(await consumer.beginning_offsets(tps)), dict(await consumer.end_offsets(tps))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.common.embedded import EmbeddedPostgres
+from services.common.embedded import EmbeddedPostgres, free_port
 from tests.factories import order_placed
-from tests.integration.conftest import Stack, make_stack, values
+from tests.integration.conftest import Stack, get, make_stack, values
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +31,30 @@ def test_a_worker_killed_after_commit_but_before_publishing_republishes_after_re
     assert stack.sql("SELECT count(*) FROM orders.inbox")[0][0] == 1
 
 
-def test_postgres_stopped_under_a_stream_of_orders_loses_and_doubles_nothing(kafka_bootstrap: str,
-                                                                             tmp_path: Path) -> None:
+OUTAGE_S = 80
+"""More than twice the old retry budget (about 36 s, after which whole batches used to be dead-lettered)."""
+
+
+def readiness(port: int) -> tuple[int, dict[str, object]]:
+    answer = get(port, "/readyz")
+    return answer.status_code, answer.json()
+
+
+def test_postgres_away_longer_than_any_retry_budget_loses_and_doubles_nothing(kafka_bootstrap: str,
+                                                                              tmp_path: Path) -> None:
     postgres = EmbeddedPostgres(tmp_path / "pg")
     postgres.start()
     stack = make_stack(kafka_bootstrap, postgres, tmp_path / "logs")
+    port = free_port()
     try:
-        stack.start_worker()
+        stack.start_worker(FULFIL_METRICS_PORT=str(port))
         stack.send("shop.orders", [order_placed("warm-up")])
         stack.read("orders.events", lambda rs: len(values(rs)) == 1)
+        assert get(port, "/healthz").status_code == 200
+        deadline = time.monotonic() + 30
+        while readiness(port)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert readiness(port)[0] == 200, readiness(port)
 
         total = 120
         sender = threading.Thread(target=lambda: [
@@ -48,7 +63,11 @@ def test_postgres_stopped_under_a_stream_of_orders_loses_and_doubles_nothing(kaf
         sender.start()
         time.sleep(1.5)
         postgres.stop()
-        time.sleep(6)
+        time.sleep(OUTAGE_S / 2)
+        code, body = readiness(port)
+        assert code == 503 and body["database"] == "down" and body["paused"] is True, body
+        assert get(port, "/healthz").status_code == 200, "alive all the same"
+        time.sleep(OUTAGE_S / 2)
         postgres.start()
         sender.join()
 
@@ -62,7 +81,9 @@ def test_postgres_stopped_under_a_stream_of_orders_loses_and_doubles_nothing(kaf
         assert stack.sql("SELECT count(*) FROM orders.orders")[0][0] == total + 1
         assert stack.sql("SELECT count(*) FROM orders.outbox")[0][0] == 0
         assert "database.retry" in stack.log_text(), "the outage was not noticed: the test proved nothing"
-        assert values(stack.read("shop.orders.dlq", lambda rs: True, timeout_s=3)) == []
+        assert "consumer.paused" in stack.log_text() and "consumer.resumed" in stack.log_text()
+        assert stack.read("shop.orders.dlq", lambda rs: True, timeout_s=3) == [], "an outage is never a dead letter"
+        assert readiness(port)[0] == 200
     finally:
         stack.stop_workers()
         postgres.stop()
