@@ -121,15 +121,20 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
          clock: Callable[[], datetime] = utc_now) -> Processor:
     """Register one agent per consumed topic, a timer per scheduled job, and the outbox sweep timer."""
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{service}-db")
+    outbox_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{service}-outbox")
 
     async def run_sync(fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, fn)
+
+    async def run_outbox(fn: Callable[[], T]) -> T:
+        """The relay's own threads: a batch waiting out an outage must never keep the outbox from settling."""
+        return await asyncio.get_running_loop().run_in_executor(outbox_executor, fn)
 
     health = Health(settings.ready_outbox_max_age_s)
     processor = Processor(service, sessions, messaging, handlers, settings, clock, health=health)
     metrics.serve(settings, service, health)
     publisher = FaustPublisher(app)
-    relay = OutboxRelay(publisher, sessions, messaging, run_sync, settings.outbox_sweep_grace_s,
+    relay = OutboxRelay(publisher, sessions, messaging, run_outbox, settings.outbox_sweep_grace_s,
                         RetryPolicy.from_settings(settings))
     crash_after_commit = "crash_after_commit" in settings.fault_set
 
@@ -232,7 +237,7 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
     async def sweep() -> None:
         try:
             await relay.sweep()
-            backlog = await run_sync(lambda: _backlog(sessions, messaging))
+            backlog = await run_outbox(lambda: _backlog(sessions, messaging))
         except Exception as exc:
             log.warning("outbox.sweep_failed", error=repr(exc).splitlines()[0])
             return

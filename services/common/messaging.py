@@ -134,18 +134,25 @@ class Messaging:
 
     def delete_sent(self, session: Session, ids: list[int]) -> None:
         """Published rows leave the outbox: it only ever holds what is still to send, and a delete costs
-        PostgreSQL far less than rewriting each row (with its payload) to stamp it."""
+        PostgreSQL far less than rewriting each row (with its payload) to stamp it. Rows a sweeper holds locked
+        are left to it (it publishes and deletes them itself): waiting for its lock could wait for the broker."""
         if ids:
-            session.execute(delete(self.outbox).where(self.outbox.c.id.in_(ids)))
+            o = self.outbox.c
+            free = select(o.id).where(o.id.in_(ids)).with_for_update(skip_locked=True)
+            session.execute(delete(self.outbox).where(o.id.in_(free.scalar_subquery())))
 
     def lock_unsent(self, session: Session, grace: timedelta, limit: int = 500) -> list[OutboxRecord]:
         """Unsent rows older than `grace` by the database's clock (workers' clocks may differ) and due for another
         attempt, locked so that only one sweeper publishes them."""
         o = self.outbox.c
+        earlier = self.outbox.alias("earlier")
+        waiting_ahead = select(earlier.c.id).where(  # a row of the same key still in its back-off goes first
+            earlier.c.topic == o.topic, earlier.c.key == o.key, earlier.c.id < o.id,
+            earlier.c.next_attempt_at > func.now()).exists()
         statement = (
             select(self.outbox)
             .where(o.created_at < func.now() - grace,
-                   (o.next_attempt_at.is_(None)) | (o.next_attempt_at <= func.now()))
+                   (o.next_attempt_at.is_(None)) | (o.next_attempt_at <= func.now()), ~waiting_ahead)
             .order_by(o.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -163,8 +170,9 @@ class Messaging:
             return
         o = self.outbox.c
         wait = func.least(cap_s, base_s * func.power(2, o.attempts)) * text("interval '1 second'")
+        free = select(o.id).where(o.id == bindparam("row_id")).with_for_update(skip_locked=True)
         session.execute(
-            update(self.outbox).where(o.id == bindparam("row_id"))
+            update(self.outbox).where(o.id.in_(free.scalar_subquery()))
             .values(attempts=o.attempts + 1, last_error=bindparam("error"), next_attempt_at=func.now() + wait),
             [{"row_id": row_id, "error": error[:1000]} for row_id, error in failures])
 
@@ -174,8 +182,10 @@ class Messaging:
     def park(self, session: Session, failures: list[tuple[int, str]]) -> None:
         """Rows that can never be published (too large, refused for good) leave the outbox for the parked table,
         with the reason: kept, counted and shown, never retried in a loop."""
+        o = self.outbox.c
         for row_id, reason in failures:
-            row = session.execute(delete(self.outbox).where(self.outbox.c.id == row_id)
+            free = select(o.id).where(o.id == row_id).with_for_update(skip_locked=True)
+            row = session.execute(delete(self.outbox).where(o.id.in_(free.scalar_subquery()))
                                   .returning(*self.outbox.c)).first()
             if row is not None:
                 session.execute(insert(self.parked).values(

@@ -1,0 +1,114 @@
+"""The outbox relay against real PostgreSQL: what became of each record is settled row by row, nothing blocks,
+nothing is retried in a loop. The broker here is a stand-in that refuses what the test says (the real one is
+in test_edges.py and the fault suite)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from services.common.db import make_engine, unit_of_work_factory
+from services.common.embedded import EmbeddedPostgres
+from services.common.messaging import OutboxRecord
+from services.common.migrate import upgrade
+from services.common.relay import Failure, OutboxRelay
+from services.common.settings import Settings
+from services.orders import tables
+
+pytestmark = pytest.mark.integration
+
+
+class Broker:
+    def __init__(self) -> None:
+        self.refuse_for_good: set[bytes] = set()
+        self.refuse_for_now: set[bytes] = set()
+        self.wire: list[bytes] = []
+
+    async def send(self, records: list[OutboxRecord]) -> list[Failure | None]:
+        outcomes: list[Failure | None] = []
+        for r in records:
+            if r.value in self.refuse_for_good:
+                outcomes.append(Failure("MessageSizeTooLargeError: too large", permanent=True))
+            elif r.value in self.refuse_for_now:
+                outcomes.append(Failure("KafkaConnectionError: broker away", permanent=False))
+            else:
+                self.wire.append(r.value)
+                outcomes.append(None)
+        return outcomes
+
+
+async def run_here(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+@pytest.fixture
+def relay(postgres: EmbeddedPostgres) -> Iterator[tuple[OutboxRelay, Broker, Callable[[str], Any]]]:
+    name = f"r{uuid.uuid4().hex[:10]}"
+    postgres.create_database(name)
+    settings = Settings(database_url=postgres.url(name))
+    upgrade(settings)
+    engine = make_engine(settings)
+    sessions = unit_of_work_factory(engine)
+    broker = Broker()
+
+    def sql(statement: str) -> Any:
+        with engine.begin() as connection:
+            return connection.execute(text(statement)).all()
+
+    yield OutboxRelay(broker, sessions, tables.messaging, run_here, grace_s=0), broker, sql
+    engine.dispose()
+
+
+def enqueue(relay: OutboxRelay, *items: tuple[str, str]) -> list[OutboxRecord]:
+    with relay.sessions() as session:
+        records = tables.messaging.enqueue(session, [
+            OutboxRecord("orders.events", key.encode(), value.encode(), uuid.uuid4()) for key, value in items])
+        session.commit()
+    return records
+
+
+def test_acknowledged_rows_are_deleted_even_when_others_in_the_batch_fail(relay: Any) -> None:
+    outbox, broker, sql = relay
+    broker.refuse_for_good.add(b"huge")
+    broker.refuse_for_now.add(b"later")
+    records = enqueue(outbox, ("a", "one"), ("b", "huge"), ("c", "later"), ("d", "two"))
+    asyncio.run(outbox.publish_committed(records))
+    assert broker.wire == [b"one", b"two"]
+    assert sql("SELECT convert_from(value, 'UTF8'), attempts, next_attempt_at > now(), last_error "
+               "FROM orders.outbox") == [("later", 1, True, "KafkaConnectionError: broker away")]
+    assert sql("SELECT convert_from(value, 'UTF8'), reason FROM orders.outbox_parked") == [
+        ("huge", "MessageSizeTooLargeError: too large")]
+
+
+def test_a_failed_row_waits_for_its_back_off_and_holds_back_its_key_only(relay: Any) -> None:
+    outbox, broker, sql = relay
+    broker.refuse_for_now.add(b"first")
+    asyncio.run(outbox.publish_committed(enqueue(outbox, ("k", "first"))))
+    asyncio.run(outbox.publish_committed(enqueue(outbox, ("k", "second"), ("other", "free"))))
+    assert broker.wire == [b"free"], "'second' must not overtake 'first' on the wire"
+    report = asyncio.run(outbox.sweep())
+    assert report.sent == [] and broker.wire == [b"free"], "the sweep leaves a row alone during its back-off"
+
+    broker.refuse_for_now.clear()
+    sql("UPDATE orders.outbox SET next_attempt_at = now() - interval '1 second' RETURNING id")
+    asyncio.run(outbox.sweep())
+    assert broker.wire == [b"free", b"first", b"second"]
+    assert sql("SELECT count(*) FROM orders.outbox") == [(0,)]
+    asyncio.run(outbox.publish_committed(enqueue(outbox, ("k", "third"))))
+    assert broker.wire[-1] == b"third", "the key flows directly again once its backlog is through"
+
+
+def test_parked_records_are_never_retried(relay: Any) -> None:
+    outbox, broker, sql = relay
+    broker.refuse_for_good.add(b"huge")
+    asyncio.run(outbox.publish_committed(enqueue(outbox, ("a", "huge"))))
+    for _ in range(3):
+        asyncio.run(outbox.sweep())
+    assert broker.wire == [] and sql("SELECT count(*) FROM orders.outbox_parked") == [(1,)]
+    with outbox.sessions() as session:
+        assert tables.messaging.backlog(session).parked == 1
