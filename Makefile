@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo up test install check unit integration e2e bench clean
+.PHONY: demo up test install check unit integration e2e faults bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ integration: install
 
 e2e: install
 	$(BIN)/pytest -q tests/e2e
+
+# The full fault suite (a shorter run is part of `make test`): Apache Kafka, then the embedded broker.
+faults: install
+	deploy/kafka/broker.sh fetch
+	$(BIN)/python -m tests.faults.suite --broker kafka --orders 3000
+	$(BIN)/python -m tests.faults.suite --broker tansu --orders 3000
 
 bench: install
 	$(BIN)/python bench/orders_intake.py

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from services.common.settings import SERVICES, Settings
+from services.topology import consumers, runnable_services
 
 app = typer.Typer(help="Fulfil: event-driven order fulfilment on Kafka and PostgreSQL.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -52,11 +53,6 @@ def load_settings(**overrides: Any) -> Settings:
 def _configure(settings: Settings) -> None:
     from services.common.logging import configure_logging
     configure_logging(settings)
-
-
-def runnable_services() -> list[str]:
-    """Services whose worker exists (the others are shells until their issue lands)."""
-    return [s for s in SERVICES if importlib.util.find_spec(f"services.{s}.app") is not None]
 
 
 @app.command()
@@ -323,11 +319,6 @@ def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")
         typer.echo(f"{k.name:22} {k.shown():>14}   {k.how}")
     typer.echo(f"{'dead letters':22} {'-' if dead is None else dead:>14}   "
                + ("messages on the .dlq topics" if dead is not None else f"Kafka at {settings.kafka_bootstrap} did not answer"))
-
-
-def consumers() -> dict[str, list[str]]:
-    """Each runnable service and the topics it consumes, as its handler table says."""
-    return {s: list(importlib.import_module(f"services.{s}.handlers").HANDLERS) for s in runnable_services()}
 
 
 @app.command()

@@ -43,7 +43,7 @@ def render(record: Any) -> dict[str, Any]:
     value: Any
     try:
         value = json.loads(raw) if raw is not None else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # "[[[[..." nests past the parser's depth
         try:
             value = raw.decode() if raw is not None else None
         except UnicodeDecodeError:

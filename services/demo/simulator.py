@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -51,8 +51,15 @@ class Outcome:
 
 class Simulation:
     def __init__(self, settings: Settings, world: World, orders: int, seed: int,
-                 progress: Callable[[Outcome], None] = lambda _: None) -> None:
+                 progress: Callable[[Outcome], None] = lambda _: None,
+                 consumers: Mapping[str, Sequence[str]] | None = None,
+                 unfinished: Callable[[], list[str]] = lambda: []) -> None:
+        """`consumers` (service -> topics it reads) is what the system must have drained before the dispatcher
+        looks again; `unfinished` names the accepted orders not yet delivered, backordered, cancelled or failed
+        with a reason: the simulation ends when nothing is left to move and it is empty."""
         self.settings, self.world, self.n = settings, world, orders
+        self.consumers = consumers or {}
+        self.unfinished = unfinished
         self.rng = random.Random(seed)
         self.out = Outcome()
         self.progress = progress
@@ -62,8 +69,8 @@ class Simulation:
         self.orders: dict[str, dict[str, Any]] = {}
         self.skus = {s.sku: s for s in world.skus}
         self.picked: dict[tuple[str, str], Counter[str]] = {}
-        self.packed_not_routed: set[str] = set()
-        self.last_change = time.monotonic()
+        self.packed: set[str] = set()
+        self.handed_over: set[str] = set()  # routed, or handed to a carrier, or to be collected
         self.started = time.monotonic()
         self.stop = asyncio.Event()
         self.malformed = 0
@@ -74,7 +81,6 @@ class Simulation:
         await self.producer.send(self.settings.topic(topic), value, key=key.encode())
 
     def _changed(self) -> None:
-        self.last_change = time.monotonic()
         self.progress(self.out)
 
     async def run(self, timeout_s: float) -> Outcome:
@@ -155,19 +161,24 @@ class Simulation:
 
     # -- the dispatcher --------------------------------------------------------------------------------
     async def _dispatcher(self) -> None:
+        """Once every order is answered: wait until the system has drained (as `fulfil status --wait-drained`
+        does), dispatch while a packed shipment is neither routed nor handed over, and stop when nothing is
+        left to move and every accepted order has reached an end."""
+        from services.common.status import wait_drained
         from services.routing.dispatching import run_dispatch
         while True:
             await asyncio.sleep(1)
-            quiet = time.monotonic() - self.last_change
-            if self.out.placed < self.n or quiet < 4:
+            if self.out.placed < self.n or len(self.out.order_state) + self.malformed < self.n:
                 continue
-            if self.packed_not_routed:
-                self.packed_not_routed.clear()
+            drained, _ = await asyncio.to_thread(wait_drained, self.settings, self.consumers, 10.0)
+            if not drained:
+                continue
+            if self.packed - self.handed_over:
                 for w in self.world.warehouses:
                     await asyncio.to_thread(run_dispatch, self.settings, w["id"], self.day)
                 self._changed()
-            elif quiet > 10 and len(self.out.order_state) + self.malformed >= self.n:
-                self.stop.set()  # every order answered, everything packed routed, nothing moving any more
+            elif not await asyncio.to_thread(self.unfinished):
+                self.stop.set()
                 return
 
     # -- what the services say -------------------------------------------------------------------------
@@ -232,12 +243,13 @@ class Simulation:
 
     async def _on_shipment_packed(self, p: dict[str, Any]) -> None:
         self.out.counts["packed"] += 1
-        self.packed_not_routed.add(p["shipment_id"])
+        self.packed.add(p["shipment_id"])
 
     async def _on_route_planned(self, p: dict[str, Any]) -> None:
         self.out.plans[p["wave_id"]] = p
         for route in p["routes"]:
             for stop in route["stops"]:
+                self.handed_over.add(stop["shipment_id"])
                 self.out.counts["routed"] += 1
                 await self._drive(p["wave_id"], stop, datetime.fromisoformat(route["departure"]))
 
@@ -260,6 +272,7 @@ class Simulation:
             "tracking_number": number, "scanned_at": at.isoformat()}, number, "carrier:own-fleet"))
 
     async def _on_delivery_method_chosen(self, p: dict[str, Any]) -> None:
+        self.handed_over.add(p["shipment_id"])
         if p["method"] != "carrier":
             return
         number = p["tracking_number"]

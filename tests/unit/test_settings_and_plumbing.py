@@ -123,3 +123,12 @@ def test_the_readme_configuration_table_lists_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in env_names() if f"`{name}`" not in readme]
     assert missing == [], f"README's configuration table lacks {missing}"
+
+
+def test_tail_renders_any_bytes_even_json_nested_past_the_parsers_depth() -> None:
+    from types import SimpleNamespace
+
+    from services.common.kafka_io import render
+    for raw, shown in ((b"[" * 100_000, "[" * 100_000), (b"\xff\x00", {"base64": "/wA="}), (b'{"a": 1}', {"a": 1})):
+        record = SimpleNamespace(topic="t", partition=0, offset=1, timestamp=0, key=None, headers=(), value=raw)
+        assert render(record)["value"] == shown
