@@ -31,7 +31,7 @@ from services.common.health import Health
 from services.common.messaging import Backlog, Messaging, OutboxRecord
 from services.common.processor import HandlerTable, Processor, Scheduled, describe
 from services.common.relay import Failure, OutboxRelay, publish_in_key_order
-from services.common.retry import RetryPolicy, backoff_delay
+from services.common.retry import RetryPolicy, backoff_delay, is_transient
 from services.common.settings import Settings
 from services.common.topics import load_spec, message_max_bytes
 
@@ -240,7 +240,10 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
             backlog = await run_outbox(lambda: _backlog(sessions, messaging))
         except Exception as exc:
             log.warning("outbox.sweep_failed", error=repr(exc).splitlines()[0])
+            if is_transient(exc):  # an idle worker learns of an outage here
+                health.database_down(str(exc).splitlines()[0])
             return
+        health.database_up()
         health.outbox(backlog.rows, backlog.oldest_s, backlog.parked)
         metrics.record_backlog(service, backlog.rows, backlog.oldest_s, backlog.parked)
 

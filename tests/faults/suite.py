@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=Plan.seed)
     args = parser.parse_args(argv)
     plan = Plan(broker=args.broker, orders=args.orders, load_s=args.load_s, outage_s=args.outage_s,
-                kill_every_s=args.kill_every_s, seed=args.seed)
+                kill_every_s=args.kill_every_s, seed=args.seed, broker_kill=args.broker == "kafka")
     figures = run(plan)
     print(table(plan, figures))
     if problems := failed(figures):
