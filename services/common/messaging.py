@@ -193,10 +193,13 @@ class Messaging:
                     headers=row.headers, created_at=row.created_at, reason=reason[:4000]
                 ).on_conflict_do_nothing())
 
-    def store_dead_letters(self, session: Session, rows: list[dict[str, object]]) -> None:
-        """Keep dead-lettered messages whole, once per source position."""
-        if rows:
-            session.execute(insert(self.dead_letters).on_conflict_do_nothing(), rows)
+    def store_dead_letters(self, session: Session, rows: list[dict[str, object]]) -> set[uuid.UUID]:
+        """Keep dead-lettered messages whole, once per source position; returns the ids that are new (a message
+        redelivered after a rebalance was dead-lettered already, and goes to the dead-letter topic once)."""
+        if not rows:
+            return set()
+        statement = insert(self.dead_letters).on_conflict_do_nothing().returning(self.dead_letters.c.id)
+        return {row[0] for row in session.execute(statement, rows)}
 
     def record_offsets(self, session: Session, positions: dict[tuple[str, int], int]) -> None:
         """(topic, partition) -> next offset to process, in the batch's own transaction: the processed position

@@ -195,8 +195,10 @@ class Processor:
                 self._handle_one_by_one(uow, handled, ctx, records, dead, outcome)
             else:
                 self._handle_batch(uow, handled, ctx, records, outcome)
-            self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
-            records[:0] = [d.record(self.max_message_bytes) for d in dead]
+            new = self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
+            records[:0] = [d.record(self.max_message_bytes) for d in dead if d.id in new]
+            outcome.duplicates += len(undecodable) - len([d for d in undecodable if d.id in new])
+            outcome.dead -= len(undecodable) - len([d for d in undecodable if d.id in new])
             outcome.to_publish = self.messaging.enqueue(uow.session, records)
             self.messaging.record_offsets(uow.session, positions(messages))
             uow.commit()
@@ -306,8 +308,9 @@ class Processor:
         dead = [dead_letter(message, reason, service=self.service, failed_at=self.clock()) for message in messages]
         try:
             with UnitOfWork(self.sessions) as uow:
-                self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
-                records = self.messaging.enqueue(uow.session, [d.record(self.max_message_bytes) for d in dead])
+                new = self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
+                records = self.messaging.enqueue(
+                    uow.session, [d.record(self.max_message_bytes) for d in dead if d.id in new])
                 self.messaging.record_offsets(uow.session, positions(messages))
                 uow.commit()
         except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,13 @@ def test_status_says_what_is_waiting_and_exits_1_when_it_does_not_drain_in_time(
     assert seen["drained"] is True
     text = fulfil(stack, "status", "--service", "orders")
     assert text.returncode == 0 and "drained: yes" in text.stdout and "shop.orders" in text.stdout
+
+
+def test_fulfil_send_refuses_what_the_broker_would_refuse_and_sends_nothing(stack: Stack, tmp_path: Path) -> None:
+    lines = tmp_path / "big.jsonl"
+    lines.write_text("small\n" + "x" * LIMIT + "\n")
+    done = fulfil(stack, "send", "shop.orders", str(lines), "--raw")
+    assert done.returncode == 2
+    assert "message 2 is" in done.stderr and f"the broker takes at most {LIMIT}" in done.stderr
+    assert "nothing was sent" in done.stderr and "Traceback" not in done.stderr
+    assert stack.read("shop.orders", lambda rs: True, timeout_s=3) == []

@@ -159,3 +159,13 @@ def test_abandon_keeps_every_message_of_a_batch(settings: Settings) -> None:
     assert [r.value for r in outcome.to_publish] == [m.value for m in batch]
     assert all(dict(r.headers)["fulfil.error"] == b"processing failed: boom" for r in outcome.to_publish)
     assert count(settings, "SELECT count(*) FROM orders.dead_letters") == 2, "kept whole in the database"
+
+
+def test_an_undecodable_message_redelivered_after_a_rebalance_goes_to_the_dead_letters_once(
+        settings: Settings) -> None:
+    run = processor(settings, HANDLERS["shop.orders"]["order.placed"])
+    first = run.run([message(b"{", 7)])
+    again = run.run([message(b"{", 7)])
+    assert (first.dead, len(first.to_publish)) == (1, 1)
+    assert (again.dead, again.duplicates, again.to_publish) == (0, 1, [])
+    assert count(settings, "SELECT count(*) FROM orders.dead_letters") == 1
