@@ -67,17 +67,28 @@ KEY_FIELDS: Mapping[str, str] = {
 PUBLIC_TOPICS: tuple[str, ...] = ("shop.orders", "shop.returns", "warehouse.scans", "carrier.scans")
 """Topics written by parties outside Fulfil: their events are the published contract."""
 
+SHOP_BOUND: Mapping[str, str] = {"shop.orders": "shop_id", "shop.returns": "shop_id"}
+"""Topics where a shop acts for itself only: the envelope's `source` must be `shop:<this payload field>`."""
+
 
 class DecodeError(ValueError):
     """Raw bytes that are not a valid event for their topic; the message says why, field by field."""
 
 
 def _describe(error: ValidationError, prefix: str = "") -> str:
+    """Each broken rule with the path of its field, never the value: a value may be a customer's name, e-mail,
+    phone or address, and this sentence goes into logs and dead-letter headers."""
     parts = []
-    for item in error.errors(include_url=False):
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
         where = prefix + ".".join(str(p) for p in item["loc"])
-        parts.append(f"{where or '(root)'}: {item['msg']} (got {item.get('input')!r:.80})")
+        parts.append(f"{where or '(root)'}: {_without_values(item['msg'])}")
     return "; ".join(parts)
+
+
+def _without_values(message: str) -> str:
+    """pydantic's messages are rules ("String should have at most 200 characters"), but a few quote the input
+    (an enum or literal that did not match, a bad date string): keep the rule, drop the quote."""
+    return message.split(", got ", 1)[0].split(", input was", 1)[0]
 
 
 def payload_model(topic: str, event_type: str, schema_version: int) -> PayloadType:
@@ -133,4 +144,7 @@ def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None)
         payload = model.model_validate(envelope.payload)
     except ValidationError as exc:
         raise DecodeError(f"invalid {envelope.event_type} payload: {_describe(exc, 'payload.')}") from None
+    if (field := SHOP_BOUND.get(topic)) is not None and envelope.source != f"shop:{getattr(payload, field)}":
+        raise DecodeError(f"source {envelope.source!r} may not act for shop {getattr(payload, field)!r}: on {topic} "
+                          f"an event's source must be shop:<payload.{field}>")
     return Event(envelope=envelope, payload=payload)

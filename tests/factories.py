@@ -44,8 +44,9 @@ def envelope(event_type: str, payload: dict[str, Any], *, correlation_id: str, s
 
 def order_placed(order_id: str = "o-1", *, event_id: uuid.UUID | None = None, now: datetime | None = None,
                  **overrides: Any) -> dict[str, Any]:
-    return envelope("order.placed", order_payload(order_id, now=now, **overrides), correlation_id=order_id,
-                    event_id=event_id, occurred_at=now)
+    payload = order_payload(order_id, now=now, **overrides)
+    return envelope("order.placed", payload, correlation_id=order_id, event_id=event_id, occurred_at=now,
+                    source=f"shop:{payload['shop_id']}")
 
 
 def cancellation(order_id: str, *, shop_id: str = "acme", now: datetime | None = None) -> dict[str, Any]:

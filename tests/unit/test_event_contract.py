@@ -129,3 +129,33 @@ def test_the_readme_example_order_is_valid_and_accepted() -> None:
     event = decode("shop.orders", example.group(1).encode())
     now = datetime(2026, 11, 22, 9, 5, tzinfo=timezone.utc)
     assert validate_order(event.payload, OrderRules(), now) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("topic, event", [
+    ("shop.orders", order_placed("A-102", shop_id="acme")),
+    ("shop.returns", {**order_placed("A-102"), "event_type": "return.requested", "payload": {
+        "return_id": "R-1", "order_id": "A-102", "shop_id": "acme", "requested_at": "2026-11-22T09:00:00Z",
+        "lines": [{"line_id": "1", "sku": "SKU-RED", "quantity": 1, "reason": "damaged", "opened": False}]}}),
+])
+def test_a_shop_cannot_act_for_another_shop(topic: str, event: dict[str, object]) -> None:
+    assert decode(topic, to_bytes(event))  # as acme, for acme: fine
+    forged = {**event, "source": "shop:globex"}
+    with pytest.raises(DecodeError, match="source 'shop:globex' may not act for shop 'acme'"):
+        decode(topic, to_bytes(forged))
+    with pytest.raises(DecodeError, match="may not act for shop"):
+        decode(topic, to_bytes({**event, "source": "device:WH-1"}))
+
+
+def test_a_refusal_names_the_field_never_the_customers_data() -> None:
+    document = order_placed()
+    customer = document["payload"]["customer"]
+    customer.update(name="Ann Secret" * 30, email=["ann.secret@example.com"], phone=12345678)
+    document["payload"]["delivery_address"]["country"] = "Belgium-Secret"
+    document["payload"]["delivery_address"]["line1"] = {"street": "Secret Lane 1"}
+    with pytest.raises(DecodeError) as refused:
+        decode("shop.orders", to_bytes(document))
+    reason = str(refused.value)
+    for field in ("customer.name", "customer.email", "customer.phone", "delivery_address.country",
+                  "delivery_address.line1"):
+        assert f"payload.{field}" in reason
+    assert "Secret" not in reason and "ann.secret" not in reason and "12345678" not in reason
