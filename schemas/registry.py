@@ -6,8 +6,10 @@ The topic is part of the contract: `order.cancelled` on `shop.orders` is a shop'
 
 from __future__ import annotations
 
-import pydantic_core
 from collections.abc import Collection, Mapping
+from datetime import datetime
+
+import pydantic_core
 
 from pydantic import ValidationError
 
@@ -148,3 +150,15 @@ def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None)
         raise DecodeError(f"source {envelope.source!r} may not act for shop {getattr(payload, field)!r}: on {topic} "
                           f"an event's source must be shop:<payload.{field}>")
     return Event(envelope=envelope, payload=payload)
+
+
+def event_times(event: Event) -> list[tuple[str, datetime]]:
+    """When the event says it happened: the envelope's `occurred_at` and the payload's own `*_at` times (a scan's
+    `scanned_at`, an order's `placed_at`, ...). Times inside the payload that look ahead on purpose (delivery
+    windows, planned arrivals) are nested or named otherwise and are not among them."""
+    times = [("occurred_at", event.envelope.occurred_at)]
+    for name in type(event.payload).model_fields:
+        value = getattr(event.payload, name)
+        if name.endswith("_at") and isinstance(value, datetime):
+            times.append((f"payload.{name}", value))
+    return times

@@ -85,9 +85,11 @@ def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API:
     import uvicorn
 
     from services.common.db import make_engine, unit_of_work_factory
+    from services.common.http import proxy_options
     module = importlib.import_module(f"services.{service}.api")
     web = module.create_api(unit_of_work_factory(make_engine(settings)), settings)
-    uvicorn.run(web, host=host or settings.http_host, port=port, log_config=None, access_log=False)
+    uvicorn.run(web, host=host or settings.http_host, port=port, log_config=None, access_log=False,
+                **proxy_options(settings))
 
 
 @app.command("shop-key")

@@ -16,14 +16,14 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from schemas.envelope import Event
-from schemas.registry import DecodeError, decode_wanted
+from schemas.registry import DecodeError, decode_wanted, event_times
 from services.common.db import UnitOfWork
 from services.common.dead_letters import DeadLetter, Incoming, dead_letter, record_size
 from services.common.health import Health
@@ -143,11 +143,13 @@ class Processor:
         service does not handle are skipped before validation (they are someone else's to judge)."""
         good: list[tuple[Incoming, Event]] = []
         dead: list[DeadLetter] = []
+        latest = self.clock() + timedelta(seconds=self.settings.max_clock_skew_s)
         for message in messages:
             topic = self.settings.logical_topic(message.topic)
             try:
                 event = decode_wanted(topic, message.value, self.handlers.get(topic, {}).keys())
                 if event is not None:
+                    refuse_future(event, latest, self.settings.max_clock_skew_s)
                     good.append((message, event))
             except DecodeError as exc:
                 log.warning("message.dead_lettered", topic=message.topic, partition=message.partition,
@@ -317,6 +319,15 @@ class Processor:
             log.exception("batch.dead_lettered_without_database")
             records = [d.record(self.max_message_bytes) for d in dead]
         return BatchOutcome(to_publish=records, dead=len(dead))
+
+
+def refuse_future(event: Event, latest: datetime, allowance_s: float) -> None:
+    """Dead-letter, never apply, an event dated ahead of this worker's clock by more than the allowance: status
+    rules keep the newest news, so a scan from 2099 would make every real one look old."""
+    for field_name, at in event_times(event):
+        if at > latest:
+            raise DecodeError(f"{field_name} {at.isoformat()} is ahead of this worker's clock by more than the "
+                              f"{allowance_s:.0f} s allowed (FULFIL_MAX_CLOCK_SKEW_S)")
 
 
 def positions(messages: Sequence[Incoming]) -> dict[tuple[str, int], int]:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     outbox_sweep_interval_s: float = Field(2.0, gt=0, description="How often unsent outbox rows are looked for")
     outbox_sweep_grace_s: float = Field(
         5.0, ge=0, description="Rows younger than this are left to the publisher that wrote them")
+    max_clock_skew_s: float = Field(
+        300.0, ge=0, description="An event dated further ahead of the worker's clock than this is dead-lettered, "
+        "never applied (a scan from 2099 would freeze a shipment's status)")
     ready_outbox_max_age_s: float = Field(
         60.0, gt=0, description="A worker whose oldest unsent outbox row is older than this says it is not ready")
 
@@ -130,6 +133,9 @@ class Settings(BaseSettings):
         "auto", description="auto: JSON when stderr is not a terminal")
     http_host: str = Field("127.0.0.1", description="Address the worker's web endpoint binds; 0.0.0.0 in containers")
     http_port: int = Field(0, ge=0, le=65535, description="Port of the worker's HTTP API (warehouse: pick lists); 0 turns it off")
+    http_trusted_proxies: str = Field(
+        "", description="Proxies (comma-separated addresses) whose X-Forwarded-For is believed; none by default, "
+        "so the rate limit keys on the connecting address")
     metrics_port: int = Field(0, ge=0, le=65535, description="Port of the worker's Prometheus /metrics; 0 turns it off")
     data_dir: Path = Field(Path(".fulfil"), description="Where `fulfil up` keeps PostgreSQL data and logs")
     faults: str = Field(

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common.http import harden
 from services.common.rate_limit import RateLimiter
 from services.common.settings import Settings
 from services.returns import views
@@ -17,7 +18,7 @@ WELL_FORMED = re.compile(r"RMA-[0-9A-Z]{8,32}")
 
 
 def create_api(sessions: sessionmaker[Session], settings: Settings) -> FastAPI:
-    api = FastAPI(title="Fulfil returns", version="1")
+    api = harden(FastAPI(title="Fulfil returns", version="1"), {"returns": {"detail": "no return has this RMA"}})
     limiter = RateLimiter(settings.tracking_rate_per_s, settings.tracking_rate_burst)
 
     async def limit(request: Request) -> None:

@@ -19,12 +19,14 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common.http import harden
 from services.common.rate_limit import RateLimiter
 from services.common.settings import Settings
 from services.tracking import views
 
 WELL_FORMED = re.compile(r"[A-Z0-9]{8,64}")
 NOT_FOUND = {"detail": "no shipment has this tracking number"}
+NO_ORDER = {"detail": "your shop has no order with this id"}
 POLL_EVERY_S = 0.5
 FINAL_MAX_AGE_S = 3600
 LONGEST_WAIT_S = 300
@@ -54,8 +56,9 @@ def shop_of(key: str, keys: dict[str, str]) -> str | None:
 
 
 def create_api(sessions: sessionmaker[Session], settings: Settings) -> FastAPI:
-    api = FastAPI(title="Fulfil tracking", version="1",
-                  description="Shipment status for customers (no personal data) and order views for shops.")
+    api = harden(FastAPI(title="Fulfil tracking", version="1",
+                         description="Shipment status for customers (no personal data) and order views for shops."),
+                 {"track": NOT_FOUND, "orders": NO_ORDER})
     limiter = RateLimiter(settings.tracking_rate_per_s, settings.tracking_rate_burst)
 
     def read(fn: Any, *args: Any) -> Any:
@@ -112,10 +115,10 @@ def create_api(sessions: sessionmaker[Session], settings: Settings) -> FastAPI:
         if shop is None:
             raise HTTPException(401, detail="send your shop's API key as 'Authorization: Bearer <key>'",
                                 headers={"WWW-Authenticate": "Bearer"})
-        found = read(views.order, order_id)
-        if found is None or found[1] != shop:
-            raise HTTPException(404, detail="your shop has no order with this id")
-        return found[0]
+        found = read(views.order, shop, order_id)
+        if found is None:
+            raise HTTPException(404, detail=NO_ORDER["detail"])
+        return found
 
     @api.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -159,3 +159,10 @@ def test_a_refusal_names_the_field_never_the_customers_data() -> None:
                   "delivery_address.line1"):
         assert f"payload.{field}" in reason
     assert "Secret" not in reason and "ann.secret" not in reason and "12345678" not in reason
+
+
+def test_an_event_says_when_it_happened_in_its_envelope_and_its_own_times_only() -> None:
+    from schemas.registry import event_times
+    event = decode("shop.orders", to_bytes(order_placed("o-1")))
+    assert [name for name, _ in event_times(event)] == ["occurred_at", "payload.placed_at"], \
+        "the delivery window looks ahead on purpose and is not an event time"
