@@ -79,7 +79,8 @@ def harden(api: FastAPI, not_found: Mapping[str, dict[str, str]]) -> FastAPI:
         errors = exc.errors()
         if any(e.get("loc", ("",))[0] == "path" for e in errors):
             return missing(request)
-        return JSONResponse({"detail": [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "problem": e["msg"]}
+        # FastAPI's published shape (loc, msg, type) without the input it would echo
+        return JSONResponse({"detail": [{"loc": list(e.get("loc", ())), "msg": e["msg"], "type": e["type"]}
                                         for e in errors]}, status_code=422)
 
     @api.exception_handler(Exception)

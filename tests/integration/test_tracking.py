@@ -91,6 +91,8 @@ def eta_of(status: dict[str, Any] | None) -> tuple[str, str] | None:
 def start_tracking(stack: Stack, **env: str) -> str:
     port = free_port()
     keys = {shop: hashlib.sha256(key.encode()).hexdigest() for shop, key in KEYS.items()}
+    # these tests play the hours ahead of now (scans up to two hours out), so the clock may run a day ahead
+    env = {"FULFIL_MAX_CLOCK_SKEW_S": "86400", **env}
     stack.start_worker("tracking", FULFIL_HTTP_PORT=str(port), FULFIL_TRACKING_SHOP_KEYS=json.dumps(keys),
                        FULFIL_TRACKING_RATE_PER_S="1000", FULFIL_TRACKING_RATE_BURST="1000", **env)
     stack.wait_for_assignments("carrier.scans", 1)
@@ -219,3 +221,22 @@ def test_the_api_survives_property_based_requests_from_its_own_openapi(stack: St
          "--max-examples", "60", "--seed", "1", "-H", f"Authorization: Bearer {KEYS['acme']}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_a_scan_dated_in_the_future_is_dead_lettered_and_real_scans_still_apply(stack: Stack) -> None:
+    stack.start_worker("tracking", FULFIL_MAX_CLOCK_SKEW_S="3600")  # an hour: the helpers date packing +30 min
+    stack.wait_for_assignments("carrier.scans", 1)
+    order, number = order_accepted("o-future", [("SKU-RED", 1)]), tn()
+    stack.send("orders.events", [order])
+    stack.send("warehouse.events", [reserved("o-future", "SH-F"), packed(order, "SH-F", number)])
+    stack.read("tracking.events", lambda r: (last(r, number) or {}).get("status") == "packed")
+    from_2099 = envelope("shipment.delivery_failed", {"tracking_number": number, "scanned_at": "2099-01-01T00:00:00Z",
+                                                      "reason": "refused"}, correlation_id=number,
+                         source="carrier:own-fleet")
+    stack.send("carrier.scans", [from_2099], key=number)
+    (dead,) = stack.read("carrier.scans.dlq", lambda rs: len(rs) >= 1)
+    assert "payload.scanned_at 2099-01-01T00:00:00+00:00 is ahead of this worker's clock" in \
+        dead["headers"]["fulfil.error"]
+    stack.send("carrier.scans", [carrier_scan("shipment.picked_up", number, 50)], key=number)
+    records = stack.read("tracking.events", lambda r: (last(r, number) or {}).get("status") == "handed_to_carrier")
+    assert "delivery_failed" not in [s["status"] for s in statuses(records, number)]
