@@ -80,11 +80,11 @@ def test_return_restock_through_kafka_and_one_refund(warehouse_stack: Stack) -> 
     now = datetime.now(UTC)
     stack.send("shop.returns", [requested("R-0", "o-1", [("1", "SKU-RED", 1, "changed_mind", False)], now)])
     stack.read("returns.events", lambda r: bool(payloads(r, "return.rejected", return_id="R-0")))
-    delivery = now - timedelta(days=2)
+    delivery = now - timedelta(days=35)  # so that day 31 after it is in the past: no event may be dated ahead
     stack.send("tracking.events", [delivered("o-1", shipment, delivery)], key="o-1")
     wait_for(stack, "SELECT 1 FROM returns.shipments WHERE delivered_at IS NOT NULL")
     asked = requested("R-1", "o-1", [("1", "SKU-RED", 2, "changed_mind", True), ("2", "SKU-BLUE", 1, "damaged", False)],
-                      now)
+                      delivery + timedelta(days=2))
     too_late = requested("R-2", "o-1", [("1", "SKU-RED", 1, "changed_mind", False)], delivery + timedelta(days=31))
     stack.send("shop.returns", [asked, {**asked, "event_id": str(uuid.uuid4())}, too_late])  # a repeat: no change
     records = stack.read("returns.events", lambda r: bool(payloads(r, "return.rejected", return_id="R-2")))
