@@ -29,7 +29,7 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
     return create_engine(
         settings.database_url,
         pool_size=pool_size or settings.database_pool_size,
-        max_overflow=2,
+        max_overflow=5,  # the relay holds a connection per topic while the broker acknowledges a batch
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=settings.database_connect_args(),

@@ -176,6 +176,13 @@ class Messaging:
             .values(attempts=o.attempts + 1, last_error=bindparam("error"), next_attempt_at=func.now() + wait),
             [{"row_id": row_id, "error": error[:1000]} for row_id, error in failures])
 
+    def lock_ids(self, session: Session, ids: list[int]) -> set[int]:
+        """Lock these rows for the caller's transaction, skipping the ones someone else holds; returns those locked."""
+        if not ids:
+            return set()
+        o = self.outbox.c
+        return set(session.execute(select(o.id).where(o.id.in_(ids)).with_for_update(skip_locked=True)).scalars())
+
     def still_unsent(self, session: Session, ids: list[int]) -> set[int]:
         return set(session.execute(select(self.outbox.c.id).where(self.outbox.c.id.in_(ids))).scalars())
 

@@ -115,17 +115,34 @@ class OutboxRelay:
         """Outbox rows this relay left unsent, by id: their keys hold later records back for the sweep."""
 
     async def publish_committed(self, records: list[OutboxRecord]) -> Report:
-        """Publish what a transaction just committed. Records of a key that has a row waiting in the outbox are
-        left to the sweep, behind it."""
+        """Publish what a transaction just committed, holding its rows locked meanwhile so that no sweeper sends
+        them too while the broker is slow to answer. Records of a key that has a row waiting in the outbox (or
+        held by a sweeper) are left to the sweep, behind it."""
         if not records:
             return Report()
-        held_keys = set(self.left.values())
-        direct = [r for r in records if key_of(r) not in held_keys]
-        report = await publish_in_key_order(self.publisher, direct)
-        report.held.extend(r for r in records if key_of(r) in held_keys)
-        await self.run_sync(lambda: self._settle_in_new_transaction(report))
-        self._remember(report)
-        return report
+        session = self.sessions()
+        try:
+            try:
+                mine: set[int] = await self.run_sync(  # type: ignore[assignment]
+                    lambda: self.messaging.lock_ids(session, [r.id for r in records if r.id is not None]))
+            except Exception as exc:  # the database went away right after the commit: the sweep sends them later
+                log.warning("outbox.publish_deferred", count=len(records), error=repr(exc)[:200])
+                report = Report(held=list(records))
+                self._remember(report)
+                return report
+            held_keys = set(self.left.values()) | {key_of(r) for r in records if r.id not in mine}
+            direct = [r for r in records if r.id in mine and key_of(r) not in held_keys]
+            report = await publish_in_key_order(self.publisher, direct)
+            report.held.extend(r for r in records if r.id in mine and key_of(r) in held_keys)
+            try:
+                await self.run_sync(lambda: self._settle(session, report))
+            except Exception:
+                await self.run_sync(session.close)
+                await self.run_sync(lambda: self._settle_in_new_transaction(report))
+            self._remember(report)
+            return report
+        finally:
+            await self.run_sync(session.close)
 
     async def sweep(self) -> Report:
         """Publish rows that are due (older than the grace period, past their back-off), in outbox order."""

@@ -112,3 +112,16 @@ def test_parked_records_are_never_retried(relay: Any) -> None:
     assert broker.wire == [] and sql("SELECT count(*) FROM orders.outbox_parked") == [(1,)]
     with outbox.sessions() as session:
         assert tables.messaging.backlog(session).parked == 1
+
+
+def test_rows_a_sweeper_holds_are_left_to_it_and_their_key_waits_behind_them(relay: Any) -> None:
+    outbox, broker, sql = relay
+    first, second, other = enqueue(outbox, ("k", "first"), ("k", "second"), ("o", "other"))
+    with outbox.sessions() as sweeper:
+        assert tables.messaging.lock_ids(sweeper, [first.id]) == {first.id}
+        asyncio.run(outbox.publish_committed([first, second, other]))
+        assert broker.wire == [b"other"], "the sweeper's row is not sent twice, and 'second' waits behind it"
+        sweeper.rollback()
+    asyncio.run(outbox.sweep())
+    assert broker.wire == [b"other", b"first", b"second"]
+    assert sql("SELECT count(*) FROM orders.outbox") == [(0,)]
