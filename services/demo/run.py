@@ -54,6 +54,7 @@ class Stack:
     """`fulfil up` in a child process, until stop()."""
 
     def __init__(self, data: Path, layout: Path, fleet: Path) -> None:
+        self.data = data
         self.kafka_port, self.pg_port = free_port(), free_port()
         env = {**os.environ, "FULFIL_DATA_DIR": str(data), "FULFIL_WAREHOUSE_WAVE_INTERVAL_S": "2",
                "FULFIL_WAREHOUSE_WAVE_MAX_ORDERS": "25", "FULFIL_ROUTING_TIME_LIMIT_S": "3",
@@ -78,8 +79,8 @@ class Stack:
         while time.monotonic() < deadline:
             text_so_far = "".join(self.lines)
             if "fulfil send" in text_so_far:
-                exports = dict(line.strip().removeprefix("export ").split("=", 1) for line in text_so_far.splitlines()
-                               if line.strip().startswith("export "))
+                exports = dict(line.strip().removeprefix("export ").split("=", 1)
+                               for line in (self.data / "env").read_text().splitlines() if line.startswith("export "))
                 return Settings(database_url=exports["FULFIL_DATABASE_URL"],
                                 kafka_bootstrap=exports["FULFIL_KAFKA_BOOTSTRAP"])
             if self.process.poll() is not None:

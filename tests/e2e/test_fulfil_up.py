@@ -33,10 +33,16 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
     try:
         output = Output(up)
         banner = output.wait_for("fulfil send", timeout_s=120)
-        exports = dict(line.strip().removeprefix("export ").split("=", 1)
-                       for line in banner.splitlines() if line.strip().startswith("export "))
-        assert exports == {"FULFIL_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/fulfil",
+        env_file = tmp_path / "data" / "env"
+        assert f"source {env_file}" in banner
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines())
+        password = (tmp_path / "data" / "postgres.password").read_text().strip()
+        assert exports == {"FULFIL_DATABASE_URL": f"postgresql+psycopg2://postgres:{password}@127.0.0.1:{pg_port}/fulfil",
                            "FULFIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}"}
+        assert password not in banner, "the password is handed over in the owner-only env file, never printed"
+        for private in (env_file, tmp_path / "data" / "postgres.password", *(tmp_path / "data" / "logs").glob("*.log")):
+            assert private.stat().st_mode & 0o077 == 0, f"{private} is readable by others"
+        assert (tmp_path / "data").stat().st_mode & 0o077 == 0
         assert "orders-1" in banner and "Tansu" in banner
         assert "warehouse-1" in banner and f"http://127.0.0.1:{http_port}" in banner
 
