@@ -101,6 +101,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
     children: list[Child] = []
     try:
         postgres.start()
+        # PostgreSQL's own user (when we run as root) must pass through to its data: traverse, never list or read
+        data.chmod(0o711 if postgres.user else 0o700)
         postgres.create_database("fulfil")
         bootstrap = settings.kafka_bootstrap
         if tansu is not None:
