@@ -6,12 +6,14 @@ import asyncio
 import importlib
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from services.common.settings import SERVICES, Settings
 from services.topology import consumers, runnable_services
@@ -32,6 +34,9 @@ fleet_app = typer.Typer(help="Depots, their service areas, wave cut-offs and van
 app.add_typer(fleet_app, name="fleet")
 routing_app = typer.Typer(help="The route solver on its own.", no_args_is_help=True)
 app.add_typer(routing_app, name="routing")
+shop_key_app = typer.Typer(help="Shops' API keys for their order view (hashes kept in the database).",
+                           no_args_is_help=True)
+app.add_typer(shop_key_app, name="shop-key")
 
 
 def fail(message: str) -> typer.Exit:
@@ -43,6 +48,8 @@ def load_settings(**overrides: Any) -> Settings:
     """The one settings object; a bad FULFIL_* value is a precise error, not a traceback."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:  # a FULFIL_* value that should be JSON and is not
+        raise fail(f"invalid configuration: {exc} (it must be JSON)") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"FULFIL_{'_'.join(str(p) for p in e['loc']).upper() or '(settings)'}: {e['msg']}"
@@ -92,15 +99,53 @@ def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API:
                 **proxy_options(settings))
 
 
-@app.command("shop-key")
-def shop_key(shop: Annotated[str, typer.Argument(help="the shop id the key is for")]) -> None:
-    """Make a new API key for a shop's order view: give the key to the shop, put the hash in
-    FULFIL_TRACKING_SHOP_KEYS. Fulfil never stores the key itself."""
-    import hashlib
-    import secrets
-    key = secrets.token_urlsafe(32)
-    typer.echo(f"key for {shop} (give it to the shop; it is shown once): {key}")
-    typer.echo(f"FULFIL_TRACKING_SHOP_KEYS entry: {json.dumps({shop: hashlib.sha256(key.encode()).hexdigest()})}")
+def _in_transaction(settings: Settings, what: Any) -> Any:
+    """Run `what(session)` in one committed transaction; a database that does not answer is one clear line."""
+    from services.common.db import make_engine, unit_of_work_factory
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with unit_of_work_factory(engine).begin() as session:
+            return what(session)
+    except Exception as exc:
+        raise fail(f"the database did not answer: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+
+
+@shop_key_app.command("add")
+def shop_key_add(shop: Annotated[str, typer.Argument(help="the shop id the key is for")]) -> None:
+    """A new API key for a shop's order view (GET /orders/{id}); only its hash is stored, it works at once."""
+    from datetime import UTC, datetime
+
+    from services.tracking import shop_keys
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", shop):
+        raise fail(f"shop id must be letters, digits, '.', '_' or '-' (at most 64), got {shop!r}")
+    key_id, key = _in_transaction(load_settings(), lambda session: shop_keys.add(session, shop, datetime.now(UTC)))
+    typer.echo(f"key {key_id} for {shop} (give it to the shop; it is shown once, only its hash is kept):\n{key}")
+
+
+@shop_key_app.command("list")
+def shop_key_list() -> None:
+    """Every key: its id, its shop, when it was made and, if so, revoked (never the key itself)."""
+    from services.tracking import shop_keys
+    keys = _in_transaction(load_settings(), shop_keys.listed)
+    for k in keys:
+        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
+        typer.echo(f"{k.key_id:14} {k.shop_id:20} made {k.created_at:%Y-%m-%d %H:%M}   {revoked}")
+    if not keys:
+        typer.echo("no shop keys yet: fulfil shop-key add SHOP")
+
+
+@shop_key_app.command("revoke")
+def shop_key_revoke(key_id: Annotated[str, typer.Argument(help="the key's id, as `fulfil shop-key list` shows it")]
+                    ) -> None:
+    """The key stops working at once."""
+    from datetime import UTC, datetime
+
+    from services.tracking import shop_keys
+    if not _in_transaction(load_settings(), lambda session: shop_keys.revoke(session, key_id, datetime.now(UTC))):
+        raise fail(f"no live key {key_id!r}; `fulfil shop-key list` shows them")
+    typer.echo(f"revoked {key_id}")
 
 
 @db_app.command("upgrade")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 from decimal import Decimal
 from pathlib import Path
@@ -116,8 +117,8 @@ class Settings(BaseSettings):
         5, ge=0, description="Cache-Control max-age of a tracking answer (an hour once delivered or returned)")
     tracking_long_poll_max_s: int = Field(60, ge=0, le=300, description="Longest ?wait= a client may ask for")
     tracking_shop_keys: dict[str, str] = Field(
-        default_factory=dict, description='Shop API keys for GET /orders/{id}, as JSON {"shop_id": "sha256 hex '
-        'of the key"}; `fulfil shop-key SHOP` makes one')
+        default_factory=dict, description='Extra shop keys for GET /orders/{id}, as JSON {"shop_id": "sha256 hex '
+        'of the key"}; prefer `fulfil shop-key add SHOP` (in the database, no restart)')
 
     # Returns
     returns_window_days: int | None = Field(
@@ -148,6 +149,15 @@ class Settings(BaseSettings):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"kafka_bootstrap entries must be host:port, got {server.strip()!r}")
+        return value
+
+    @field_validator("tracking_shop_keys")
+    @classmethod
+    def _hashes_only(cls, value: dict[str, str]) -> dict[str, str]:
+        for shop, digest in value.items():
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(f"the value for {shop!r} is not the sha256 hex of a key (64 hex digits): a raw key "
+                                 f"must never be configured; `fulfil shop-key add {shop}` keeps only its hash")
         return value
 
     @field_validator("returns_window_days", mode="before")

@@ -70,3 +70,13 @@ early_scans = Table(
     Column("event", JSONB, nullable=False, doc="The whole scan event, applied once shipment.packed arrives"),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
+
+
+shop_keys = Table(
+    "shop_keys", metadata,
+    Column("key_id", Text, primary_key=True, doc="k- and the first 10 hex digits of the hash: what `list` shows"),
+    Column("shop_id", Text, nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True, doc="sha256 hex of the key; the key itself is never kept"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -20,7 +20,7 @@ import pytest
 
 from services.common.embedded import free_port
 from tests.factories import envelope, order_accepted, picklist_issued
-from tests.integration.conftest import Stack, values
+from tests.integration.conftest import Stack, fulfil, values
 
 pytestmark = pytest.mark.integration
 
@@ -240,3 +240,24 @@ def test_a_scan_dated_in_the_future_is_dead_lettered_and_real_scans_still_apply(
     stack.send("carrier.scans", [carrier_scan("shipment.picked_up", number, 50)], key=number)
     records = stack.read("tracking.events", lambda r: (last(r, number) or {}).get("status") == "handed_to_carrier")
     assert "delivery_failed" not in [s["status"] for s in statuses(records, number)]
+
+
+def test_shop_keys_are_added_and_revoked_while_the_api_runs(stack: Stack) -> None:
+    base = start_tracking(stack)
+    stack.send("orders.events", [order_accepted("o-key", [("SKU-RED", 1)], shop_id="acme")])
+    wait = time.monotonic() + 60
+    while not stack.sql("SELECT 1 FROM tracking.orders WHERE order_id = 'o-key'") and time.monotonic() < wait:
+        time.sleep(0.3)
+    added = fulfil(stack, "shop-key", "add", "acme")
+    assert added.returncode == 0, added.stderr
+    key_id, key = added.stdout.split()[1], added.stdout.strip().splitlines()[-1]
+    assert stack.sql("SELECT count(*) FROM tracking.shop_keys WHERE key_hash = "
+                     f"'{hashlib.sha256(key.encode()).hexdigest()}'") == [(1,)]
+    assert key not in fulfil(stack, "shop-key", "list").stdout
+    with httpx.Client(base_url=base, timeout=10) as http:
+        assert http.get("/orders/o-key", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert http.get("/orders/o-key", headers={"Authorization": "Bearer not-a-key"}).status_code == 401
+        assert fulfil(stack, "shop-key", "revoke", key_id).returncode == 0
+        assert http.get("/orders/o-key", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    again = fulfil(stack, "shop-key", "revoke", key_id)
+    assert again.returncode == 2 and "no live key" in again.stderr
