@@ -19,15 +19,16 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common.changes import ChangeFeed
 from services.common.http import harden
 from services.common.rate_limit import RateLimiter
 from services.common.settings import Settings
 from services.tracking import shop_keys, views
+from services.tracking.store import CHANGES
 
 WELL_FORMED = re.compile(r"[A-Z0-9]{8,64}")
 NOT_FOUND = {"detail": "no shipment has this tracking number"}
 NO_ORDER = {"detail": "your shop has no order with this id"}
-POLL_EVERY_S = 0.5
 FINAL_MAX_AGE_S = 3600
 LONGEST_WAIT_S = 300
 BEARER = HTTPBearer(auto_error=False, description="The shop's API key")  # module level: annotations resolve here
@@ -61,6 +62,14 @@ def create_api(sessions: sessionmaker[Session], settings: Settings) -> FastAPI:
                  {"track": NOT_FOUND, "orders": NO_ORDER})
     limiter = RateLimiter(settings.tracking_rate_per_s, settings.tracking_rate_burst)
 
+    feed: list[ChangeFeed] = []
+
+    def changes() -> ChangeFeed:
+        """One listening connection per API process, opened by the first long poll."""
+        if not feed:
+            feed.append(ChangeFeed(sessions.kw["bind"], CHANGES))
+        return feed[0]
+
     def read(fn: Any, *args: Any) -> Any:
         with sessions() as session:
             return fn(session, *args)
@@ -93,9 +102,9 @@ def create_api(sessions: sessionmaker[Session], settings: Settings) -> FastAPI:
             if current is None:
                 return JSONResponse(NOT_FOUND, status_code=404)
             deadline = asyncio.get_running_loop().time() + wait
-            while _matches(asked, f'"{current.version}"') and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(POLL_EVERY_S)
-                current = await run_in_threadpool(read, views.version, number)
+            while _matches(asked, f'"{current.version}"') and (left := deadline - asyncio.get_running_loop().time()) > 0:
+                if await changes().wait(number, left):  # woken by the handler's NOTIFY: look again
+                    current = await run_in_threadpool(read, views.version, number)
             if _matches(asked, f'"{current.version}"'):
                 return Response(status_code=304, headers=_caching(current.version, current.final, settings))
         found = await run_in_threadpool(read, views.tracking, number)

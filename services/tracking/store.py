@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 
 from schemas.base import TimeWindow
 from schemas.tracking import ShipmentStatusChanged
+from services.common.changes import notify
 from services.common.emitter import Emitter
 from services.common.logging import get_logger
 from services.tracking import tables
 from services.tracking.domain.status import FINAL, Known, Observation, Status, Window, eta_after, judge
 
 log = get_logger(__name__)
+CHANGES = "tracking_changed"
+"""The NOTIFY channel a shipment's tracking number is announced on when its answer changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observat
     else:
         after = session.execute(update(s).where(s.c.shipment_id == shipment_id)
                                 .values(version=s.c.version + 1, **values).returning(*s.c)).one()
+    if after.tracking_number:
+        notify(session, CHANGES, after.tracking_number)  # wakes the long polls of this parcel at commit
     if verdict.status_changes:
         session.execute(insert(tables.checkpoints).values(
             shipment_id=shipment_id, at=seen.at, status=seen.status.value, place=where.place,
