@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     warehouse_default_policy: Literal["ship_available", "ship_complete"] = Field(
         "ship_available", description="Policy of shops the layout file names no policy for: ship what is in "
         "stock and backorder the rest, or hold the order until it can ship complete")
+    warehouse_staff_token_sha256: str = Field(
+        "", pattern=r"^([0-9a-fA-F]{64})?$",
+        description="sha256 hex of the staff token the pick-list API asks for (Authorization: Bearer); empty: "
+        "no token, the API relies on its internal address (FULFIL_HTTP_HOST)")
     warehouse_wave_interval_s: float = Field(
         30.0, gt=0, description="A pick wave closes when its oldest reservation has waited this long")
     warehouse_wave_max_orders: int = Field(

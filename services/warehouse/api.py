@@ -1,10 +1,17 @@
-"""The warehouse's HTTP API for staff screens: `GET /warehouses/{id}/picklists`."""
+"""The warehouse's HTTP API for staff screens: `GET /warehouses/{id}/picklists`.
+
+Staff-facing: it binds to an internal address (FULFIL_HTTP_HOST), and with FULFIL_WAREHOUSE_STAFF_TOKEN_SHA256 set
+every request must also carry the staff token (`Authorization: Bearer <token>`; only its sha256 is configured)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Path, Query
+import hashlib
+import hmac
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.http import harden
@@ -13,13 +20,24 @@ from services.warehouse import views
 
 
 NOT_FOUND = {"detail": "no such warehouse"}
+BEARER = HTTPBearer(auto_error=False, description="The staff token, when one is configured")
 
 
 def create_api(sessions: sessionmaker[Session], settings: Settings | None = None) -> FastAPI:
     """Every service's API is built as create_api(sessions, settings), so `fulfil api` can serve any."""
     api = harden(FastAPI(title="Fulfil warehouse", version="1"), {"warehouses": NOT_FOUND})
+    expected = (settings.warehouse_staff_token_sha256 if settings else "").lower()
 
-    @api.get("/warehouses/{warehouse_id}/picklists", response_model=list[views.PicklistView])
+    def staff(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
+        if not expected:
+            return
+        given = hashlib.sha256(credentials.credentials.encode()).hexdigest() if credentials else ""
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(401, detail="pick lists are for warehouse staff: send the staff token as "
+                                "'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
+
+    @api.get("/warehouses/{warehouse_id}/picklists", response_model=list[views.PicklistView],
+             dependencies=[Depends(staff)])
     def picklists(warehouse_id: Annotated[str, Path(max_length=64)],
                   status: Annotated[views.Status, Query(description="open (default), done or all")] = "open",
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[views.PicklistView]:

@@ -74,3 +74,13 @@ def test_forwarded_headers_are_believed_from_named_proxies_only() -> None:
     assert proxy_options(Settings()) == {"proxy_headers": False, "forwarded_allow_ips": ""}
     assert proxy_options(Settings(http_trusted_proxies="10.0.0.5")) == {"proxy_headers": True,
                                                                         "forwarded_allow_ips": "10.0.0.5"}
+
+
+def test_pick_lists_ask_for_the_staff_token_when_one_is_configured() -> None:
+    token = "staff-secret"
+    guarded = Settings(warehouse_staff_token_sha256=hashlib.sha256(token.encode()).hexdigest())
+    staff = TestClient(warehouse_api(Unreachable(), guarded))  # type: ignore[arg-type]
+    assert staff.get("/warehouses/WH-1/picklists").status_code == 401
+    assert staff.get("/warehouses/WH-1/picklists", headers={"Authorization": "Bearer guess"}).status_code == 401
+    with pytest.raises(AssertionError, match="database was asked"):  # past the token, it looks the warehouse up
+        staff.get("/warehouses/WH-1/picklists", headers={"Authorization": f"Bearer {token}"})
