@@ -110,7 +110,7 @@ def run(tree: Path, polls: int, seconds: float, changes: int, work: Path, label:
         return asyncio.run(hold(f"http://127.0.0.1:{port}", polls, seconds, server.pid, url, changes))
     finally:
         if server is not None:
-            server.terminate()
+            server.kill()  # a thousand held requests would only slow a polite stop
             server.wait(10)
         postgres.stop()
 

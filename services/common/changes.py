@@ -83,8 +83,8 @@ class ChangeFeed:
 
     def _listen_once(self, ready: Callable[[], Any]) -> None:
         raw = self.engine.raw_connection()
+        connection: Any = raw.driver_connection  # taken before detaching, which forgets it
         raw.detach()  # this connection listens for as long as the process lives: not the pool's
-        connection: Any = raw.driver_connection
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
