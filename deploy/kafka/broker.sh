@@ -9,6 +9,13 @@
 #   deploy/kafka/broker.sh kill  [PORT]     kill -9, as a crash would (fault tests); data stays for restart
 #   deploy/kafka/broker.sh status [PORT]
 #   deploy/kafka/broker.sh limits           the size limit it is configured with
+#   deploy/kafka/broker.sh start-secure [PORT]   like start, but clients must log in (SASL/SCRAM-SHA-512) and
+#                                           ACLs decide what each may do; users come from BROKER_USERS
+#                                           ("admin:secret fulfil:secret shop-acme:secret"; the first is the
+#                                           super user)
+#   deploy/kafka/broker.sh acl PORT ARGS... Kafka's ACL tool as that super user, e.g.
+#                                           acl 9092 --add --allow-principal User:shop-acme --operation Write
+#                                               --topic shop.orders
 #
 # The largest message the broker takes (message.max.bytes) is message_max_bytes of deploy/topics.yaml.
 #
@@ -52,12 +59,28 @@ start() {
   rm -rf "$run" && mkdir -p "$run/data"
   configure
   local java_opts; java_opts=$(java_options)
+  local scram=()
+  if [ "${secure:-0}" = 1 ]; then
+    for user in $BROKER_USERS; do scram+=(--add-scram "SCRAM-SHA-512=[name=${user%%:*},password=${user#*:}]"); done
+  fi
   # shellcheck disable=SC2086
   java $java_opts -cp "$libs/*" kafka.tools.StorageTool format \
        -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
-       -c "$run/server.properties" > "$run/format.log" 2>&1 \
+       -c "$run/server.properties" "${scram[@]}" > "$run/format.log" 2>&1 \
     || { cat "$run/format.log" >&2; die "formatting KRaft storage failed"; }
   launch
+}
+
+start_secure() {
+  [ -n "${BROKER_USERS:-}" ] || die "start-secure needs BROKER_USERS=\"admin:secret user:secret ...\""
+  secure=1
+  start
+}
+
+acl() {
+  [ -f "$run/admin.properties" ] || die "no secure broker on port $port (start-secure first)"
+  java -cp "$libs/*" -Dlog4j.configuration="file:$run/log4j.properties" kafka.admin.AclCommand \
+       --bootstrap-server "127.0.0.1:$port" --command-config "$run/admin.properties" "$@"
 }
 
 restart() {
@@ -90,6 +113,28 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 message.max.bytes=$message_max_bytes
 PROPS
+  if [ "${secure:-0}" = 1 ]; then
+    local admin=${BROKER_USERS%% *}
+    sed -i -e "s#^listeners=PLAINTEXT://#listeners=SASL_PLAINTEXT://#" \
+           -e "s#^advertised.listeners=PLAINTEXT://#advertised.listeners=SASL_PLAINTEXT://#" \
+           -e "s#^inter.broker.listener.name=PLAINTEXT#inter.broker.listener.name=SASL_PLAINTEXT#" \
+           -e "s#^listener.security.protocol.map=.*#listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT#" \
+           -e "s#^auto.create.topics.enable=true#auto.create.topics.enable=false#" "$run/server.properties"
+    cat >> "$run/server.properties" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin%%:*}" password="${admin#*:}";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:${admin%%:*};User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+PROPS
+    cat > "$run/admin.properties" <<PROPS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin%%:*}" password="${admin#*:}";
+PROPS
+    chmod 600 "$run/admin.properties" "$run/server.properties"
+  fi
   cat > "$run/log4j.properties" <<PROPS
 log4j.rootLogger=WARN, file
 log4j.logger.kafka.server.KafkaServer=INFO
@@ -144,11 +189,13 @@ crash() {
 
 case "$cmd" in
   start) start ;;
+  start-secure) start_secure ;;
+  acl) shift 2; acl "$@" ;;
   restart) restart ;;
   stop) stop ;;
   kill) crash ;;
   status) if pid_alive && answers; then echo "running on 127.0.0.1:$port"; else echo "not running"; exit 1; fi ;;
   fetch) fetch ;;
   limits) echo "message.max.bytes=$message_max_bytes" ;;
-  *) die "usage: broker.sh start|restart|stop|kill|status|fetch [PORT]" ;;
+  *) die "usage: broker.sh start|start-secure|restart|stop|kill|status|fetch|limits|acl [PORT]" ;;
 esac
