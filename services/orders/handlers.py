@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from schemas.envelope import Envelope, Event, make_event
 from schemas.orders import (
     OrderAccepted, OrderCancellationRefused, OrderCancellationRequested, OrderCancelled, OrderPlaced, OrderRejected,
+    RejectionReason,
 )
 from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
 from services.common.db import UnitOfWork
@@ -60,46 +61,82 @@ def _record_transition(uow: UnitOfWork, order_id: str, before: str | None, after
 
 
 def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
-    """Validate each order and store it; a second order with an id already taken is ignored (logged).
-    Batched: one multi-row insert for the orders and one for their first transition."""
+    """Validate each order and store it. An id is taken once: a placement under an id already in use is rejected
+    (`order_id_in_use`), except that a shop may place a rejected order again under its id (a corrected re-send).
+    Batched: one multi-row insert per round of distinct ids (almost always one) and one for the transitions."""
     rules = rules_from(ctx.settings)
     decided = []
     for event in events:
         order = event.payload
         assert isinstance(order, OrderPlaced)
         decided.append((event, order, validate_order(order, rules, ctx.now)))
+    emits: list[Emit] = []
+    transitions = []
+    for round_ in _distinct_ids(decided):
+        stored = _store(uow, round_, ctx.now)
+        for event, order, reasons in round_:
+            if order.order_id not in stored:
+                log.info("order.id_in_use", order_id=order.order_id, event_id=str(event.event_id))
+                reasons = [RejectionReason(field="order_id", code="order_id_in_use", message=(
+                    f"order id {order.order_id!r} is already in use: an id can be placed again only by its shop "
+                    "after the order under it was rejected"))]
+                payload: OrderAccepted | OrderRejected = OrderRejected(
+                    order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons)
+                emits.append(_emit(payload, order.order_id, event.envelope, ctx.now))
+                continue
+            status = OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED
+            transitions.append({"order_id": order.order_id, "from_status": stored[order.order_id],
+                                "to_status": status.value, "at": ctx.now, "event_id": event.event_id})
+            if reasons:
+                payload = OrderRejected(order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now,
+                                        reasons=reasons)
+            else:
+                # Built from an already validated order, field by field: no second validation of the whole order.
+                payload = OrderAccepted.model_construct(accepted_at=ctx.now,
+                                                        **{name: getattr(order, name) for name in ACCEPTED_FIELDS})
+            emits.append(_emit(payload, order.order_id, event.envelope, ctx.now))
+    if transitions:
+        uow.session.execute(insert(tables.transitions), transitions)
+    return emits
+
+
+Decided = tuple[Event, OrderPlaced, list[RejectionReason]]
+
+
+def _distinct_ids(decided: list[Decided]) -> list[list[Decided]]:
+    """Rounds in which each order id appears once, in arrival order: one statement may not touch a row twice."""
+    rounds: list[list[Decided]] = []
+    for item in decided:
+        for round_ in rounds:
+            if all(other[1].order_id != item[1].order_id for other in round_):
+                round_.append(item)
+                break
+        else:
+            rounds.append([item])
+    return rounds
+
+
+def _store(uow: UnitOfWork, decided: list[Decided], now: datetime) -> dict[str, str | None]:
+    """Insert the orders; a rejected order of the same shop is replaced. Returns id -> the status it had before
+    (None when new) for the ids this placement now owns."""
+    o = tables.orders
     rows = [
         {"order_id": order.order_id, "shop_id": order.shop_id,
          "status": (OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED).value,
-         "placed_at": order.placed_at, "updated_at": ctx.now, "placed_event_id": event.event_id,
+         "placed_at": order.placed_at, "updated_at": now, "placed_event_id": event.event_id,
          "document": event.envelope.payload,  # as received (validated above); no re-serialising
          "rejection_reasons": [r.model_dump() for r in reasons] or None}
         for event, order, reasons in decided
     ]
-    statement = (pg_insert(tables.orders).on_conflict_do_nothing(index_elements=["order_id"])
-                 .returning(tables.orders.c.order_id, tables.orders.c.placed_event_id))
-    stored = {order_id: event_id for order_id, event_id in uow.session.execute(statement, rows)}
-    emits: list[Emit] = []
-    transitions = []
-    for event, order, reasons in decided:
-        if stored.get(order.order_id) != event.event_id:
-            log.warning("order.duplicate_id", order_id=order.order_id, event_id=str(event.event_id),
-                        note="an order with this id exists already; this placement is ignored")
-            continue
-        status = OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED
-        transitions.append({"order_id": order.order_id, "from_status": None, "to_status": status.value,
-                            "at": ctx.now, "event_id": event.event_id})
-        if reasons:
-            payload: OrderAccepted | OrderRejected = OrderRejected(
-                order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons)
-        else:
-            # Built from an already validated order, field by field: no second validation of the whole order.
-            payload = OrderAccepted.model_construct(accepted_at=ctx.now,
-                                                    **{name: getattr(order, name) for name in ACCEPTED_FIELDS})
-        emits.append(_emit(payload, order.order_id, event.envelope, ctx.now))
-    if transitions:
-        uow.session.execute(insert(tables.transitions), transitions)
-    return emits
+    insert_ = pg_insert(o)
+    statement = insert_.on_conflict_do_update(
+        index_elements=["order_id"],
+        set_={c: insert_.excluded[c] for c in ("status", "placed_at", "updated_at", "placed_event_id", "document",
+                                                "rejection_reasons")},
+        where=(o.c.status == OrderStatus.REJECTED.value) & (o.c.shop_id == insert_.excluded.shop_id),
+    ).returning(o.c.order_id, text("xmax = 0"))
+    return {order_id: (None if inserted else OrderStatus.REJECTED.value)
+            for order_id, inserted in uow.session.execute(statement, rows)}
 
 
 ACCEPTED_FIELDS = {"order_id", "shop_id", "placed_at", "currency", "customer", "delivery_address", "delivery_window",

@@ -109,13 +109,28 @@ def _wait_for_status(stack: Stack, order_id: str, status: str, timeout_s: float 
     raise AssertionError(f"{order_id} never reached {status}; worker logs: {stack.log_tail()}")
 
 
-def test_a_second_order_with_a_taken_id_is_ignored_not_accepted_twice(stack: Stack) -> None:
+def test_an_id_in_use_is_refused_explicitly_and_a_rejected_order_can_be_placed_again(stack: Stack) -> None:
     stack.start_worker()
     first, second = order_placed("o-same"), order_placed("o-same", shop_id="globex")
-    stack.send("shop.orders", [first, second, order_placed("o-next")])
-    records = stack.read("orders.events", lambda rs: len(values(rs)) >= 2, settle_s=3)
-    outcomes = sorted((e["event_type"], e["payload"]["order_id"], e["causation_id"]) for e in values(records))
-    assert outcomes[1:] == [("order.accepted", "o-same", first["event_id"])], outcomes
-    assert outcomes[0][:2] == ("order.accepted", "o-next")
+    wrong = order_placed("o-fix", total="1.00")
+    stack.send("shop.orders", [first, second, order_placed("o-next"), wrong, first])  # `first` again: a duplicate
+    records = stack.read("orders.events", lambda rs: len(values(rs)) >= 4, settle_s=3)
+    outcomes = sorted((e["event_type"], e["payload"]["order_id"], e["payload"]["shop_id"]) for e in values(records))
+    assert outcomes == [("order.accepted", "o-next", "acme"), ("order.accepted", "o-same", "acme"),
+                        ("order.rejected", "o-fix", "acme"), ("order.rejected", "o-same", "globex")], outcomes
+    causes = {(e["event_type"], e["payload"]["shop_id"], e["payload"]["order_id"]): e["causation_id"]
+              for e in values(records)}
+    assert causes[("order.accepted", "acme", "o-same")] == first["event_id"], "the first placement owns the id"
+    in_use = next(e for e in values(records, "order.rejected") if e["payload"]["shop_id"] == "globex")
+    assert [r["code"] for r in in_use["payload"]["reasons"]] == ["order_id_in_use"]
     assert stack.sql("SELECT shop_id FROM orders.orders WHERE order_id = 'o-same'")[0][0] == "acme"
-    assert "order.duplicate_id" in stack.log_text()
+
+    corrected = order_placed("o-fix")  # the shop fixes its total and sends the order again under its id
+    stack.send("shop.orders", [corrected])
+    records = stack.read("orders.events", lambda rs: len(values(rs, "order.accepted")) >= 3)
+    assert ("o-fix", corrected["event_id"]) in [(e["payload"]["order_id"], e["causation_id"])
+                                                for e in values(records, "order.accepted")]
+    assert stack.sql("SELECT status FROM orders.orders WHERE order_id = 'o-fix'") == [("accepted",)]
+    assert stack.sql("SELECT from_status, to_status FROM orders.order_transitions t JOIN orders.orders o "
+                     "USING (order_id) WHERE order_id = 'o-fix' ORDER BY t.id") == [(None, "rejected"),
+                                                                                  ("rejected", "accepted")]
