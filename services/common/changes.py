@@ -39,7 +39,8 @@ class ChangeFeed:
 
     async def wait(self, key: str, timeout_s: float) -> bool:
         """Until `key` changes (True) or `timeout_s` passes (False). A True may be spurious: look again."""
-        self._start()
+        if self._start():  # the first waiter lets the listener connect, off the event loop
+            await asyncio.to_thread(self.started.wait, min(timeout_s, 10))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.setdefault(key, set()).add(future)
         try:
@@ -54,11 +55,13 @@ class ChangeFeed:
                 if not waiting:
                     self.waiters.pop(key, None)
 
-    def _start(self) -> None:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
-            threading.Thread(target=self._listen, name=f"listen-{self.channel}", daemon=True).start()
-            self.started.wait(10)
+    def _start(self) -> bool:
+        """True when this call started the listener."""
+        if self.loop is not None:
+            return False
+        self.loop = asyncio.get_running_loop()
+        threading.Thread(target=self._listen, name=f"listen-{self.channel}", daemon=True).start()
+        return True
 
     def _wake(self, key: str | None) -> None:
         """On the event loop: wake the waiters of `key`, or every waiter (None)."""
