@@ -70,6 +70,7 @@ class Simulation:
         self.skus = {s.sku: s for s in world.skus}
         self.picked: dict[tuple[str, str], Counter[str]] = {}
         self.packed: set[str] = set()
+        self.emptied: dict[tuple[str, str], datetime] = {}  # (warehouse, sku) -> when a short pick emptied its bin
         self.handed_over: set[str] = set()  # routed, or handed to a carrier, or to be collected
         self.started = time.monotonic()
         self.stop = asyncio.Event()
@@ -211,14 +212,21 @@ class Simulation:
 
     async def _on_picklist_issued(self, p: dict[str, Any]) -> None:
         wh = p["warehouse_id"]
+        issued = datetime.fromisoformat(p["issued_at"])
         for line in p["lines"]:
             for tote in line["totes"]:
+                emptied = self.emptied.get((wh, line["sku"]))
+                if emptied is not None and issued <= emptied:
+                    # a short pick emptied this SKU's bin: the warehouse took back every promise on it not yet
+                    # picked (re-allocated elsewhere), so a picker finds nothing to pick here
+                    continue
                 want = tote["quantity"]
                 common = {"warehouse_id": wh, "picklist_id": p["picklist_id"], "order_id": tote["order_id"],
                           "sku": line["sku"], "bin": line["bin"]}
                 now = datetime.now(UTC).isoformat()
                 if self.rng.random() < 0.03:  # the bin held less than the list said
                     got = self.rng.randrange(0, want)
+                    self.emptied[(wh, line["sku"])] = datetime.now(UTC)
                     scan = envelope("pick.short", {**common, "requested_quantity": want, "picked_quantity": got,
                                                    "reported_at": now}, tote["order_id"], f"device:{wh}")
                 else:
