@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import select
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, func
@@ -75,7 +74,7 @@ class ChangeFeed:
         attempt = 0
         while not self.stopping.is_set():
             try:
-                self._listen_once(lambda: self.started.set())
+                self._listen_once()
                 attempt = 0
             except Exception as exc:
                 attempt += 1
@@ -84,7 +83,7 @@ class ChangeFeed:
             self._call(None)  # a notification may have been missed: everyone looks again
             self.stopping.wait(backoff_delay(max(attempt, 1), 0.2, 5.0))
 
-    def _listen_once(self, ready: Callable[[], Any]) -> None:
+    def _listen_once(self) -> None:
         raw = self.engine.raw_connection()
         connection: Any = raw.driver_connection  # taken before detaching, which forgets it
         raw.detach()  # this connection listens for as long as the process lives: not the pool's
@@ -92,7 +91,7 @@ class ChangeFeed:
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute(f'LISTEN "{self.channel}"')
-            ready()
+            self.started.set()
             while not self.stopping.is_set():
                 if select.select([connection], [], [], 5.0) == ([], [], []):
                     with connection.cursor() as cursor:  # quiet for a while: make sure the line is still up

@@ -99,7 +99,3 @@ class DeadLetter:
                 "key": m.key, "value": m.value or b"", "headers": [[k, v.hex()] for k, v in m.headers],
                 "reason": self.reason, "service": self.service, "failed_at": self.failed_at,
                 "size": len(m.value or b""), "sha256": self.sha256}
-
-
-def dead_letter(message: Incoming, error: str, *, service: str, failed_at: datetime) -> DeadLetter:
-    return DeadLetter(message, error, service, failed_at)

@@ -147,9 +147,9 @@ class EmbeddedPostgres:
         psql = [str(_pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "postgres",
                 "-tAc"]
         subprocess.run([*psql, f"ALTER USER {PG_USER} PASSWORD '{self.password}'"], capture_output=True, check=True)
-        hba.write_text("\n".join(line if line.startswith("#") or not line.strip() else
-                                 line.rsplit("trust", 1)[0] + "scram-sha-256" if line.rstrip().endswith("trust")
-                                 else line for line in lines) + "\n")
+        required = [line.rstrip().removesuffix("trust") + "scram-sha-256"
+                    if not line.startswith("#") and line.rstrip().endswith("trust") else line for line in lines]
+        hba.write_text("\n".join(required) + "\n")
         subprocess.run([*psql, "SELECT pg_reload_conf()"], capture_output=True, check=True, env=self._client_env())
 
     def _wait_ready(self, timeout_s: float) -> None:

@@ -23,7 +23,6 @@ class Health:
     def __init__(self, outbox_max_age_s: float) -> None:
         self._lock = threading.Lock()
         self.outbox_max_age_s = outbox_max_age_s
-        self.started = time.monotonic()
         self.database_error: str | None = None
         self.database_down_since: float | None = None
         self.assigned: int | None = None

@@ -97,7 +97,6 @@ class Messaging:
             PrimaryKeyConstraint("topic", "partition"),
         )
 
-
     def claim(self, session: Session, event_id: uuid.UUID, event_type: str, topic: str, partition: int,
               offset: int) -> bool:
         """Record the event as processed; False when it already was (a duplicate delivery)."""
@@ -219,6 +218,11 @@ class Messaging:
             index_elements=["topic", "partition"],
             set_={"next_offset": func.greatest(self.offsets.c.next_offset, statement.excluded.next_offset),
                   "updated_at": func.now()}), rows)
+
+    def positions(self, session: Session) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> the next offset this service will process, as record_offsets left it."""
+        o = self.offsets.c
+        return {(t, p): n for t, p, n in session.execute(select(o.topic, o.partition, o.next_offset))}
 
     def backlog(self, session: Session) -> Backlog:
         """What is still to send, how old the oldest is by the database's clock, and what is parked."""

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from schemas.envelope import Event
 from schemas.registry import DecodeError, decode_wanted, event_times
 from services.common.db import UnitOfWork
-from services.common.dead_letters import DeadLetter, Incoming, dead_letter, record_size
+from services.common.dead_letters import DeadLetter, Incoming, record_size
 from services.common.health import Health
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
@@ -154,7 +154,7 @@ class Processor:
             except DecodeError as exc:
                 log.warning("message.dead_lettered", topic=message.topic, partition=message.partition,
                             offset=message.offset, error=str(exc)[:500])
-                dead.append(dead_letter(message, str(exc), service=self.service, failed_at=self.clock()))
+                dead.append(DeadLetter(message, str(exc), self.service, self.clock()))
         return good, dead
 
     def run(self, messages: list[Incoming]) -> BatchOutcome:
@@ -199,8 +199,8 @@ class Processor:
                 self._handle_batch(uow, handled, ctx, records, outcome)
             new = self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
             records[:0] = [d.record(self.max_message_bytes) for d in dead if d.id in new]
-            outcome.duplicates += len(undecodable) - len([d for d in undecodable if d.id in new])
-            outcome.dead -= len(undecodable) - len([d for d in undecodable if d.id in new])
+            again = sum(d.id not in new for d in undecodable)  # redelivered after a rebalance: refused already
+            outcome.duplicates, outcome.dead = outcome.duplicates + again, outcome.dead - again
             outcome.to_publish = self.messaging.enqueue(uow.session, records)
             self.messaging.record_offsets(uow.session, positions(messages))
             uow.commit()
@@ -287,7 +287,7 @@ class Processor:
                   error=repr(exc)[:500])
         self.messaging.claim(uow.session, envelope.event_id, envelope.event_type, message.topic,
                              message.partition, message.offset)
-        return dead_letter(message, reason, service=self.service, failed_at=now)
+        return DeadLetter(message, reason, self.service, now)
 
     def run_job(self, job: Job) -> list[OutboxRecord]:
         """Run a timer's job in one transaction, retrying transient database errors; returns what to publish.
@@ -307,7 +307,8 @@ class Processor:
         could handle (Faust acks a batch whatever happens; this keeps it). Through the database when it
         answers, so the messages are kept whole like every dead letter; published directly when it does not."""
         log.error("batch.dead_lettered", size=len(messages), error=reason)
-        dead = [dead_letter(message, reason, service=self.service, failed_at=self.clock()) for message in messages]
+        now = self.clock()
+        dead = [DeadLetter(message, reason, self.service, now) for message in messages]
         try:
             with UnitOfWork(self.sessions) as uow:
                 new = self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])

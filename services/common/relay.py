@@ -165,9 +165,7 @@ class OutboxRelay:
             await self.run_sync(session.close)
 
     def _remember(self, report: Report) -> None:
-        for record in report.sent:
-            self.left.pop(record.id, None)  # type: ignore[arg-type]
-        for record, _ in report.parked:
+        for record in [*report.sent, *(r for r, _ in report.parked)]:
             self.left.pop(record.id, None)  # type: ignore[arg-type]
         for record in report.unsent:
             if record.id is not None:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
+from services.common.db import service_metadata
+from services.common.messaging import Messaging
 from services.common.settings import Settings
 
 
@@ -50,51 +54,35 @@ class Snapshot:
                 "parked": sum(s.parked for s in self.services), "drained": drained}
 
 
-async def _offsets(settings: Settings, topics: Sequence[str]) -> tuple[dict[TopicPartition, int],
-                                                                     dict[TopicPartition, int]]:
+async def _offsets(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> tuple[dict[TopicPartition, int],
+                                                                             dict[TopicPartition, int]]:
     """(beginning, end) offset of every partition of the topics that exist."""
-    consumer = AIOKafkaConsumer(**settings.aiokafka_options(), enable_auto_commit=False, group_id=None,
-                                request_timeout_ms=15000)
-    await consumer.start()
-    try:
-        # the cluster metadata itself: consumer.topics() fetches it but leaves partitions_for_topic() empty
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
-        if not tps:
-            return {}, {}
-        return dict(await consumer.beginning_offsets(tps)), dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
+    # the cluster metadata itself: consumer.topics() fetches it but leaves partitions_for_topic() empty
+    cluster = await consumer._client.fetch_all_metadata()
+    tps = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+    if not tps:
+        return {}, {}
+    return dict(await consumer.beginning_offsets(tps)), dict(await consumer.end_offsets(tps))
 
 
-def _positions(connection: Connection, schema: str) -> dict[tuple[str, int], int]:
-    rows = connection.execute(text(f'SELECT topic, "partition", next_offset FROM "{schema}".consumer_offsets'))
-    return {(topic, partition): offset for topic, partition, offset in rows}
-
-
-def _dead_letters(connection: Connection, schemas: Sequence[str]) -> dict[str, int]:
+def _dead_letters(session: Session, schemas: Sequence[str]) -> dict[str, int]:
     union = " UNION ".join(
         f'SELECT source_topic, source_partition, source_offset FROM "{s}".dead_letters' for s in schemas)
-    rows = connection.execute(text(f"SELECT source_topic, count(*) FROM ({union}) d GROUP BY 1 ORDER BY 1"))
+    rows = session.execute(text(f"SELECT source_topic, count(*) FROM ({union}) d GROUP BY 1 ORDER BY 1"))
     return {topic: int(count) for topic, count in rows}
 
 
-def observe(settings: Settings, consumers: Mapping[str, Sequence[str]]) -> Snapshot:
-    """One look at the system. `consumers`: service (and its schema) -> the logical topics it consumes.
-    The outboxes are read before the partitions' ends, so an event published in between is seen as lag."""
-    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args())
-    try:
-        with engine.connect() as connection:
-            backlog = {s: connection.execute(text(
-                f'SELECT (SELECT count(*) FROM "{s}".outbox), '
-                f'extract(epoch FROM now() - (SELECT min(created_at) FROM "{s}".outbox)), '
-                f'(SELECT count(*) FROM "{s}".outbox_parked)')).one() for s in consumers}
-            physical = sorted({settings.topic(t) for topics in consumers.values() for t in topics})
-            starts, ends = asyncio.run(_offsets(settings, physical))
-            positions = {s: _positions(connection, s) for s in consumers}
-            dead = _dead_letters(connection, list(consumers))
-    finally:
-        engine.dispose()
+async def _look(settings: Settings, consumers: Mapping[str, Sequence[str]], engine: Engine,
+                consumer: AIOKafkaConsumer) -> Snapshot:
+    """One look. The outboxes are read before the partitions' ends, so an event published in between is seen as
+    lag."""
+    messaging = {s: Messaging(service_metadata(s)) for s in consumers}
+    with Session(engine) as session:
+        backlog = {s: m.backlog(session) for s, m in messaging.items()}
+        physical = sorted({settings.topic(t) for topics in consumers.values() for t in topics})
+        starts, ends = await _offsets(consumer, physical)
+        positions = {s: m.positions(session) for s, m in messaging.items()}
+        dead = _dead_letters(session, list(consumers))
     services = []
     for service, topics in consumers.items():
         lag: dict[str, int] = {}
@@ -102,11 +90,33 @@ def observe(settings: Settings, consumers: Mapping[str, Sequence[str]]) -> Snaps
             tps = [tp for tp in ends if tp.topic == settings.topic(logical)]
             lag[logical] = sum(max(0, ends[tp] - positions[service].get((tp.topic, tp.partition), starts[tp]))
                                for tp in tps)
-        rows, oldest, parked = backlog[service]
-        services.append(ServiceStatus(service, lag, int(rows), float(oldest) if oldest is not None else None,
-                                      int(parked)))
+        b = backlog[service]
+        services.append(ServiceStatus(service, lag, b.rows, b.oldest_s, b.parked))
     return Snapshot(services, {settings.logical_topic(t): n for t, n in dead.items()},
                     {f"{tp.topic}/{tp.partition}": end for tp, end in ends.items()})
+
+
+@asynccontextmanager
+async def _connections(settings: Settings) -> AsyncIterator[tuple[Engine, AIOKafkaConsumer]]:
+    """One database engine and one Kafka client for every look of a wait."""
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args(), pool_size=1)
+    consumer = AIOKafkaConsumer(**settings.aiokafka_options(), enable_auto_commit=False, group_id=None,
+                                request_timeout_ms=15000)
+    try:
+        await consumer.start()
+        yield engine, consumer
+    finally:
+        await consumer.stop()
+        engine.dispose()
+
+
+def observe(settings: Settings, consumers: Mapping[str, Sequence[str]]) -> Snapshot:
+    """One look at the system. `consumers`: service (and its schema) -> the logical topics it consumes."""
+    async def once() -> Snapshot:
+        async with _connections(settings) as (engine, consumer):
+            return await _look(settings, consumers, engine, consumer)
+
+    return asyncio.run(once())
 
 
 def drained(previous: Snapshot | None, current: Snapshot) -> bool:
@@ -119,13 +129,17 @@ def drained(previous: Snapshot | None, current: Snapshot) -> bool:
 def wait_drained(settings: Settings, consumers: Mapping[str, Sequence[str]], timeout_s: float,
                  interval_s: float = 0.5) -> tuple[bool, Snapshot]:
     """Look until the system has drained or `timeout_s` has passed; returns (drained, the last look)."""
-    deadline = time.monotonic() + timeout_s
-    previous: Snapshot | None = None
-    while True:
-        current = observe(settings, consumers)
-        if drained(previous, current):
-            return True, current
-        if time.monotonic() >= deadline:
-            return False, current
-        previous = current
-        time.sleep(interval_s)
+    async def wait() -> tuple[bool, Snapshot]:
+        deadline = time.monotonic() + timeout_s
+        previous: Snapshot | None = None
+        async with _connections(settings) as (engine, consumer):
+            while True:
+                current = await _look(settings, consumers, engine, consumer)
+                if drained(previous, current):
+                    return True, current
+                if time.monotonic() >= deadline:
+                    return False, current
+                previous = current
+                await asyncio.sleep(interval_s)
+
+    return asyncio.run(wait())

@@ -28,8 +28,9 @@ from services.demo.world import generate
 from services.kpis import compute
 from services.topology import consumers
 
+EVERY_ORDER_ENDS = "every accepted order is delivered, backordered, cancelled or failed with a reason"
 CONSERVATION = {
-    "every accepted order is delivered, backordered, cancelled or failed with a reason": """
+    EVERY_ORDER_ENDS: """
         SELECT o.order_id FROM orders.orders o WHERE o.status NOT IN ('rejected', 'cancelled')
         AND NOT EXISTS (SELECT 1 FROM warehouse.backorders b WHERE b.order_id = o.order_id)
         AND (NOT EXISTS (SELECT 1 FROM warehouse.shipments s WHERE s.order_id = o.order_id AND s.status <> 'cancelled')
@@ -97,15 +98,12 @@ class Stack:
                 self.process.kill()
 
 
-UNFINISHED = next(iter(CONSERVATION))
-
-
 def unfinished(settings: Settings) -> list[str]:
     """Accepted orders that have not reached an end yet (the first conservation check, asked while running)."""
     engine = create_engine(settings.database_url)
     try:
         with engine.connect() as connection:
-            return [str(row[0]) for row in connection.execute(text(CONSERVATION[UNFINISHED]))]
+            return [str(row[0]) for row in connection.execute(text(CONSERVATION[EVERY_ORDER_ENDS]))]
     finally:
         engine.dispose()
 
@@ -156,10 +154,11 @@ def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callab
                                     total=max(orders, o.counts[stage]), note="units" if stage == "picked" else "")
                     bars.update(dead, note=f"dead-lettered messages: {o.dead_letters}")
 
-                simulation = Simulation(settings, world, orders, seed, progress, consumers=consumers(),
+                readers = consumers()
+                simulation = Simulation(settings, world, orders, seed, progress, consumers=readers,
                                         unfinished=lambda: unfinished(settings))
                 outcome = asyncio.run(simulation.run(timeout_s))
-            drained, _ = wait_drained(settings, consumers(), 120)  # the last scans settle in tracking and returns
+            drained, _ = wait_drained(settings, readers, 120)  # the last scans settle in tracking and returns
             if not drained:
                 say("The system had not drained two minutes after the simulation ended; figures as they stand.")
             table, checks, where, summary = figures(settings, outcome)

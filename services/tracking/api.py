@@ -8,7 +8,6 @@ limited (429 with Retry-After)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import re
 from typing import Annotated, Any
@@ -48,7 +47,7 @@ def _caching(version: int, final: bool, settings: Settings) -> dict[str, str]:
 
 def shop_of(key: str, keys: dict[str, str]) -> str | None:
     """The shop whose key this is; keys are kept as sha256 hex, compared in constant time."""
-    digest = hashlib.sha256(key.encode()).hexdigest()
+    digest = shop_keys.digest(key)
     found = None
     for shop, expected in keys.items():
         if hmac.compare_digest(digest, expected.lower()):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.common.dead_letters import PREVIEW_BYTES, Incoming, dead_letter, record_size
+from services.common.dead_letters import PREVIEW_BYTES, DeadLetter, Incoming, record_size
 from services.common.settings import Settings
 from services.common.topics import load_spec, message_max_bytes
 
@@ -22,14 +22,14 @@ FAILED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_a_dead_letter_keeps_the_original_bytes_and_says_where_they_came_from() -> None:
     message = Incoming("shop.orders", 3, 42, b"o-1", b"\x00garbage")
-    record = dead_letter(message, "not JSON", service="orders", failed_at=FAILED_AT).record(LIMIT)
+    record = DeadLetter(message, "not JSON", "orders", FAILED_AT).record(LIMIT)
     headers = dict(record.headers)
     assert (record.topic, record.key, record.value) == ("shop.orders.dlq", b"o-1", b"\x00garbage")
     assert headers["fulfil.error"] == b"not JSON"
     assert "fulfil.truncated" not in headers
     assert (headers["fulfil.source.topic"], headers["fulfil.source.partition"], headers["fulfil.source.offset"]) == (
         b"shop.orders", b"3", b"42")
-    again = dead_letter(message, "not JSON", service="orders", failed_at=datetime(2026, 1, 2, tzinfo=UTC))
+    again = DeadLetter(message, "not JSON", "orders", datetime(2026, 1, 2, tzinfo=UTC))
     assert record.event_id == again.record(LIMIT).event_id and isinstance(record.event_id, uuid.UUID)
 
 
@@ -39,8 +39,8 @@ def test_a_dead_letter_of_any_input_fits_under_the_limit_and_points_to_the_whole
                                                                                   value_size: int) -> None:
     """Inputs close to the limit grow by the headers: the record then carries a preview, size and sha256."""
     value = b"x" * value_size
-    dead = dead_letter(Incoming("carrier.scans", 0, 7, b"k" * key_size or None, value), "not JSON " * 1000,
-                       service="tracking", failed_at=FAILED_AT)
+    dead = DeadLetter(Incoming("carrier.scans", 0, 7, b"k" * key_size or None, value), "not JSON " * 1000,
+                      "tracking", FAILED_AT)
     record = dead.record(LIMIT)
     assert record_size(record.key, record.value, record.headers) <= LIMIT
     headers = dict(record.headers)
