@@ -34,6 +34,8 @@ fleet_app = typer.Typer(help="Depots, their service areas, wave cut-offs and van
 app.add_typer(fleet_app, name="fleet")
 routing_app = typer.Typer(help="The route solver on its own.", no_args_is_help=True)
 app.add_typer(routing_app, name="routing")
+example_app = typer.Typer(help="Events to send as they are, dated now.", no_args_is_help=True)
+app.add_typer(example_app, name="example")
 shop_key_app = typer.Typer(help="Shops' API keys for their order view (hashes kept in the database).",
                            no_args_is_help=True)
 app.add_typer(shop_key_app, name="shop-key")
@@ -366,6 +368,17 @@ def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")
         typer.echo(f"{k.name:22} {k.shown():>14}   {k.how}")
     typer.echo(f"{'dead letters':22} {'-' if dead is None else dead:>14}   "
                + ("messages on the .dlq topics" if dead is not None else f"Kafka at {settings.kafka_bootstrap} did not answer"))
+
+
+@example_app.command("order")
+def example_order(order_id: Annotated[str, typer.Argument(help="the order id")] = "A-1001",
+                  shop: Annotated[str, typer.Option(help="the shop placing it")] = "acme") -> None:
+    """An order.placed a shop would send, dated now and delivered tomorrow, with SKUs of the sample layout:
+    `fulfil example order A-1001 | fulfil send shop.orders -`."""
+    from datetime import UTC, datetime
+
+    from services.examples import order_placed
+    typer.echo(json.dumps(order_placed(order_id, shop, datetime.now(UTC))))
 
 
 @app.command()
