@@ -36,9 +36,9 @@ from services.common.settings import Settings  # noqa: E402
 FILL = """
 INSERT INTO tracking.orders (order_id, shop_id, status, accepted_at, updated_at)
 SELECT 'o-' || i, 'shop-' || (i % 50), 'accepted', now(), now() FROM generate_series(1, :n) AS i;
-INSERT INTO tracking.shipments (shipment_id, order_id, warehouse_id, tracking_number, status, status_at,
+INSERT INTO tracking.shipments (shipment_id, shop_id, order_id, warehouse_id, tracking_number, status, status_at,
                                 eta_start, eta_end, version, updated_at)
-SELECT 'SH-' || i, 'o-' || i, 'WH-' || (i % 5), 'FL' || lpad(i::text, 16, '0') || 'X', 'planned', now(),
+SELECT 'SH-' || i, 'shop-' || (i % 50), 'o-' || i, 'WH-' || (i % 5), 'FL' || lpad(i::text, 16, '0') || 'X', 'planned', now(),
        now() + interval '2 hours', now() + interval '4 hours', 1, now() FROM generate_series(1, :n) AS i;
 INSERT INTO tracking.checkpoints (shipment_id, at, status, place, source_event_id)
 SELECT 'SH-' || i, now() - (5 - k) * interval '1 hour',

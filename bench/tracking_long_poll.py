@@ -33,9 +33,9 @@ from services.common.migrate import upgrade  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 
 FILL = """
-INSERT INTO tracking.shipments (shipment_id, order_id, warehouse_id, tracking_number, status, status_at,
+INSERT INTO tracking.shipments (shipment_id, shop_id, order_id, warehouse_id, tracking_number, status, status_at,
                                 eta_start, eta_end, version, updated_at)
-SELECT 'SH-' || i, 'o-' || i, 'WH-1', 'FL' || lpad(i::text, 16, '0') || 'X', 'planned', now(),
+SELECT 'SH-' || i, 'shop-1', 'o-' || i, 'WH-1', 'FL' || lpad(i::text, 16, '0') || 'X', 'planned', now(),
        now() + interval '2 hours', now() + interval '4 hours', 1, now() FROM generate_series(1, :n) AS i
 """
 CHANGE = """

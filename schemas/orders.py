@@ -118,7 +118,7 @@ class OrderCancellationRefused(Payload):
     order_id: Identifier
     shop_id: Identifier
     refused_at: UtcDatetime
-    code: Literal["picking_started", "already_shipped", "unknown_order", "not_cancellable", "wrong_shop"]
+    code: Literal["picking_started", "already_shipped", "unknown_order", "not_cancellable"]
     message: str
 
 

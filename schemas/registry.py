@@ -53,18 +53,30 @@ TOPICS: Mapping[str, dict[str, dict[int, PayloadType]]] = {
     ),
 }
 
-KEY_FIELDS: Mapping[str, str] = {
-    "shop.orders": "order_id",
-    "orders.events": "order_id",
-    "warehouse.scans": "warehouse_id",
-    "warehouse.events": "order_id",
-    "routing.events": "depot_id",
-    "carrier.scans": "tracking_number",
-    "tracking.events": "tracking_number",
-    "shop.returns": "order_id",
-    "returns.events": "order_id",
+ORDER_KEY = ("shop_id", "order_id")
+
+KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "shop.orders": ORDER_KEY,
+    "orders.events": ORDER_KEY,
+    "warehouse.scans": ("warehouse_id",),
+    "warehouse.events": ORDER_KEY,
+    "routing.events": ("depot_id",),
+    "carrier.scans": ("tracking_number",),
+    "tracking.events": ("tracking_number",),
+    "shop.returns": ORDER_KEY,
+    "returns.events": ORDER_KEY,
 }
-"""The payload field each topic is keyed (partitioned) by."""
+"""The payload fields each topic is keyed (partitioned) by, joined with "/" (a character no id may hold)."""
+
+
+def order_key(shop_id: str, order_id: str) -> str:
+    """An order's key on every topic and its correlation id: order ids are the shop's own, unique per shop only."""
+    return f"{shop_id}/{order_id}"
+
+
+def current_version(topic: str, event_type: str) -> int:
+    """The schema version Fulfil writes for an event type on a topic: the newest it knows."""
+    return max(TOPICS[topic][event_type])
 
 PUBLIC_TOPICS: tuple[str, ...] = ("shop.orders", "shop.returns", "warehouse.scans", "carrier.scans")
 """Topics written by parties outside Fulfil: their events are the published contract."""
@@ -112,8 +124,10 @@ def payload_model(topic: str, event_type: str, schema_version: int) -> PayloadTy
 
 def message_key(topic: str, event: Event) -> str:
     """The partition key of an event on a topic, from its payload (falls back to the correlation id)."""
-    value = getattr(event.payload, KEY_FIELDS.get(topic, ""), None)
-    return str(value) if value is not None else event.envelope.correlation_id
+    values = [getattr(event.payload, name, None) for name in KEY_FIELDS.get(topic, ())]
+    if values and all(value is not None for value in values):
+        return "/".join(str(value) for value in values)
+    return event.envelope.correlation_id
 
 
 def decode(topic: str, raw: bytes | None) -> Event:

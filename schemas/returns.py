@@ -34,6 +34,8 @@ class ReturnRequested(Payload):
 
 class ReturnAuthorised(Payload):
     EVENT_TYPE = "return.authorised"
+    SCHEMA_VERSION = 2
+    shop_id: Identifier
     return_id: Identifier
     order_id: Identifier
     rma: Rma
@@ -43,6 +45,8 @@ class ReturnAuthorised(Payload):
 
 class ReturnRejected(Payload):
     EVENT_TYPE = "return.rejected"
+    SCHEMA_VERSION = 2
+    shop_id: Identifier
     return_id: Identifier
     order_id: Identifier
     reasons: list[str] = Field(min_length=1)
@@ -67,6 +71,8 @@ class ReturnParcelReceived(Payload):
 
 class ReturnReceived(Payload):
     EVENT_TYPE = "return.received"
+    SCHEMA_VERSION = 2
+    shop_id: Identifier
     return_id: Identifier
     order_id: Identifier
     rma: Rma
@@ -99,6 +105,8 @@ class ReturnInspected(Payload):
     """The inspection as the returns service accepted it; the warehouse service restocks the restock lines."""
 
     EVENT_TYPE = "return.inspected"
+    SCHEMA_VERSION = 2
+    shop_id: Identifier
     return_id: Identifier
     order_id: Identifier
     rma: Rma
@@ -116,7 +124,9 @@ class RefundLine(Model):
 
 class RefundIssued(Payload):
     EVENT_TYPE = "refund.issued"
+    SCHEMA_VERSION = 2
     refund_id: Identifier
+    shop_id: Identifier
     return_id: Identifier
     order_id: Identifier
     rma: Rma

@@ -14,6 +14,7 @@ class PlannedStop(Model):
     sequence: int = Field(ge=1)
     shipment_id: Identifier
     tracking_number: str
+    shop_id: Identifier
     order_id: Identifier
     arrival: UtcDatetime
     eta_window: TimeWindow = Field(description="The window promised to the customer")
@@ -32,6 +33,7 @@ class PlannedRoute(Model):
 
 class RoutePlanned(Payload):
     EVENT_TYPE = "route.planned"
+    SCHEMA_VERSION = 2
     plan_id: Identifier
     depot_id: Identifier
     wave_id: Identifier
@@ -41,10 +43,12 @@ class RoutePlanned(Payload):
 
 class StopUnassigned(Payload):
     EVENT_TYPE = "stop.unassigned"
+    SCHEMA_VERSION = 2
     plan_id: Identifier
     depot_id: Identifier
     shipment_id: Identifier
     tracking_number: str
+    shop_id: Identifier
     order_id: Identifier
     code: Literal["window_unreachable", "no_vehicle_capacity", "shift_too_short", "outside_service_area", "other"]
     reason: str
@@ -56,9 +60,11 @@ class DeliveryMethodChosen(Payload):
     pickup point (the parcel is ready there), or handed to a third-party carrier (tracked by its scans)."""
 
     EVENT_TYPE = "delivery.method_chosen"
+    SCHEMA_VERSION = 2
     depot_id: Identifier
     shipment_id: Identifier
     tracking_number: str
+    shop_id: Identifier
     order_id: Identifier
     method: Literal["own_fleet", "collect", "carrier"]
     collect_at: Identifier | None = None

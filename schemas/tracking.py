@@ -7,8 +7,10 @@ from schemas.base import Identifier, Payload, TimeWindow, UtcDatetime
 
 class ShipmentStatusChanged(Payload):
     EVENT_TYPE = "shipment.status_changed"
+    SCHEMA_VERSION = 2
     tracking_number: str
     shipment_id: Identifier
+    shop_id: Identifier
     order_id: Identifier
     status: str
     previous_status: str | None

@@ -32,8 +32,10 @@ class StockCounted(Payload):
 
 class PickConfirmed(Payload):
     EVENT_TYPE = "pick.confirmed"
+    SCHEMA_VERSION = 2
     warehouse_id: Identifier
     picklist_id: Identifier
+    shop_id: Identifier
     order_id: Identifier
     sku: Identifier
     bin: Identifier
@@ -43,8 +45,10 @@ class PickConfirmed(Payload):
 
 class PickShort(Payload):
     EVENT_TYPE = "pick.short"
+    SCHEMA_VERSION = 2
     warehouse_id: Identifier
     picklist_id: Identifier
+    shop_id: Identifier
     order_id: Identifier
     sku: Identifier
     bin: Identifier
@@ -60,7 +64,9 @@ class PackedItem(Model):
 
 class ParcelPacked(Payload):
     EVENT_TYPE = "parcel.packed"
+    SCHEMA_VERSION = 2
     warehouse_id: Identifier
+    shop_id: Identifier
     order_id: Identifier
     parcel_id: Identifier
     weight_kg: Decimal = Field(gt=0, max_digits=8, decimal_places=3)
@@ -79,6 +85,8 @@ class StockReserved(Payload):
     """One shipment's worth of stock held in one warehouse for one order."""
 
     EVENT_TYPE = "stock.reserved"
+    SCHEMA_VERSION = 2
+    shop_id: Identifier
     order_id: Identifier
     shipment_id: Identifier
     warehouse_id: Identifier
@@ -90,13 +98,23 @@ class StockReserved(Payload):
 
 class OrderBackordered(Payload):
     EVENT_TYPE = "order.backordered"
+    SCHEMA_VERSION = 2
+    shop_id: Identifier
     order_id: Identifier
     lines: list[ReservedLine] = Field(min_length=1)
     reason: str
     backordered_at: UtcDatetime
 
 
+class OrderRef(Model):
+    """An order as Fulfil identifies it: order ids are the shop's own, so only the pair is unique."""
+
+    shop_id: Identifier
+    order_id: Identifier
+
+
 class ToteAssignment(Model):
+    shop_id: Identifier
     order_id: Identifier
     tote: str
     quantity: PositiveInt
@@ -116,17 +134,20 @@ class PicklistLine(Model):
 
 class PicklistIssued(Payload):
     EVENT_TYPE = "picklist.issued"
+    SCHEMA_VERSION = 2
     picklist_id: Identifier
     warehouse_id: Identifier
     wave_id: Identifier
     issued_at: UtcDatetime
-    order_ids: list[Identifier] = Field(min_length=1)
+    orders: list[OrderRef] = Field(min_length=1)
     lines: list[PicklistLine] = Field(min_length=1)
 
 
 class ShipmentPacked(Payload):
     EVENT_TYPE = "shipment.packed"
+    SCHEMA_VERSION = 2
     shipment_id: Identifier
+    shop_id: Identifier
     order_id: Identifier
     warehouse_id: Identifier
     tracking_number: str = Field(min_length=8, max_length=64)

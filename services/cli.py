@@ -428,7 +428,9 @@ def status(
 
 @returns_app.command("show")
 def returns_show(
-    rma: Annotated[str, typer.Argument(help="The RMA (or, for a rejected return, the return id)")],
+    rma: Annotated[str, typer.Argument(help="The RMA (or, with --shop, the shop's return id: a rejected return "
+                                            "has no RMA)")],
+    shop: Annotated[str | None, typer.Option("--shop", help="The shop whose return id RMA may be")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON, as GET /returns/{rma} answers")] = False,
 ) -> None:
     """A return's state line by line and its refund, with the breakdown to read out to the customer."""
@@ -438,13 +440,13 @@ def returns_show(
     engine = make_engine(settings, pool_size=1)
     try:
         with unit_of_work_factory(engine)() as session:
-            found = views.show(session, rma)
+            found = views.show(session, rma, shop)
     except Exception as exc:
         raise fail(f"could not read the return: {str(exc).splitlines()[0]}") from None
     finally:
         engine.dispose()
     if found is None:
-        raise fail(f"no return has RMA or id {rma!r}")
+        raise fail(f"no return has RMA {rma!r}" + (f" nor is it a return id of shop {shop!r}" if shop else ""))
     typer.echo(found.model_dump_json(indent=2) if as_json else views.text(found))
 
 

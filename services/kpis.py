@@ -40,11 +40,12 @@ def compute(connection: Connection) -> list[Kpi]:
     ordered = _one(c, "SELECT sum((x->>'quantity')::int) FROM warehouse.orders o, jsonb_array_elements(o.lines) x "
                       "WHERE o.status = 'open'")
     reserved = _one(c, "SELECT sum(l.quantity) FROM warehouse.shipment_lines l JOIN warehouse.shipments s "
-                       "USING (shipment_id) JOIN warehouse.orders o ON o.order_id = s.order_id "
+                       "USING (shipment_id) JOIN warehouse.orders o USING (shop_id, order_id) "
                        "WHERE s.status <> 'cancelled' AND o.status = 'open'")
-    shipped_orders = _one(c, "SELECT count(DISTINCT order_id) FROM warehouse.shipments WHERE status <> 'cancelled'")
-    split_orders = _one(c, "SELECT count(*) FROM (SELECT order_id FROM warehouse.shipments WHERE status <> 'cancelled' "
-                           "GROUP BY order_id HAVING count(*) > 1) x")
+    shipped_orders = _one(c, "SELECT count(DISTINCT (shop_id, order_id)) FROM warehouse.shipments "
+                             "WHERE status <> 'cancelled'")
+    split_orders = _one(c, "SELECT count(*) FROM (SELECT 1 FROM warehouse.shipments WHERE status <> 'cancelled' "
+                           "GROUP BY shop_id, order_id HAVING count(*) > 1) x")
     delivered = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered'")
     promised = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND promised_end IS NOT NULL")
     on_time = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' "

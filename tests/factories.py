@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from schemas.registry import PUBLIC_TOPICS, TOPICS, current_version, order_key
+
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 
@@ -35,9 +37,19 @@ def order_payload(order_id: str = "o-1", *, shop_id: str = "acme", now: datetime
     return payload
 
 
+def version_of(event_type: str, source: str) -> int:
+    """The schema version Fulfil reads now for an event type: of the public topics for a shop's, a device's or a
+    carrier's event, else of the services' own topics (return.received is on one of each)."""
+    public = not source.startswith("service:")
+    return next(current_version(topic, event_type) for topic in TOPICS
+                if (topic in PUBLIC_TOPICS) == public and event_type in TOPICS[topic])
+
+
 def envelope(event_type: str, payload: dict[str, Any], *, correlation_id: str, source: str = "shop:acme",
-             event_id: uuid.UUID | None = None, occurred_at: datetime | None = None) -> dict[str, Any]:
-    return {"event_id": str(event_id or uuid.uuid4()), "event_type": event_type, "schema_version": 1,
+             event_id: uuid.UUID | None = None, occurred_at: datetime | None = None,
+             schema_version: int | None = None) -> dict[str, Any]:
+    return {"event_id": str(event_id or uuid.uuid4()), "event_type": event_type,
+            "schema_version": schema_version or version_of(event_type, source),
             "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(), "source": source, "correlation_id": correlation_id,
             "causation_id": None, "payload": payload}
 
@@ -45,7 +57,8 @@ def envelope(event_type: str, payload: dict[str, Any], *, correlation_id: str, s
 def order_placed(order_id: str = "o-1", *, event_id: uuid.UUID | None = None, now: datetime | None = None,
                  **overrides: Any) -> dict[str, Any]:
     payload = order_payload(order_id, now=now, **overrides)
-    return envelope("order.placed", payload, correlation_id=order_id, event_id=event_id, occurred_at=now,
+    return envelope("order.placed", payload, correlation_id=order_key(payload["shop_id"], order_id), event_id=event_id,
+                    occurred_at=now,
                     source=f"shop:{payload['shop_id']}")
 
 
@@ -53,17 +66,18 @@ def cancellation(order_id: str, *, shop_id: str = "acme", now: datetime | None =
     now = now or datetime.now(UTC)
     return envelope("order.cancelled", {"order_id": order_id, "shop_id": shop_id, "requested_at": now.isoformat(),
                                         "reason": "customer changed their mind"},
-                    correlation_id=order_id, source=f"shop:{shop_id}", occurred_at=now)
+                    correlation_id=order_key(shop_id, order_id), source=f"shop:{shop_id}", occurred_at=now)
 
 
-def picklist_issued(order_ids: list[str], *, warehouse_id: str = "wh-1", now: datetime | None = None) -> dict[str, Any]:
+def picklist_issued(order_ids: list[str], *, shop_id: str = "acme", warehouse_id: str = "wh-1",
+                    now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     payload = {
         "picklist_id": f"pl-{uuid.uuid4().hex[:8]}", "warehouse_id": warehouse_id, "wave_id": "w-1",
-        "issued_at": now.isoformat(), "order_ids": order_ids,
+        "issued_at": now.isoformat(), "orders": [{"shop_id": shop_id, "order_id": o} for o in order_ids],
         "lines": [{"sequence": 1, "zone": "A", "aisle": 1, "bay": 1, "level": 1, "bin": "A-01-01-1",
                    "sku": "SKU-RED", "quantity": 2,
-                   "totes": [{"order_id": order_ids[0], "tote": "T1", "quantity": 2}]}],
+                   "totes": [{"shop_id": shop_id, "order_id": order_ids[0], "tote": "T1", "quantity": 2}]}],
     }
     return envelope("picklist.issued", payload, correlation_id=order_ids[0], source="service:warehouse",
                     occurred_at=now)
@@ -80,7 +94,8 @@ def order_accepted(order_id: str, lines: list[tuple[str, int]], *, shop_id: str 
     placed = order_payload(order_id, shop_id=shop_id, now=now, lines=[
         {"line_id": str(i), "sku": sku, "quantity": qty, "unit_price": "10.00"} for i, (sku, qty) in enumerate(lines, 1)])
     placed["delivery_address"].update(latitude=at[0], longitude=at[1])
-    return envelope("order.accepted", {**placed, "accepted_at": now.isoformat()}, correlation_id=order_id,
+    return envelope("order.accepted", {**placed, "accepted_at": now.isoformat()},
+                    correlation_id=order_key(shop_id, order_id),
                     source="service:orders")
 
 
@@ -88,12 +103,15 @@ def order_cancelled(order_id: str, *, shop_id: str = "acme") -> dict[str, Any]:
     now = datetime.now(UTC)
     return envelope("order.cancelled", {"order_id": order_id, "shop_id": shop_id, "cancelled_at": now.isoformat(),
                                         "previous_status": "allocated", "reason": "changed mind"},
-                    correlation_id=order_id, source="service:orders")
+                    correlation_id=order_key(shop_id, order_id), source="service:orders")
 
 
 def scan(event_type: str, warehouse_id: str, **payload: Any) -> dict[str, Any]:
-    """A warehouse.scans event from a staff device; the *_at timestamp is filled in."""
+    """A warehouse.scans event from a staff device; the *_at timestamp is filled in, and a scan of an order's
+    units is for shop acme's order unless `shop_id` says otherwise."""
     now = datetime.now(UTC).isoformat()
+    if "order_id" in payload:
+        payload = {"shop_id": "acme", **payload}
     stamp = {"stock.received": "received_at", "stock.counted": "counted_at", "pick.confirmed": "picked_at",
              "pick.short": "reported_at", "parcel.packed": "packed_at", "return.received": "received_at",
              "return.inspected": "inspected_at"}[event_type]

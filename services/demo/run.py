@@ -31,11 +31,12 @@ from services.topology import consumers
 EVERY_ORDER_ENDS = "every accepted order is delivered, backordered, cancelled or failed with a reason"
 CONSERVATION = {
     EVERY_ORDER_ENDS: """
-        SELECT o.order_id FROM orders.orders o WHERE o.status NOT IN ('rejected', 'cancelled')
-        AND NOT EXISTS (SELECT 1 FROM warehouse.backorders b WHERE b.order_id = o.order_id)
-        AND (NOT EXISTS (SELECT 1 FROM warehouse.shipments s WHERE s.order_id = o.order_id AND s.status <> 'cancelled')
+        SELECT o.shop_id || '/' || o.order_id FROM orders.orders o WHERE o.status NOT IN ('rejected', 'cancelled')
+        AND NOT EXISTS (SELECT 1 FROM warehouse.backorders b WHERE (b.shop_id, b.order_id) = (o.shop_id, o.order_id))
+        AND (NOT EXISTS (SELECT 1 FROM warehouse.shipments s WHERE (s.shop_id, s.order_id) = (o.shop_id, o.order_id)
+                         AND s.status <> 'cancelled')
              OR EXISTS (SELECT 1 FROM warehouse.shipments s LEFT JOIN tracking.shipments t USING (shipment_id)
-                        WHERE s.order_id = o.order_id AND s.status <> 'cancelled'
+                        WHERE (s.shop_id, s.order_id) = (o.shop_id, o.order_id) AND s.status <> 'cancelled'
                         AND NOT (coalesce(t.status, '') = 'delivered'
                                  OR (t.status IN ('delivery_failed', 'returned_to_sender') AND t.reason IS NOT NULL))))""",
     "every unit of stock is accounted for (on hand = its ledger, reserved within on hand)": """
@@ -44,8 +45,8 @@ CONSERVATION = {
         GROUP BY s.warehouse_id, s.sku, s.on_hand, s.reserved
         HAVING s.on_hand <> coalesce(sum(l.delta), 0) OR s.reserved > s.on_hand OR s.reserved < 0""",
     "refunds never exceed payments": """
-        SELECT f.order_id FROM returns.refunds f JOIN returns.orders o USING (order_id)
-        GROUP BY f.order_id, o.lines, o.discount, o.shipping
+        SELECT f.shop_id || '/' || f.order_id FROM returns.refunds f JOIN returns.orders o USING (shop_id, order_id)
+        GROUP BY f.shop_id, f.order_id, o.lines, o.discount, o.shipping
         HAVING sum(f.amount_cents) > round(100 * ((SELECT sum((x->>'quantity')::int * (x->>'unit_price')::numeric)
                                                    FROM jsonb_array_elements(o.lines) x) - o.discount + o.shipping))""",
 }

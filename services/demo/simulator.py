@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.registry import TOPICS, current_version, order_key
 from services.common.kafka_io import partitions
 from services.common.settings import Settings
 from services.demo.world import TIME_ZONE, World
@@ -30,7 +31,9 @@ STAGES = ("accepted", "reserved", "picked", "packed", "routed", "delivered", "re
 
 
 def envelope(event_type: str, payload: dict[str, Any], correlation_id: str, source: str) -> dict[str, Any]:
-    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
+    """An input event as a shop, a device or a carrier would send it, at the schema version Fulfil reads now."""
+    version = next(current_version(topic, event_type) for topic in INPUTS if event_type in TOPICS[topic])
+    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": version,
             "occurred_at": datetime.now(UTC).isoformat(), "source": source, "correlation_id": correlation_id,
             "causation_id": None, "payload": payload}
 
@@ -68,7 +71,7 @@ class Simulation:
         self.zone = zone
         self.orders: dict[str, dict[str, Any]] = {}
         self.skus = {s.sku: s for s in world.skus}
-        self.picked: dict[tuple[str, str], Counter[str]] = {}
+        self.picked: dict[tuple[str, str, str], Counter[str]] = {}
         self.packed: set[str] = set()
         self.emptied: dict[tuple[str, str], datetime] = {}  # (warehouse, sku) -> when a short pick emptied its bin
         self.handed_over: set[str] = set()  # routed, or handed to a carrier, or to be collected
@@ -137,23 +140,24 @@ class Simulation:
         for i in range(self.n):
             order = self._order(i)
             self.orders[order["order_id"]] = order
-            event = envelope("order.placed", order, order["order_id"], "shop:demo-shop")
+            key = order_key("demo-shop", order["order_id"])
+            event = envelope("order.placed", order, key, "shop:demo-shop")
             roll = self.rng.random()
             if roll < 0.03:  # malformed: a quantity that is not a number, or not JSON at all
                 bad = json.loads(json.dumps(event))
                 bad["payload"]["lines"][0]["quantity"] = "two"
-                await self.send("shop.orders", order["order_id"], bad if roll < 0.02 else b"{not json")
+                await self.send("shop.orders", key, bad if roll < 0.02 else b"{not json")
                 self.out.placed += 1
                 self.malformed += 1
                 continue
-            await self.send("shop.orders", order["order_id"], event)
+            await self.send("shop.orders", key, event)
             if roll > 0.97:  # the shop's retry: the same event again
-                await self.send("shop.orders", order["order_id"], event)
+                await self.send("shop.orders", key, event)
             if 0.03 <= roll < 0.07:  # the customer changes their mind
                 await asyncio.sleep(0.05)
-                await self.send("shop.orders", order["order_id"], envelope("order.cancelled", {
+                await self.send("shop.orders", key, envelope("order.cancelled", {
                     "order_id": order["order_id"], "shop_id": "demo-shop", "requested_at": datetime.now(UTC).isoformat(),
-                    "reason": "changed my mind"}, order["order_id"], "shop:demo-shop"))
+                    "reason": "changed my mind"}, key, "shop:demo-shop"))
             self.out.placed += 1
             if i % 25 == 24:
                 await self.producer.flush()
@@ -221,8 +225,8 @@ class Simulation:
                     # picked (re-allocated elsewhere), so a picker finds nothing to pick here
                     continue
                 want = tote["quantity"]
-                common = {"warehouse_id": wh, "picklist_id": p["picklist_id"], "order_id": tote["order_id"],
-                          "sku": line["sku"], "bin": line["bin"]}
+                common = {"warehouse_id": wh, "picklist_id": p["picklist_id"], "shop_id": tote["shop_id"],
+                          "order_id": tote["order_id"], "sku": line["sku"], "bin": line["bin"]}
                 now = datetime.now(UTC).isoformat()
                 if self.rng.random() < 0.03:  # the bin held less than the list said
                     got = self.rng.randrange(0, want)
@@ -235,16 +239,17 @@ class Simulation:
                                     tote["order_id"], f"device:{wh}")
                 await self.send("warehouse.scans", wh, scan)
                 if got:
-                    self.picked.setdefault((wh, tote["order_id"]), Counter())[line["sku"]] += got
+                    self.picked.setdefault((wh, tote["shop_id"], tote["order_id"]), Counter())[line["sku"]] += got
                 self.out.counts["picked"] += got
-        for order_id in p["order_ids"]:
-            items = self.picked.pop((wh, order_id), Counter())
+        for order in p["orders"]:
+            shop_id, order_id = order["shop_id"], order["order_id"]
+            items = self.picked.pop((wh, shop_id, order_id), Counter())
             if not items:
                 continue
             weight = sum(self.skus[s].weight_kg * n for s, n in items.items())
             volume = sum(self.skus[s].volume_m3 * n for s, n in items.items())
             await self.send("warehouse.scans", wh, envelope("parcel.packed", {
-                "warehouse_id": wh, "order_id": order_id, "parcel_id": f"P-{uuid.uuid4().hex[:10]}",
+                "warehouse_id": wh, "shop_id": shop_id, "order_id": order_id, "parcel_id": f"P-{uuid.uuid4().hex[:10]}",
                 "weight_kg": f"{max(weight, 0.001):.3f}", "volume_m3": f"{max(volume, 0.0001):.4f}",
                 "items": [{"sku": s, "quantity": n} for s, n in sorted(items.items())],
                 "packed_at": datetime.now(UTC).isoformat()}, order_id, f"device:{wh}"))
@@ -300,11 +305,12 @@ class Simulation:
         line = shipment["lines"][0]
         reason = self.rng.choice(["changed_mind", "changed_mind", "damaged", "wrong_item", "not_as_described"])
         requested = datetime.fromisoformat(p["changed_at"]) + timedelta(days=2)
-        await self.send("shop.returns", p["order_id"], envelope("return.requested", {
+        key = order_key(p["shop_id"], p["order_id"])
+        await self.send("shop.returns", key, envelope("return.requested", {
             "return_id": f"R-{p['shipment_id']}", "order_id": p["order_id"], "shop_id": "demo-shop",
             "requested_at": requested.isoformat(),
             "lines": [{"line_id": line["line_id"], "sku": line["sku"], "quantity": 1, "reason": reason,
-                       "opened": self.rng.random() < 0.5}]}, p["order_id"], "shop:demo-shop"))
+                       "opened": self.rng.random() < 0.5}]}, key, "shop:demo-shop"))
 
     async def _on_return_authorised(self, p: dict[str, Any]) -> None:
         shipment = self.out.shipments.get(p["return_id"].removeprefix("R-"))

@@ -9,10 +9,11 @@ from functools import lru_cache
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import ColumnElement, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from schemas.envelope import Envelope, Event, make_event
+from schemas.registry import order_key
 from schemas.orders import (
     OrderAccepted, OrderCancellationRefused, OrderCancellationRequested, OrderCancelled, OrderPlaced, OrderRejected,
     RejectionReason,
@@ -48,22 +49,27 @@ def rules_from(settings: Settings) -> OrderRules:
     )
 
 
-def _emit(payload: OrderAccepted | OrderRejected | OrderCancelled | OrderCancellationRefused, order_id: str,
-          cause: Envelope, now: datetime) -> Emit:
-    return Emit(OUT, order_id, make_event(payload, source=SOURCE, correlation_id=order_id, occurred_at=now,
-                                          cause=cause))
+OrderId = tuple[str, str]
+"""(shop_id, order_id): order ids are the shop's own, so only the pair names an order."""
 
 
-def _record_transition(uow: UnitOfWork, order_id: str, before: str | None, after: str, at: datetime,
+def _emit(payload: OrderAccepted | OrderRejected | OrderCancelled | OrderCancellationRefused, cause: Envelope,
+          now: datetime) -> Emit:
+    key = order_key(payload.shop_id, payload.order_id)
+    return Emit(OUT, key, make_event(payload, source=SOURCE, correlation_id=key, occurred_at=now, cause=cause))
+
+
+def _record_transition(uow: UnitOfWork, order: OrderId, before: str | None, after: str, at: datetime,
                        event_id: UUID) -> None:
     uow.session.execute(insert(tables.transitions).values(
-        order_id=order_id, from_status=before, to_status=after, at=at, event_id=event_id))
+        shop_id=order[0], order_id=order[1], from_status=before, to_status=after, at=at, event_id=event_id))
 
 
 def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
-    """Validate each order and store it. An id is taken once: a placement under an id already in use is rejected
-    (`order_id_in_use`), except that a shop may place a rejected order again under its id (a corrected re-send).
-    Batched: one multi-row insert per round of distinct ids (almost always one) and one for the transitions."""
+    """Validate each order and store it. A shop uses an order id once: a placement under an id the shop already
+    used is rejected (`order_id_in_use`), except that a rejected order may be placed again under its id (a
+    corrected re-send). Other shops' ids are not looked at: each shop has its own. Batched: one multi-row insert
+    per round of distinct ids (almost always one) and one for the transitions."""
     rules = rules_from(ctx.settings)
     decided = []
     for event in events:
@@ -75,17 +81,19 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list
     for round_ in _distinct_ids(decided):
         stored = _store(uow, round_, ctx.now)
         for event, order, reasons in round_:
-            if order.order_id not in stored:
-                log.info("order.id_in_use", order_id=order.order_id, event_id=str(event.event_id))
+            if (order.shop_id, order.order_id) not in stored:
+                log.info("order.id_in_use", shop_id=order.shop_id, order_id=order.order_id,
+                         event_id=str(event.event_id))
                 reasons = [RejectionReason(field="order_id", code="order_id_in_use", message=(
-                    f"order id {order.order_id!r} is already in use: an id can be placed again only by its shop "
-                    "after the order under it was rejected"))]
+                    f"order id {order.order_id!r} is already in use by shop {order.shop_id!r}: an id can be "
+                    "placed again only after the order under it was rejected"))]
                 payload: OrderAccepted | OrderRejected = OrderRejected(
                     order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons)
-                emits.append(_emit(payload, order.order_id, event.envelope, ctx.now))
+                emits.append(_emit(payload, event.envelope, ctx.now))
                 continue
             status = OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED
-            transitions.append({"order_id": order.order_id, "from_status": stored[order.order_id],
+            transitions.append({"shop_id": order.shop_id, "order_id": order.order_id,
+                                "from_status": stored[(order.shop_id, order.order_id)],
                                 "to_status": status.value, "at": ctx.now, "event_id": event.event_id})
             if reasons:
                 payload = OrderRejected(order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now,
@@ -94,7 +102,7 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list
                 # Built from an already validated order, field by field: no second validation of the whole order.
                 payload = OrderAccepted.model_construct(accepted_at=ctx.now,
                                                         **{name: getattr(order, name) for name in ACCEPTED_FIELDS})
-            emits.append(_emit(payload, order.order_id, event.envelope, ctx.now))
+            emits.append(_emit(payload, event.envelope, ctx.now))
     if transitions:
         uow.session.execute(insert(tables.transitions), transitions)
     return emits
@@ -104,11 +112,11 @@ Decided = tuple[Event, OrderPlaced, list[RejectionReason]]
 
 
 def _distinct_ids(decided: list[Decided]) -> list[list[Decided]]:
-    """Rounds in which each order id appears once, in arrival order: one statement may not touch a row twice."""
+    """Rounds in which each order appears once, in arrival order: one statement may not touch a row twice."""
     rounds: list[list[Decided]] = []
     for item in decided:
         for round_ in rounds:
-            if all(other[1].order_id != item[1].order_id for other in round_):
+            if all((other[1].shop_id, other[1].order_id) != (item[1].shop_id, item[1].order_id) for other in round_):
                 round_.append(item)
                 break
         else:
@@ -116,9 +124,9 @@ def _distinct_ids(decided: list[Decided]) -> list[list[Decided]]:
     return rounds
 
 
-def _store(uow: UnitOfWork, decided: list[Decided], now: datetime) -> dict[str, str | None]:
-    """Insert the orders; a rejected order of the same shop is replaced. Returns id -> the status it had before
-    (None when new) for the ids this placement now owns."""
+def _store(uow: UnitOfWork, decided: list[Decided], now: datetime) -> dict[OrderId, str | None]:
+    """Insert the orders; a rejected order is replaced. Returns (shop, id) -> the status it had before (None when
+    new) for the orders this placement now owns."""
     o = tables.orders
     rows = [
         {"order_id": order.order_id, "shop_id": order.shop_id,
@@ -130,76 +138,59 @@ def _store(uow: UnitOfWork, decided: list[Decided], now: datetime) -> dict[str, 
     ]
     insert_ = pg_insert(o)
     statement = insert_.on_conflict_do_update(
-        index_elements=["order_id"],
+        index_elements=["shop_id", "order_id"],
         set_={c: insert_.excluded[c] for c in ("status", "placed_at", "updated_at", "placed_event_id", "document",
                                                 "rejection_reasons")},
-        where=(o.c.status == OrderStatus.REJECTED.value) & (o.c.shop_id == insert_.excluded.shop_id),
-    ).returning(o.c.order_id, text("xmax = 0"))
-    return {order_id: (None if inserted else OrderStatus.REJECTED.value)
-            for order_id, inserted in uow.session.execute(statement, rows)}
+        where=o.c.status == OrderStatus.REJECTED.value,
+    ).returning(o.c.shop_id, o.c.order_id, text("xmax = 0"))
+    return {(shop_id, order_id): (None if inserted else OrderStatus.REJECTED.value)
+            for shop_id, order_id, inserted in uow.session.execute(statement, rows)}
 
 
 ACCEPTED_FIELDS = {"order_id", "shop_id", "placed_at", "currency", "customer", "delivery_address", "delivery_window",
                    "lines", "discount_total", "shipping_total", "total", "delivery_method", "collect_at"}
 
 
-def _load(uow: UnitOfWork, order_id: str) -> tuple[OrderStatus, str] | None:
-    row = uow.session.execute(
-        select(tables.orders.c.status, tables.orders.c.shop_id)
-        .where(tables.orders.c.order_id == order_id).with_for_update()
-    ).first()
-    return (OrderStatus(row.status), row.shop_id) if row else None
+def _where(order: OrderId) -> ColumnElement[bool]:
+    return (tables.orders.c.shop_id == order[0]) & (tables.orders.c.order_id == order[1])
 
 
-def _move(uow: UnitOfWork, order_id: str, trigger: Trigger, event: Event, ctx: Context) -> OrderStatus | None:
-    """Apply a trigger to a stored order; a refused or unknown one is logged and changes nothing."""
-    loaded = _load(uow, order_id)
-    if loaded is None:
-        log.warning("order.unknown", order_id=order_id, trigger=trigger.value, event_id=str(event.event_id))
-        return None
-    current, _ = loaded
-    try:
-        after = next_status(current, trigger)
-    except IllegalTransition as exc:
-        log.info("order.transition_ignored", order_id=order_id, event_id=str(event.event_id), reason=str(exc))
-        return None
-    if after != current:
-        uow.session.execute(update(tables.orders).where(tables.orders.c.order_id == order_id)
-                            .values(status=after.value, updated_at=ctx.now))
-        _record_transition(uow, order_id, current.value, after.value, ctx.now, event.event_id)
-    return after
+def _load(uow: UnitOfWork, order: OrderId) -> OrderStatus | None:
+    status = uow.session.execute(select(tables.orders.c.status).where(_where(order)).with_for_update()).scalar()
+    return OrderStatus(status) if status else None
 
 
 def cancel_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     request = event.payload
     assert isinstance(request, OrderCancellationRequested)
-    loaded = _load(uow, request.order_id)
-    status, owner = loaded if loaded else (None, None)
-    decision = decide_cancellation(status, owner, request.shop_id)
+    order = (request.shop_id, request.order_id)
+    status = _load(uow, order)
+    decision = decide_cancellation(status)
     if decision.ignore:
         return []
     if not decision.cancel:
         refusal = OrderCancellationRefused(order_id=request.order_id, shop_id=request.shop_id, refused_at=ctx.now,
                                            code=decision.code, message=decision.message)
-        return [_emit(refusal, request.order_id, event.envelope, ctx.now)]
+        return [_emit(refusal, event.envelope, ctx.now)]
     assert status is not None
-    _move(uow, request.order_id, Trigger.CANCEL, event, ctx)
+    after = next_status(status, Trigger.CANCEL)
+    uow.session.execute(update(tables.orders).where(_where(order)).values(status=after.value, updated_at=ctx.now))
+    _record_transition(uow, order, status.value, after.value, ctx.now, event.event_id)
     return [_emit(OrderCancelled(order_id=request.order_id, shop_id=request.shop_id, cancelled_at=ctx.now,
-                                 previous_status=status.value, reason=request.reason),
-                  request.order_id, event.envelope, ctx.now)]
+                                 previous_status=status.value, reason=request.reason), event.envelope, ctx.now)]
 
 
-def _triggers(event: Event) -> list[tuple[str, Trigger]]:
+def _triggers(event: Event) -> list[tuple[OrderId, Trigger]]:
     """What a warehouse event means for the orders it names."""
     payload = event.payload
     if isinstance(payload, StockReserved):
-        return [(payload.order_id, Trigger.ALLOCATE)]
+        return [((payload.shop_id, payload.order_id), Trigger.ALLOCATE)]
     if isinstance(payload, OrderBackordered):
-        return [(payload.order_id, Trigger.BACKORDER)]
+        return [((payload.shop_id, payload.order_id), Trigger.BACKORDER)]
     if isinstance(payload, PicklistIssued):
-        return [(order_id, Trigger.START_PICKING) for order_id in sorted(set(payload.order_ids))]
+        return [(order, Trigger.START_PICKING) for order in sorted({(o.shop_id, o.order_id) for o in payload.orders})]
     if isinstance(payload, ShipmentPacked):
-        return [(payload.order_id, Trigger.PACK)]
+        return [((payload.shop_id, payload.order_id), Trigger.PACK)]
     raise TypeError(f"no trigger for {event.envelope.event_type}")
 
 
@@ -207,37 +198,41 @@ def note_progress(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> lis
     """Batched: the warehouse's progress moves orders along, in event order. One locking read, one update
     and one insert of transitions for the whole run; refused or unknown moves are logged and change nothing."""
     o = tables.orders
-    steps = [(event, order_id, trigger) for event in events for order_id, trigger in _triggers(event)]
-    ids = sorted({order_id for _, order_id, _ in steps})
-    status = {row.order_id: OrderStatus(row.status) for row in uow.session.execute(
-        select(o.c.order_id, o.c.status).where(o.c.order_id.in_(ids)).order_by(o.c.order_id).with_for_update())}
-    changed: dict[str, OrderStatus] = {}
+    steps = [(event, order, trigger) for event in events for order, trigger in _triggers(event)]
+    ids = sorted({order for _, order, _ in steps})
+    status = {(row.shop_id, row.order_id): OrderStatus(row.status) for row in uow.session.execute(
+        select(o.c.shop_id, o.c.order_id, o.c.status).where(tuple_(o.c.shop_id, o.c.order_id).in_(ids))
+        .order_by(o.c.shop_id, o.c.order_id).with_for_update())}
+    changed: dict[OrderId, OrderStatus] = {}
     transitions = []
-    for event, order_id, trigger in steps:
-        current = status.get(order_id)
+    for event, order, trigger in steps:
+        current = status.get(order)
         if current is None:
-            log.warning("order.unknown", order_id=order_id, trigger=trigger.value, event_id=str(event.event_id))
+            log.warning("order.unknown", shop_id=order[0], order_id=order[1], trigger=trigger.value,
+                        event_id=str(event.event_id))
             continue
         try:
             after = next_status(current, trigger)
         except IllegalTransition as exc:
-            log.info("order.transition_ignored", order_id=order_id, event_id=str(event.event_id), reason=str(exc))
+            log.info("order.transition_ignored", shop_id=order[0], order_id=order[1], event_id=str(event.event_id),
+                     reason=str(exc))
             continue
         if after != current:
-            status[order_id] = changed[order_id] = after
-            transitions.append({"order_id": order_id, "from_status": current.value, "to_status": after.value,
-                                "at": ctx.now, "event_id": event.event_id})
+            status[order] = changed[order] = after
+            transitions.append({"shop_id": order[0], "order_id": order[1], "from_status": current.value,
+                                "to_status": after.value, "at": ctx.now, "event_id": event.event_id})
     if changed:
-        uow.session.execute(_SET_STATUS, {"ids": list(changed), "statuses": [a.value for a in changed.values()],
-                                          "now": ctx.now})
+        uow.session.execute(_SET_STATUS, {"shops": [shop for shop, _ in changed], "ids": [i for _, i in changed],
+                                          "statuses": [a.value for a in changed.values()], "now": ctx.now})
         uow.session.execute(insert(tables.transitions), transitions)
     return []
 
 
 _SET_STATUS = text("""
     UPDATE orders.orders AS o SET status = v.status, updated_at = :now
-      FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[])) AS v(order_id, status)
-     WHERE o.order_id = v.order_id
+      FROM unnest(CAST(:shops AS text[]), CAST(:ids AS text[]), CAST(:statuses AS text[]))
+           AS v(shop_id, order_id, status)
+     WHERE o.shop_id = v.shop_id AND o.order_id = v.order_id
 """)
 """One statement for a whole run (psycopg2's executemany would send one UPDATE per order)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Identity, Index, Table, Text, Uuid, func
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKeyConstraint, Identity, Index, Table, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.db import service_metadata
@@ -13,8 +13,8 @@ messaging = Messaging(metadata)
 
 orders = Table(
     "orders", metadata,
-    Column("order_id", Text, primary_key=True),
-    Column("shop_id", Text, nullable=False),
+    Column("shop_id", Text, primary_key=True),
+    Column("order_id", Text, primary_key=True, doc="The shop's own id: unique per shop only"),
     Column("status", Text, nullable=False),
     Column("placed_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -27,10 +27,13 @@ orders = Table(
 transitions = Table(
     "order_transitions", metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("order_id", Text, ForeignKey("orders.orders.order_id"), nullable=False, index=True),
+    Column("shop_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
     Column("from_status", Text),
     Column("to_status", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(["shop_id", "order_id"], ["orders.orders.shop_id", "orders.orders.order_id"]),
+    Index("ix_orders_order_transitions_order", "shop_id", "order_id"),
 )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
+from schemas.registry import order_key
 from schemas.returns import (
     InspectedLine, RefundIssued, RefundLine, ReturnAuthorised, ReturnInspected, ReturnParcelInspected,
     ReturnParcelReceived, ReturnReceived, ReturnRejected, ReturnRequested,
@@ -46,7 +47,7 @@ def emitter_for(event: Event, ctx: Context) -> Emitter:
 def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     order: OrderAccepted = event.payload  # type: ignore[assignment]
     uow.session.execute(pg_insert(tables.orders).values(
-        order_id=order.order_id, shop_id=order.shop_id, currency=order.currency,
+        shop_id=order.shop_id, order_id=order.order_id, currency=order.currency,
         lines=[{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity,
                 "unit_price": str(line.unit_price)} for line in order.lines],
         discount=order.discount_total, shipping=order.shipping_total, status="accepted",
@@ -57,7 +58,8 @@ def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
 def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     cancel: OrderCancelled = event.payload  # type: ignore[assignment]
     o = tables.orders
-    uow.session.execute(update(o).where(o.c.order_id == cancel.order_id).values(status="cancelled"))
+    uow.session.execute(update(o).where(o.c.shop_id == cancel.shop_id, o.c.order_id == cancel.order_id)
+                        .values(status="cancelled"))
     return []
 
 
@@ -68,7 +70,8 @@ def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     for line in reserved.lines:
         units[line.line_id] = units.get(line.line_id, 0) + line.quantity
     s = tables.shipments
-    uow.session.execute(pg_insert(s).values(shipment_id=reserved.shipment_id, order_id=reserved.order_id, lines=units)
+    uow.session.execute(pg_insert(s).values(shipment_id=reserved.shipment_id, shop_id=reserved.shop_id,
+                                            order_id=reserved.order_id, lines=units)
                         .on_conflict_do_update(index_elements=["shipment_id"], set_={"lines": units}))
     return []
 
@@ -78,23 +81,25 @@ def shipment_status_changed(uow: UnitOfWork, event: Event, ctx: Context) -> list
     if changed.status != "delivered":
         return []
     s = tables.shipments
-    uow.session.execute(pg_insert(s).values(shipment_id=changed.shipment_id, order_id=changed.order_id,
+    uow.session.execute(pg_insert(s).values(shipment_id=changed.shipment_id, shop_id=changed.shop_id,
+                                            order_id=changed.order_id,
                                             delivered_at=changed.changed_at)
                         .on_conflict_do_update(index_elements=["shipment_id"],
                                                set_={"delivered_at": changed.changed_at}))
     return []
 
 
-def _locked_order(session: Session, order_id: str) -> Any | None:
+def _locked_order(session: Session, shop_id: str, order_id: str) -> Any | None:
     o = tables.orders
-    return session.execute(select(o).where(o.c.order_id == order_id).with_for_update()).first()
+    return session.execute(select(o).where(o.c.shop_id == shop_id, o.c.order_id == order_id).with_for_update()
+                           ).first()
 
 
-def _delivered(session: Session, order_id: str) -> tuple[datetime | None, dict[str, int]]:
+def _delivered(session: Session, shop_id: str, order_id: str) -> tuple[datetime | None, dict[str, int]]:
     """When the last delivered shipment arrived, and the units delivered per line."""
     s = tables.shipments
     rows = session.execute(select(s.c.lines, s.c.delivered_at).where(
-        s.c.order_id == order_id, s.c.delivered_at.is_not(None))).all()
+        s.c.shop_id == shop_id, s.c.order_id == order_id, s.c.delivered_at.is_not(None))).all()
     units: dict[str, int] = {}
     for lines, _ in rows:
         for line_id, n in (lines or {}).items():
@@ -102,31 +107,31 @@ def _delivered(session: Session, order_id: str) -> tuple[datetime | None, dict[s
     return max((at for _, at in rows), default=None), units
 
 
-def _already_returned(session: Session, order_id: str) -> dict[str, int]:
+def _already_returned(session: Session, shop_id: str, order_id: str) -> dict[str, int]:
     """Units of each line in returns that were not rejected: returned, or authorised and on their way."""
     r = tables.returns
     units: dict[str, int] = {}
-    for lines in session.execute(select(r.c.lines).where(r.c.order_id == order_id, r.c.status != "rejected")
-                                 ).scalars():
+    for lines in session.execute(select(r.c.lines).where(r.c.shop_id == shop_id, r.c.order_id == order_id,
+                                                         r.c.status != "rejected")).scalars():
         for line in lines:
             units[line["line_id"]] = units.get(line["line_id"], 0) + line["quantity"]
     return units
 
 
 def _decide(session: Session, request: ReturnRequested, order: Any | None, policy: ReturnPolicy) -> list[str]:
-    if order is None or order.shop_id != request.shop_id:
+    if order is None:
         return [f"shop {request.shop_id!r} has no order {request.order_id!r} that was delivered"]
     if order.status == "cancelled":
         return ["the order was cancelled"]
     doubled = [line_id for line_id, n in Counter(line.line_id for line in request.lines).items() if n > 1]
     if doubled:
         return [f"line {line_id!r} appears more than once; send one entry per line" for line_id in doubled]
-    delivered_at, delivered = _delivered(session, request.order_id)
+    delivered_at, delivered = _delivered(session, request.shop_id, request.order_id)
     skus = {line["line_id"]: line["sku"] for line in order.lines}
     case = ReturnCase(
         requested_at=request.requested_at, delivered_at=delivered_at,
         lines={line_id: OrderedLine(sku, delivered.get(line_id, 0)) for line_id, sku in skus.items()},
-        already=_already_returned(session, request.order_id))
+        already=_already_returned(session, request.shop_id, request.order_id))
     asked = [ReturnedUnits(line.line_id, line.quantity, line.reason, line.opened) for line in request.lines]
     reasons = refusals(case, asked, policy)
     reasons += [f"line {line.line_id!r} is {skus[line.line_id]}, not {line.sku}" for line in request.lines
@@ -138,37 +143,39 @@ def return_requested(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     """Authorised with an RMA number, or rejected with every reason; a repeated request changes nothing."""
     request: ReturnRequested = event.payload  # type: ignore[assignment]
     session, emitter = uow.session, emitter_for(event, ctx)
-    order = _locked_order(session, request.order_id)
+    order = _locked_order(session, request.shop_id, request.order_id)
     r = tables.returns
-    if session.execute(select(r.c.return_id).where(r.c.return_id == request.return_id)).first() is not None:
-        log.info("returns.duplicate_request", return_id=request.return_id)
+    if session.execute(select(r.c.return_id).where(r.c.shop_id == request.shop_id,
+                                                   r.c.return_id == request.return_id)).first() is not None:
+        log.info("returns.duplicate_request", shop_id=request.shop_id, return_id=request.return_id)
         return []
     reasons = _decide(session, request, order, policy_for(session, request.shop_id, ctx.settings))
+    key = order_key(request.shop_id, request.order_id)
     row: dict[str, Any] = {
-        "return_id": request.return_id, "order_id": request.order_id, "shop_id": request.shop_id,
+        "shop_id": request.shop_id, "return_id": request.return_id, "order_id": request.order_id,
         "lines": [line.model_dump(mode="json") for line in request.lines], "requested_at": request.requested_at,
         "updated_at": ctx.now}
     if reasons:
         session.execute(pg_insert(r).values(**row, status="rejected", reasons=reasons))
-        emitter.add(TOPIC, request.order_id, ReturnRejected(
-            return_id=request.return_id, order_id=request.order_id, reasons=reasons, rejected_at=ctx.now),
-            request.order_id)
+        emitter.add(TOPIC, key, ReturnRejected(
+            shop_id=request.shop_id, return_id=request.return_id, order_id=request.order_id, reasons=reasons,
+            rejected_at=ctx.now), key)
         return emitter.emits
     rma = rma_number(secrets.randbits(60))
     session.execute(pg_insert(r).values(**row, status="authorised", rma=rma))
-    emitter.add(TOPIC, request.order_id, ReturnAuthorised(
-        return_id=request.return_id, order_id=request.order_id, rma=rma, lines=request.lines,
-        authorised_at=ctx.now), request.order_id)
+    emitter.add(TOPIC, key, ReturnAuthorised(
+        shop_id=request.shop_id, return_id=request.return_id, order_id=request.order_id, rma=rma, lines=request.lines,
+        authorised_at=ctx.now), key)
     return emitter.emits
 
 
 def _locked_return(session: Session, rma: str) -> tuple[Any, Any]:
     """The order and the return, the order's row locked first (the lock order of every refund)."""
     r = tables.returns
-    found = session.execute(select(r.c.order_id).where(r.c.rma == rma)).first()
+    found = session.execute(select(r.c.shop_id, r.c.order_id).where(r.c.rma == rma)).first()
     if found is None:
         raise InspectionError(f"no authorised return has RMA {rma!r}")
-    order = _locked_order(session, found.order_id)
+    order = _locked_order(session, found.shop_id, found.order_id)
     row = session.execute(select(r).where(r.c.rma == rma).with_for_update()).one()
     if row.status == "refunded":
         raise InspectionError(f"return {rma} is closed: its refund was issued; open a new return for more units")
@@ -185,12 +192,13 @@ def return_received(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     _, row = _locked_return(session, scan.rma)
     received = receive(_authorised(row), row.received, [(line.line_id, line.quantity) for line in scan.lines])
     r = tables.returns
-    session.execute(update(r).where(r.c.return_id == row.return_id).values(
+    session.execute(update(r).where(r.c.rma == row.rma).values(
         received=received, status="received" if row.status == "authorised" else row.status, updated_at=ctx.now,
         version=r.c.version + 1))
-    emitter.add(TOPIC, row.order_id, ReturnReceived(
-        return_id=row.return_id, order_id=row.order_id, rma=scan.rma, warehouse_id=scan.warehouse_id,
-        lines=scan.lines, received_at=scan.received_at), row.order_id)
+    key = order_key(row.shop_id, row.order_id)
+    emitter.add(TOPIC, key, ReturnReceived(
+        shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, rma=scan.rma,
+        warehouse_id=scan.warehouse_id, lines=scan.lines, received_at=scan.received_at), key)
     return emitter.emits
 
 
@@ -213,25 +221,26 @@ def return_inspected(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     lines = [InspectedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity, disposition=line.disposition,
                            restock_warehouse_id=(line.restock_warehouse_id or scan.warehouse_id)
                            if line.disposition == "restock" else None) for line in scan.lines]
-    emitter.add(TOPIC, row.order_id, ReturnInspected(
-        return_id=row.return_id, order_id=row.order_id, rma=scan.rma, warehouse_id=scan.warehouse_id, lines=lines,
-        inspected_at=scan.inspected_at), row.order_id)
+    key = order_key(row.shop_id, row.order_id)
+    emitter.add(TOPIC, key, ReturnInspected(
+        shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, rma=scan.rma,
+        warehouse_id=scan.warehouse_id, lines=lines, inspected_at=scan.inspected_at), key)
     status = "awaiting_processing" if waiting(dispositions) else "received"
     if ready_to_refund(received, dispositions):
         _issue_refund(session, emitter, order, row, dispositions, ctx)
         status = "refunded"
     r = tables.returns
-    session.execute(update(r).where(r.c.return_id == row.return_id).values(
+    session.execute(update(r).where(r.c.rma == row.rma).values(
         received=received, dispositions=dispositions, status=status, updated_at=ctx.now, version=r.c.version + 1))
     return emitter.emits
 
 
-def _history(session: Session, order_id: str) -> History:
+def _history(session: Session, shop_id: str, order_id: str) -> History:
     f = tables.refunds
     units: dict[str, int] = {}
     shipping, paid = False, 0
     for row in session.execute(select(f.c.units, f.c.shipping_refunded, f.c.amount_cents)
-                               .where(f.c.order_id == order_id)):
+                               .where(f.c.shop_id == shop_id, f.c.order_id == order_id)):
         for line_id, n in row.units.items():
             units[line_id] = units.get(line_id, 0) + n
         shipping = shipping or row.shipping_refunded
@@ -247,10 +256,10 @@ def _issue_refund(session: Session, emitter: Emitter, order: Any, row: Any, disp
     returned = [ReturnedUnits(line_id, n, asked[line_id]["reason"], asked[line_id]["opened"])
                 for line_id, n in sorted(settled(dispositions).items())]
     policy = policy_for(session, row.shop_id, ctx.settings)
-    result = refund(paid, _history(session, row.order_id), returned, policy.restocking_fee_pct)
+    result = refund(paid, _history(session, row.shop_id, row.order_id), returned, policy.restocking_fee_pct)
     refund_id = "RF-" + row.rma.removeprefix("RMA-")
     inserted = session.execute(pg_insert(tables.refunds).values(
-        refund_id=refund_id, return_id=row.return_id, order_id=row.order_id, amount_cents=result.total_cents,
+        refund_id=refund_id, shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, amount_cents=result.total_cents,
         shipping_cents=result.shipping_cents, fee_cents=result.fee_cents,
         shipping_refunded=result.shipping_cents > 0,
         units={item.line_id: item.quantity for item in returned},
@@ -258,15 +267,17 @@ def _issue_refund(session: Session, emitter: Emitter, order: Any, row: Any, disp
                 "fee_cents": line.fee_cents} for line in result.lines],
         explanation=list(result.explanation), issued_at=ctx.now).on_conflict_do_nothing().returning(
         tables.refunds.c.refund_id)).first()
-    if inserted is None:  # the unique return_id says this return was refunded already: never twice
+    if inserted is None:  # the unique (shop_id, return_id) says this return was refunded already: never twice
         log.warning("returns.refund_already_issued", rma=row.rma)
         return
-    emitter.add(TOPIC, row.order_id, RefundIssued(
-        refund_id=refund_id, return_id=row.return_id, order_id=row.order_id, rma=row.rma, currency=order.currency,
+    key = order_key(row.shop_id, row.order_id)
+    emitter.add(TOPIC, key, RefundIssued(
+        refund_id=refund_id, shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, rma=row.rma,
+        currency=order.currency,
         lines=[RefundLine(line_id=line.line_id, quantity=line.quantity, amount=money(line.net_cents),
                           restocking_fee=money(line.fee_cents)) for line in result.lines],
         shipping=money(result.shipping_cents), restocking_fee=money(result.fee_cents),
-        amount=money(result.total_cents), explanation=list(result.explanation), issued_at=ctx.now), row.order_id)
+        amount=money(result.total_cents), explanation=list(result.explanation), issued_at=ctx.now), key)
 
 
 HANDLERS: HandlerTable = {

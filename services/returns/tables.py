@@ -4,7 +4,8 @@ shops' return policies, each return with its state, and the refunds paid (one pe
 from __future__ import annotations
 
 from sqlalchemy import (
-    ARRAY, BigInteger, Boolean, CheckConstraint, Column, DateTime, Integer, Numeric, Table, Text, text,
+    ARRAY, BigInteger, Boolean, CheckConstraint, Column, DateTime, Index, Integer, Numeric, Table, Text,
+    UniqueConstraint, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -16,8 +17,8 @@ messaging = Messaging(metadata)
 
 orders = Table(
     "orders", metadata,
+    Column("shop_id", Text, primary_key=True),
     Column("order_id", Text, primary_key=True),
-    Column("shop_id", Text, nullable=False),
     Column("currency", Text, nullable=False),
     Column("lines", JSONB, nullable=False, doc="[{line_id, sku, quantity, unit_price}] as accepted"),
     Column("discount", Numeric(14, 4), nullable=False),
@@ -29,9 +30,11 @@ orders = Table(
 shipments = Table(
     "shipments", metadata,
     Column("shipment_id", Text, primary_key=True),
-    Column("order_id", Text, nullable=False, index=True),
+    Column("shop_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
     Column("lines", JSONB, doc="{line_id: units} from stock.reserved; tracking.events may come first"),
     Column("delivered_at", DateTime(timezone=True)),
+    Index("ix_returns_shipments_order", "shop_id", "order_id"),
 )
 
 policies = Table(
@@ -48,10 +51,10 @@ policies = Table(
 
 returns = Table(
     "returns", metadata,
-    Column("return_id", Text, primary_key=True),
+    Column("shop_id", Text, primary_key=True),
+    Column("return_id", Text, primary_key=True, doc="The shop's own id: unique per shop only"),
     Column("rma", Text, unique=True, doc="Set when authorised"),
-    Column("order_id", Text, nullable=False, index=True),
-    Column("shop_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
     Column("status", Text, nullable=False,
            doc="authorised, rejected, received, awaiting_processing, refunded"),
     Column("lines", JSONB, nullable=False, doc="The requested lines: [{line_id, sku, quantity, reason, opened}]"),
@@ -62,13 +65,15 @@ returns = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Index("ix_returns_returns_order", "shop_id", "order_id"),
 )
 
 refunds = Table(
     "refunds", metadata,
     Column("refund_id", Text, primary_key=True),
-    Column("return_id", Text, nullable=False, unique=True, doc="Never two refunds for one return"),
-    Column("order_id", Text, nullable=False, index=True),
+    Column("shop_id", Text, nullable=False),
+    Column("return_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
     Column("amount_cents", BigInteger, nullable=False),
     Column("shipping_cents", BigInteger, nullable=False),
     Column("fee_cents", BigInteger, nullable=False),
@@ -78,4 +83,6 @@ refunds = Table(
     Column("explanation", JSONB, nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("amount_cents >= 0", name="refund_not_negative"),
+    UniqueConstraint("shop_id", "return_id", name="uq_refunds_return"),
+    Index("ix_returns_refunds_order", "shop_id", "order_id"),
 )

@@ -46,6 +46,7 @@ class RefundView(BaseModel):
 
 class ReturnView(BaseModel):
     rma: str | None
+    shop_id: str
     return_id: str
     order_id: str
     status: str
@@ -57,13 +58,19 @@ class ReturnView(BaseModel):
     version: int
 
 
-def show(session: Session, rma_or_id: str) -> ReturnView | None:
+def show(session: Session, rma: str, shop_id: str | None = None) -> ReturnView | None:
+    """By RMA; with `shop_id`, also by that shop's return id (a rejected return has no RMA). Return ids are the
+    shops' own, so a return id alone names nothing."""
     r, f, o = tables.returns, tables.refunds, tables.orders
-    row = session.execute(select(r).where(or_(r.c.rma == rma_or_id, r.c.return_id == rma_or_id))).first()
+    wanted = r.c.rma == rma
+    if shop_id is not None:
+        wanted = or_(wanted & (r.c.shop_id == shop_id), (r.c.shop_id == shop_id) & (r.c.return_id == rma))
+    row = session.execute(select(r).where(wanted)).first()
     if row is None:
         return None
-    paid = session.execute(select(f, o.c.currency).join(o, o.c.order_id == f.c.order_id)
-                           .where(f.c.return_id == row.return_id)).first()
+    paid = session.execute(select(f, o.c.currency)
+                           .join(o, (o.c.shop_id == f.c.shop_id) & (o.c.order_id == f.c.order_id))
+                           .where(f.c.shop_id == row.shop_id, f.c.return_id == row.return_id)).first()
     refund = None if paid is None else RefundView(
         refund_id=paid.refund_id, currency=paid.currency, amount=money(paid.amount_cents),
         shipping=money(paid.shipping_cents), restocking_fee=money(paid.fee_cents), explanation=paid.explanation,
@@ -78,14 +85,15 @@ def show(session: Session, rma_or_id: str) -> ReturnView | None:
             opened=line["opened"], received=row.received.get(line["line_id"], 0),
             restocked=counts.get("restock", 0), written_off=counts.get("write_off", 0),
             awaiting_processing=counts.get("needs_processing", 0)))
-    return ReturnView(rma=row.rma, return_id=row.return_id, order_id=row.order_id, status=row.status,
+    return ReturnView(rma=row.rma, shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id,
+                      status=row.status,
                       requested_at=row.requested_at, updated_at=row.updated_at, rejected_because=row.reasons,
                       lines=lines, refund=refund, version=row.version)
 
 
 def text(view: ReturnView) -> str:
     """The same, as a person reads it in a terminal."""
-    out = [f"{view.rma or view.return_id}  order {view.order_id}  {view.status}  (requested "
+    out = [f"{view.rma or view.return_id}  order {view.order_id} of {view.shop_id}  {view.status}  (requested "
            f"{view.requested_at:%Y-%m-%d %H:%M} UTC)"]
     out += [f"  rejected: {reason}" for reason in view.rejected_because]
     for line in view.lines:

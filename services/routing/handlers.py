@@ -25,7 +25,7 @@ SCANNED = {"shipment.out_for_delivery": "out_for_delivery", "shipment.delivered"
 def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     order: OrderAccepted = event.payload  # type: ignore[assignment]
     uow.session.execute(insert(tables.orders).values(
-        order_id=order.order_id, delivery_method=order.delivery_method, collect_at=order.collect_at)
+        shop_id=order.shop_id, order_id=order.order_id, delivery_method=order.delivery_method, collect_at=order.collect_at)
         .on_conflict_do_nothing())
     return []
 
@@ -34,11 +34,11 @@ def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     packed: ShipmentPacked = event.payload  # type: ignore[assignment]
     session = uow.session
     o = tables.orders
-    method = session.execute(o.select().where(o.c.order_id == packed.order_id)).first()
+    method = session.execute(o.select().where(o.c.shop_id == packed.shop_id, o.c.order_id == packed.order_id)).first()
     collect = method is not None and method.delivery_method == "collect"
     address = packed.delivery_address
     inserted = session.execute(insert(tables.shipments).values(
-        shipment_id=packed.shipment_id, order_id=packed.order_id, tracking_number=packed.tracking_number,
+        shipment_id=packed.shipment_id, shop_id=packed.shop_id, order_id=packed.order_id, tracking_number=packed.tracking_number,
         depot_id=packed.warehouse_id, latitude=address.latitude, longitude=address.longitude,
         window_start=packed.delivery_window.start, window_end=packed.delivery_window.end,
         weight_kg=float(packed.weight_kg), volume_m3=float(packed.volume_m3),
@@ -50,7 +50,7 @@ def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     emitter = Emitter(SOURCE, ctx.now, cause=event.envelope)
     emitter.add(TOPIC, packed.warehouse_id, DeliveryMethodChosen(
         depot_id=packed.warehouse_id, shipment_id=packed.shipment_id, tracking_number=packed.tracking_number,
-        order_id=packed.order_id, method="collect", collect_at=method.collect_at,
+        shop_id=packed.shop_id, order_id=packed.order_id, method="collect", collect_at=method.collect_at,
         reason=f"the customer collects it at {method.collect_at}", chosen_at=ctx.now), packed.shipment_id)
     return emitter.emits
 

@@ -40,6 +40,7 @@ vehicles = Table(
 
 orders = Table(
     "orders", metadata,
+    Column("shop_id", Text, primary_key=True),
     Column("order_id", Text, primary_key=True),
     Column("delivery_method", Text, nullable=False),
     Column("collect_at", Text),
@@ -48,6 +49,7 @@ orders = Table(
 shipments = Table(
     "shipments", metadata,
     Column("shipment_id", Text, primary_key=True),
+    Column("shop_id", Text, nullable=False),
     Column("order_id", Text, nullable=False),
     Column("tracking_number", Text, nullable=False),
     Column("depot_id", Text, nullable=False),

@@ -115,7 +115,7 @@ def _hand_to_carrier(session: Session, emitter: Emitter, shipment: Any, reason: 
     session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(status="carrier"))
     emitter.add(TOPIC, shipment.depot_id, DeliveryMethodChosen(
         depot_id=shipment.depot_id, shipment_id=shipment.shipment_id, tracking_number=shipment.tracking_number,
-        order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=now), shipment.shipment_id)
+        shop_id=shipment.shop_id, order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=now), shipment.shipment_id)
 
 
 def _locked_depot(session: Session, depot_id: str) -> tuple[Any, list[Any]]:
@@ -205,7 +205,7 @@ def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wav
             shipment = by_index[visit.stop]
             stops.append(PlannedStop(
                 sequence=sequence, shipment_id=shipment.shipment_id, tracking_number=shipment.tracking_number,
-                order_id=shipment.order_id, arrival=at(visit.start),
+                shop_id=shipment.shop_id, order_id=shipment.order_id, arrival=at(visit.start),
                 eta_window=TimeWindow(start=at(visit.eta.start), end=at(visit.eta.end)),
                 load_weight_kg=Decimal(f"{visit.load_weight:.3f}"), load_volume_m3=Decimal(f"{visit.load_volume:.4f}")))
             session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(
@@ -221,7 +221,7 @@ def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wav
         carry = dropped.code not in CARRIER_CODES and shipment.priority < settings.routing_max_carry
         emitter.add(TOPIC, wave.depot.depot_id, StopUnassigned(
             plan_id=plan_id, depot_id=wave.depot.depot_id, shipment_id=shipment.shipment_id,
-            tracking_number=shipment.tracking_number, order_id=shipment.order_id, code=dropped.code,
+            tracking_number=shipment.tracking_number, shop_id=shipment.shop_id, order_id=shipment.order_id, code=dropped.code,
             reason=dropped.reason, carried_to_next_wave=carry), shipment.shipment_id)
         if carry:
             session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(

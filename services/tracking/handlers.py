@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -34,26 +34,29 @@ def emitter_for(event: Event, ctx: Context) -> Emitter:
     return Emitter(SOURCE, ctx.now, cause=event.envelope)
 
 
-def _order(session: Session, order_id: str, now: datetime, **values: Any) -> None:
-    """Upsert the order row; warehouse events may come before order.accepted, which brings the shop."""
+def _order(session: Session, shop_id: str, order_id: str, now: datetime, **values: Any) -> None:
+    """Upsert the order row; warehouse events may come before order.accepted."""
     o = tables.orders
-    row = {"order_id": order_id, "status": "accepted", "accepted_at": now, "updated_at": now, **values}
+    row = {"shop_id": shop_id, "order_id": order_id, "status": "accepted", "accepted_at": now, "updated_at": now,
+           **values}
     session.execute(pg_insert(o).values(row).on_conflict_do_update(
-        index_elements=["order_id"], set_={k: v for k, v in row.items() if k in values or k == "updated_at"}))
+        index_elements=["shop_id", "order_id"],
+        set_={k: v for k, v in row.items() if k in values or k == "updated_at"}))
 
 
 def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     order: OrderAccepted = event.payload  # type: ignore[assignment]
-    _order(uow.session, order.order_id, ctx.now, shop_id=order.shop_id, accepted_at=order.accepted_at)
+    _order(uow.session, order.shop_id, order.order_id, ctx.now, accepted_at=order.accepted_at)
     return []
 
 
 def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     cancel: OrderCancelled = event.payload  # type: ignore[assignment]
     session, emitter = uow.session, emitter_for(event, ctx)
-    _order(session, cancel.order_id, ctx.now, shop_id=cancel.shop_id, status="cancelled")
+    _order(session, cancel.shop_id, cancel.order_id, ctx.now, status="cancelled")
     s = tables.shipments
-    for shipment_id in session.execute(select(s.c.shipment_id).where(s.c.order_id == cancel.order_id)
+    for shipment_id in session.execute(select(s.c.shipment_id).where(s.c.shop_id == cancel.shop_id,
+                                                                     s.c.order_id == cancel.order_id)
                                        .order_by(s.c.shipment_id)).scalars():
         observe(session, emitter, shipment_id, Observation(Status.CANCELLED, cancel.cancelled_at),
                 event.event_id)
@@ -63,35 +66,44 @@ def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
 def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     reserved: StockReserved = event.payload  # type: ignore[assignment]
     session, emitter = uow.session, emitter_for(event, ctx)
-    _count_waiting(session, reserved.order_id, ctx.now, {line.line_id: -line.quantity for line in reserved.lines})
+    _count_waiting(session, reserved.shop_id, reserved.order_id, ctx.now,
+                   {line.line_id: -line.quantity for line in reserved.lines})
     observe(session, emitter, reserved.shipment_id, Observation(Status.ALLOCATED, reserved.reserved_at),
             event.event_id, Where(reserved.warehouse_id),
-            identity={"order_id": reserved.order_id, "warehouse_id": reserved.warehouse_id})
+            identity={"shop_id": reserved.shop_id, "order_id": reserved.order_id,
+                      "warehouse_id": reserved.warehouse_id})
+    o = tables.orders
+    if session.execute(select(o.c.status).where(o.c.shop_id == reserved.shop_id, o.c.order_id == reserved.order_id)
+                       ).scalar() == "cancelled":  # order.cancelled (another topic) overtook this reservation
+        observe(session, emitter, reserved.shipment_id, Observation(Status.CANCELLED, ctx.now), event.event_id,
+                Where(reserved.warehouse_id))
     return emitter.emits
 
 
 def order_backordered(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     backordered: OrderBackordered = event.payload  # type: ignore[assignment]
-    _count_waiting(uow.session, backordered.order_id, ctx.now,
+    _count_waiting(uow.session, backordered.shop_id, backordered.order_id, ctx.now,
                    {line.line_id: line.quantity for line in backordered.lines})
     return []
 
 
-def _count_waiting(session: Session, order_id: str, now: datetime, change: dict[str, int]) -> None:
+def _count_waiting(session: Session, shop_id: str, order_id: str, now: datetime, change: dict[str, int]) -> None:
     """Units waiting for stock, per line: a backorder adds, a reservation (of a backorder or not) takes off."""
     o = tables.orders
-    _order(session, order_id, now)
-    waiting = session.execute(select(o.c.waiting).where(o.c.order_id == order_id).with_for_update()).scalar_one()
+    _order(session, shop_id, order_id, now)
+    where = (o.c.shop_id == shop_id) & (o.c.order_id == order_id)
+    waiting = session.execute(select(o.c.waiting).where(where).with_for_update()).scalar_one()
     after = {line: n for line in waiting.keys() | change.keys() if (n := waiting.get(line, 0) + change.get(line, 0)) > 0}
     if after != waiting:
-        session.execute(update(o).where(o.c.order_id == order_id).values(waiting=after))
+        session.execute(update(o).where(where).values(waiting=after))
 
 
 def picklist_issued(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     issued: PicklistIssued = event.payload  # type: ignore[assignment]
     session, emitter, s = uow.session, emitter_for(event, ctx), tables.shipments
     for shipment_id in session.execute(
-            select(s.c.shipment_id).where(s.c.order_id.in_(issued.order_ids), s.c.warehouse_id == issued.warehouse_id)
+            select(s.c.shipment_id).where(tuple_(s.c.shop_id, s.c.order_id).in_(
+                [(o.shop_id, o.order_id) for o in issued.orders]), s.c.warehouse_id == issued.warehouse_id)
             .order_by(s.c.shipment_id)).scalars():
         observe(session, emitter, shipment_id, Observation(Status.PICKING, issued.issued_at), event.event_id,
                 Where(issued.warehouse_id))
@@ -102,8 +114,8 @@ def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     """The parcel gets its tracking number; scans that came before it are applied now, oldest first."""
     packed: ShipmentPacked = event.payload  # type: ignore[assignment]
     session, emitter = uow.session, emitter_for(event, ctx)
-    _order(session, packed.order_id, ctx.now)
-    identity = {"order_id": packed.order_id, "warehouse_id": packed.warehouse_id,
+    _order(session, packed.shop_id, packed.order_id, ctx.now)
+    identity = {"shop_id": packed.shop_id, "order_id": packed.order_id, "warehouse_id": packed.warehouse_id,
                 "tracking_number": packed.tracking_number}
     observe(session, emitter, packed.shipment_id, Observation(Status.PACKED, packed.packed_at), event.event_id,
             Where(packed.warehouse_id), identity=identity)  # records the tracking number even if PACKED is stale
@@ -138,7 +150,7 @@ def route_planned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
                         "planned_arrival": stop.arrival, "promised_start": eta.start, "promised_end": eta.end}
             observe(session, emitter, stop.shipment_id, Observation(Status.PLANNED, plan.planned_at, eta),
                     event.event_id, Where(plan.depot_id),
-                    identity={"order_id": stop.order_id, "warehouse_id": plan.depot_id,
+                    identity={"shop_id": stop.shop_id, "order_id": stop.order_id, "warehouse_id": plan.depot_id,
                               "tracking_number": stop.tracking_number}, extra=position)
     return emitter.emits
 
@@ -166,7 +178,7 @@ def method_chosen(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     emitter = emitter_for(event, ctx)
     observe(uow.session, emitter, chosen.shipment_id, Observation(Status.READY_FOR_PICKUP, chosen.chosen_at),
             event.event_id, Where(chosen.collect_at or chosen.depot_id),
-            identity={"order_id": chosen.order_id, "warehouse_id": chosen.depot_id,
+            identity={"shop_id": chosen.shop_id, "order_id": chosen.order_id, "warehouse_id": chosen.depot_id,
                       "tracking_number": chosen.tracking_number})
     return emitter.emits
 

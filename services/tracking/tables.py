@@ -16,8 +16,8 @@ messaging = Messaging(metadata)
 
 orders = Table(
     "orders", metadata,
+    Column("shop_id", Text, primary_key=True),
     Column("order_id", Text, primary_key=True),
-    Column("shop_id", Text, doc="From order.accepted; warehouse events may arrive first"),
     Column("status", Text, nullable=False, doc="accepted or cancelled"),
     Column("waiting", JSONB, nullable=False, server_default=text("'{}'::jsonb"),
            doc="Backordered units still waiting for stock, by line id"),
@@ -28,7 +28,8 @@ orders = Table(
 shipments = Table(
     "shipments", metadata,
     Column("shipment_id", Text, primary_key=True),
-    Column("order_id", Text, nullable=False, index=True),
+    Column("shop_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
     Column("warehouse_id", Text),
     Column("tracking_number", Text, unique=True),
     Column("status", Text, nullable=False),
@@ -45,6 +46,7 @@ shipments = Table(
     Column("version", Integer, nullable=False, server_default=text("1"), doc="Bumped on every change: the ETag"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_tracking_shipments_route", "plan_id", "vehicle_id", "sequence"),
+    Index("ix_tracking_shipments_order", "shop_id", "order_id"),
 )
 
 checkpoints = Table(

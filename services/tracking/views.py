@@ -95,14 +95,15 @@ def tracking(session: Session, tracking_number: str) -> tuple[Tracking, int] | N
 
 
 def order(session: Session, shop_id: str, order_id: str) -> OrderView | None:
-    """The shop's view of one of its orders; None for an order that is another shop's, unknown, or whose
-    order.accepted is still on its way: one indexed look-up that finds nothing, the same work in each case, so
-    response times tell nothing about other shops' orders."""
+    """The shop's view of one of its orders; None for an id the shop has no order under (another shop's order
+    under the same id is another order), or whose order.accepted is still on its way: one primary-key look-up
+    that finds nothing, the same work in each case, so response times tell nothing about other shops' orders."""
     o, s = tables.orders, tables.shipments
-    head = session.execute(select(o).where(o.c.order_id == order_id, o.c.shop_id == shop_id)).first()
+    head = session.execute(select(o).where(o.c.shop_id == shop_id, o.c.order_id == order_id)).first()
     if head is None:
         return None
-    rows = session.execute(select(s).where(s.c.order_id == order_id).order_by(s.c.shipment_id)).all()
+    rows = session.execute(select(s).where(s.c.shop_id == shop_id, s.c.order_id == order_id)
+                           .order_by(s.c.shipment_id)).all()
     points = _checkpoints(session, [r.shipment_id for r in rows])
     waiting = sum(head.waiting.values())
     status = head.status if head.status == "cancelled" else ("backordered" if waiting else "accepted")

@@ -47,15 +47,16 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> l
                           "window": e.envelope.payload["delivery_window"]},
              "accepted_at": o.accepted_at} for e, o in accepted]
     inserted = set(session.execute(pg_insert(tables.orders).on_conflict_do_nothing().returning(
-        tables.orders.c.order_id), rows).scalars()) if rows else set()
+        tables.orders.c.shop_id, tables.orders.c.order_id), rows).tuples()) if rows else set()
     demands, emitters = [], []
     for event, order in accepted:
-        if order.order_id not in inserted:
-            log.warning("order.already_allocated", order_id=order.order_id, event_id=str(event.event_id))
+        if (order.shop_id, order.order_id) not in inserted:
+            log.warning("order.already_allocated", shop_id=order.shop_id, order_id=order.order_id,
+                        event_id=str(event.event_id))
             continue
-        inserted.discard(order.order_id)  # a second copy later in this batch is not allocated again
+        inserted.discard((order.shop_id, order.order_id))  # a second copy later in this batch is not allocated again
         demands.append(allocating.Demand(
-            order.order_id, tuple(Line(x.line_id, x.sku, x.quantity) for x in order.lines),
+            order.shop_id, order.order_id, tuple(Line(x.line_id, x.sku, x.quantity) for x in order.lines),
             (float(order.delivery_address.latitude or 0), float(order.delivery_address.longitude or 0)),
             policies[order.shop_id]))
         emitters.append(emitter_for(event, ctx))
@@ -73,14 +74,17 @@ def release_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     assert isinstance(cancelled, OrderCancelled)
     session, emitter = uow.session, emitter_for(event, ctx)
     o, s, line, b = tables.orders, tables.shipments, tables.shipment_lines, tables.backorders
-    order = session.execute(select(o).where(o.c.order_id == cancelled.order_id).with_for_update()).first()
+    shop_id, order_id = cancelled.shop_id, cancelled.order_id
+    order = session.execute(select(o).where(o.c.shop_id == shop_id, o.c.order_id == order_id)
+                            .with_for_update()).first()
     if order is None or order.status == "cancelled":
-        log.info("cancellation.nothing_held", order_id=cancelled.order_id, event_id=str(event.event_id))
+        log.info("cancellation.nothing_held", shop_id=shop_id, order_id=order_id, event_id=str(event.event_id))
         return []
-    session.execute(update(o).where(o.c.order_id == cancelled.order_id).values(status="cancelled"))
-    session.execute(delete(b).where(b.c.order_id == cancelled.order_id))
+    session.execute(update(o).where(o.c.shop_id == shop_id, o.c.order_id == order_id).values(status="cancelled"))
+    session.execute(delete(b).where(b.c.shop_id == shop_id, b.c.order_id == order_id))
     open_ids = list(session.execute(
-        select(s.c.shipment_id).where(s.c.order_id == cancelled.order_id, s.c.status.in_(stock_store.OPEN_SHIPMENT))
+        select(s.c.shipment_id).where(s.c.shop_id == shop_id, s.c.order_id == order_id,
+                                      s.c.status.in_(stock_store.OPEN_SHIPMENT))
         .order_by(s.c.shipment_id).with_for_update()).scalars())
     released: dict[stock_store.Key, int] = {}
     for warehouse_id, sku, quantity in session.execute(
@@ -91,7 +95,7 @@ def release_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
         session.execute(update(s).where(s.c.shipment_id.in_(open_ids)).values(status="cancelled"))
     stock_store.lock(session, released)
     stock_store.change_reserved(session, released, ctx.now)
-    log.info("order.released", order_id=cancelled.order_id, shipments=open_ids,
+    log.info("order.released", shop_id=shop_id, order_id=order_id, shipments=open_ids,
              units=-sum(released.values()), event_id=str(event.event_id))
     allocating.fill_backorders(session, {sku for _, sku in released}, emitter, ctx.now)
     stock_store.check_low(session, released, emitter)

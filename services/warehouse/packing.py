@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
+from schemas.registry import order_key
 from schemas.orders import Address
 from schemas.base import TimeWindow
 from schemas.warehouse import ParcelPacked, ShipmentPacked
@@ -25,8 +26,8 @@ log = get_logger(__name__)
 def pack(session: Session, parcel: ParcelPacked, event: Event, emitter: Emitter, now: datetime) -> None:
     s, line = tables.shipments, tables.shipment_lines
     ready = session.execute(
-        select(s.c.shipment_id).where(s.c.order_id == parcel.order_id, s.c.warehouse_id == parcel.warehouse_id,
-                                      s.c.status == "picked").order_by(s.c.reserved_at, s.c.shipment_id)
+        select(s.c.shipment_id).where(s.c.shop_id == parcel.shop_id, s.c.order_id == parcel.order_id,
+                                      s.c.warehouse_id == parcel.warehouse_id, s.c.status == "picked").order_by(s.c.reserved_at, s.c.shipment_id)
         .with_for_update()).scalars().all()
     declared: dict[str, int] = {}
     for item in parcel.items:
@@ -40,7 +41,7 @@ def pack(session: Session, parcel: ParcelPacked, event: Event, emitter: Emitter,
     if match is None:
         described = "; ".join(f"{sid}: {contents.get(sid)}" for sid in ready) or "none"
         raise ScanRejected(f"parcel {parcel.parcel_id!r} holds {declared}, which matches no fully picked shipment of "
-                           f"order {parcel.order_id!r} in {parcel.warehouse_id!r} (picked shipments: {described})")
+                           f"order {parcel.order_id!r} of shop {parcel.shop_id!r} in {parcel.warehouse_id!r} (picked shipments: {described})")
     number = tracking_number(secrets.token_bytes(10))
     session.execute(update(s).where(s.c.shipment_id == match).values(
         status="packed", parcel_id=parcel.parcel_id, tracking_number=number, weight_kg=parcel.weight_kg,
@@ -48,12 +49,15 @@ def pack(session: Session, parcel: ParcelPacked, event: Event, emitter: Emitter,
     consumed = {(parcel.warehouse_id, sku): (-units, -units) for sku, units in declared.items()}
     stock_store.lock(session, consumed)
     stock_store.change_on_hand(session, consumed, "shipped", now, event.event_id, reference=match)
-    order = session.execute(select(tables.orders.c.delivery).where(tables.orders.c.order_id == parcel.order_id)).one()
-    emitter.add("warehouse.events", parcel.order_id, ShipmentPacked(
-        shipment_id=match, order_id=parcel.order_id, warehouse_id=parcel.warehouse_id, tracking_number=number,
+    o = tables.orders
+    order = session.execute(select(o.c.delivery).where(o.c.shop_id == parcel.shop_id,
+                                                       o.c.order_id == parcel.order_id)).one()
+    key = order_key(parcel.shop_id, parcel.order_id)
+    emitter.add("warehouse.events", key, ShipmentPacked(
+        shipment_id=match, shop_id=parcel.shop_id, order_id=parcel.order_id, warehouse_id=parcel.warehouse_id, tracking_number=number,
         parcel_id=parcel.parcel_id, weight_kg=parcel.weight_kg, volume_m3=parcel.volume_m3,
         delivery_address=Address.model_validate(order.delivery["address"]),
         delivery_window=TimeWindow.model_validate(order.delivery["window"]), packed_at=parcel.packed_at),
-        correlation_id=parcel.order_id)
-    log.info("shipment.packed", order_id=parcel.order_id, shipment_id=match, tracking_number=number,
+        correlation_id=key)
+    log.info("shipment.packed", shop_id=parcel.shop_id, order_id=parcel.order_id, shipment_id=match, tracking_number=number,
              event_id=str(event.event_id))

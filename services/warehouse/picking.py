@@ -23,11 +23,11 @@ log = get_logger(__name__)
 def _shipment_on_list(session: Session, scan: PickConfirmed | PickShort) -> Any:
     s = tables.shipments
     shipment = session.execute(
-        select(s).where(s.c.picklist_id == scan.picklist_id, s.c.order_id == scan.order_id,
-                        s.c.warehouse_id == scan.warehouse_id).with_for_update()).first()
+        select(s).where(s.c.picklist_id == scan.picklist_id, s.c.shop_id == scan.shop_id,
+                        s.c.order_id == scan.order_id, s.c.warehouse_id == scan.warehouse_id).with_for_update()).first()
     if shipment is None:
-        raise ScanRejected(f"order {scan.order_id!r} is not on pick list {scan.picklist_id!r} of warehouse "
-                           f"{scan.warehouse_id!r}")
+        raise ScanRejected(f"order {scan.order_id!r} of shop {scan.shop_id!r} is not on pick list "
+                           f"{scan.picklist_id!r} of warehouse {scan.warehouse_id!r}")
     return shipment
 
 
@@ -64,7 +64,7 @@ def _record_picked(session: Session, scan: PickConfirmed | PickShort, field: str
     (the units go back to the bin). Refuses a SKU not on the list and more units than are left to pick."""
     shipment = _shipment_on_list(session, scan)
     if shipment.status == "cancelled":
-        log.warning("pick.for_cancelled_order", order_id=scan.order_id, picklist_id=scan.picklist_id,
+        log.warning("pick.for_cancelled_order", shop_id=scan.shop_id, order_id=scan.order_id, picklist_id=scan.picklist_id,
                     note="the order was cancelled after the list was issued; return the units to the bin")
         return None
     lines = _lines(session, shipment.shipment_id, scan.sku)
@@ -94,14 +94,14 @@ def short(session: Session, scan: PickShort, event: Event, emitter: Emitter, now
     key = (scan.warehouse_id, scan.sku)
     missing = _trim_unpicked(session, shipment.shipment_id, scan.sku)
     stock_store.change_reserved(session, {key: -sum(q for _, q in missing)}, now)
-    releases = [(scan.order_id, Line(line_id, scan.sku, q)) for line_id, q in missing]
+    releases = [((scan.shop_id, scan.order_id), Line(line_id, scan.sku, q)) for line_id, q in missing]
     row = stock_store.locked_row(session, *key)
     assert row is not None  # the shipment reserved from it
     in_totes = stock_store.picked_not_packed(session, *key)
     releases += correct_on_hand(session, key, row.on_hand, row.reserved, in_totes, "short_pick", event, emitter, now,
                                 reallocate=False)
     _settle_status(session, shipment.shipment_id)
-    log.info("pick.short", order_id=scan.order_id, sku=scan.sku, missing=sum(q for _, q in missing),
+    log.info("pick.short", shop_id=scan.shop_id, order_id=scan.order_id, sku=scan.sku, missing=sum(q for _, q in missing),
              written_off=row.on_hand - in_totes, event_id=str(event.event_id))
     allocating.reallocate(session, releases, emitter, now)
     stock_store.check_low(session, [key], emitter)
@@ -125,7 +125,7 @@ def _trim_unpicked(session: Session, shipment_id: str, sku: str) -> list[tuple[s
 
 def correct_on_hand(session: Session, key: stock_store.Key, on_hand: int, reserved: int, new_on_hand: int,
                     reason: str, event: Event, emitter: Emitter, now: datetime,
-                    reallocate: bool = True) -> list[tuple[str, Line]]:
+                    reallocate: bool = True) -> list[tuple[allocating.OrderId, Line]]:
     """Set on_hand to what is really there. If promises now exceed it, take back the ones no picker holds
     yet (newest first) and allocate them again. Returns the releases when `reallocate` is False."""
     excess = reserved - new_on_hand
@@ -137,10 +137,11 @@ def correct_on_hand(session: Session, key: stock_store.Key, on_hand: int, reserv
     return releases
 
 
-def _take_back(session: Session, key: stock_store.Key, excess: int, now: datetime) -> list[tuple[str, Line]]:
+def _take_back(session: Session, key: stock_store.Key, excess: int, now: datetime
+               ) -> list[tuple[allocating.OrderId, Line]]:
     s, line = tables.shipments, tables.shipment_lines
     rows = session.execute(
-        select(s.c.shipment_id, s.c.order_id, s.c.picklist_id, s.c.reserved_at, line.c.line_id, line.c.quantity,
+        select(s.c.shipment_id, s.c.shop_id, s.c.order_id, s.c.picklist_id, s.c.reserved_at, line.c.line_id, line.c.quantity,
                line.c.picked).select_from(line.join(s))
         .where(s.c.warehouse_id == key[0], line.c.sku == key[1], s.c.status.in_(stock_store.OPEN_SHIPMENT),
                line.c.quantity > line.c.picked)
@@ -161,4 +162,5 @@ def _take_back(session: Session, key: stock_store.Key, excess: int, now: datetim
         _settle_status(session, shipment)
     log.warning("stock.promises_taken_back", warehouse_id=key[0], sku=key[1], units=excess,
                 shipments=sorted({r.shipment_id for r in releases}))
-    return [(by_line[(r.shipment_id, r.line_id)].order_id, Line(r.line_id, key[1], r.quantity)) for r in releases]
+    taken = [by_line[(r.shipment_id, r.line_id)] for r in releases]
+    return [((row.shop_id, row.order_id), Line(r.line_id, key[1], r.quantity)) for row, r in zip(taken, releases)]

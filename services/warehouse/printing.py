@@ -9,7 +9,7 @@ COLUMNS = ("#", "zone", "aisle", "bay", "lvl", "bin", "sku", "qty", "totes (tote
 
 def picklist_table(view: PicklistView) -> str:
     header = (f"{view.picklist_id}  wave {view.wave_id}  warehouse {view.warehouse_id}  "
-              f"issued {view.issued_at:%Y-%m-%d %H:%M} UTC  {len(view.order_ids)} order(s)  "
+              f"issued {view.issued_at:%Y-%m-%d %H:%M} UTC  {len(view.orders)} order(s)  "
               f"{view.status}: {view.units_picked}/{view.units_total} units picked")
     rows = [COLUMNS] + [
         (str(line.sequence), line.zone, str(line.aisle), str(line.bay), str(line.level), line.bin, line.sku,
@@ -23,8 +23,9 @@ def picklist_table(view: PicklistView) -> str:
                                for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
-    totes = {t.tote: t.order_id for line in view.lines for t in line.totes}
+    totes = {t.tote: f"{t.order_id} of {t.shop_id}" for line in view.lines for t in line.totes}
     lines.append("totes: " + ", ".join(f"{tote} = order {order}" for tote, order in sorted(totes.items())))
     if view.cancelled_orders:
-        lines.append("CANCELLED since issue (put back, do not pack): " + ", ".join(view.cancelled_orders))
+        lines.append("CANCELLED since issue (put back, do not pack): "
+                     + ", ".join(f"{o.order_id} of {o.shop_id}" for o in view.cancelled_orders))
     return "\n".join(lines)

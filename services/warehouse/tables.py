@@ -76,8 +76,8 @@ shop_policies = Table(
 
 orders = Table(
     "orders", metadata,
+    Column("shop_id", Text, primary_key=True),
     Column("order_id", Text, primary_key=True),
-    Column("shop_id", Text, nullable=False),
     Column("policy", Text, nullable=False),
     Column("status", Text, nullable=False, doc="open or cancelled"),
     Column("latitude", Float, nullable=False),
@@ -90,20 +90,23 @@ orders = Table(
 backorders = Table(
     "backorders", metadata,
     Column("id", BigInteger, Identity(), primary_key=True, doc="Age: lower is older, filled first"),
-    Column("order_id", Text, ForeignKey("warehouse.orders.order_id"), nullable=False),
+    Column("shop_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
     Column("line_id", Text, nullable=False),
     Column("sku", Text, nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("since", DateTime(timezone=True), nullable=False),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     Index("ix_warehouse_backorders_sku", "sku", "id"),
-    Index("ix_warehouse_backorders_order", "order_id", "line_id", unique=True),
+    Index("ix_warehouse_backorders_order", "shop_id", "order_id", "line_id", unique=True),
+    ForeignKeyConstraint(["shop_id", "order_id"], ["warehouse.orders.shop_id", "warehouse.orders.order_id"]),
 )
 
 shipments = Table(
     "shipments", metadata,
     Column("shipment_id", Text, primary_key=True),
-    Column("order_id", Text, ForeignKey("warehouse.orders.order_id"), nullable=False, index=True),
+    Column("shop_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
     Column("warehouse_id", Text, nullable=False),
     Column("status", Text, nullable=False, doc="reserved, picking, picked, packed, cancelled"),
     Column("rule", Text, nullable=False),
@@ -118,6 +121,8 @@ shipments = Table(
     Column("packed_at", DateTime(timezone=True)),
     Index("ix_warehouse_shipments_waiting", "warehouse_id", "reserved_at", postgresql_where=text("status = 'reserved'")),
     Index("ix_warehouse_shipments_picklist", "picklist_id"),
+    Index("ix_warehouse_shipments_order", "shop_id", "order_id"),
+    ForeignKeyConstraint(["shop_id", "order_id"], ["warehouse.orders.shop_id", "warehouse.orders.order_id"]),
 )
 
 shipment_lines = Table(

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from schemas.warehouse import PicklistLine
+from schemas.warehouse import OrderRef, PicklistLine
 from services.warehouse import tables
 
 Status = Literal["open", "done", "all"]
@@ -23,8 +23,8 @@ class PicklistView(BaseModel):
     status: Literal["open", "done"]
     units_picked: int
     units_total: int
-    order_ids: list[str]
-    cancelled_orders: list[str]
+    orders: list[OrderRef]
+    cancelled_orders: list[OrderRef]
     lines: list[PicklistLine]
 
 
@@ -39,12 +39,14 @@ def picklists(session: Session, warehouse_id: str, status: Status = "open", limi
     progress = (
         select(s.c.picklist_id,
                func.count(case((s.c.status == "picking", 1))).label("picking"),
+               func.array_agg(case((s.c.status == "cancelled", s.c.shop_id))).label("cancelled_shops"),
                func.array_agg(case((s.c.status == "cancelled", s.c.order_id))).label("cancelled"),
                func.coalesce(func.sum(line.c.picked), 0).label("picked"),
                func.coalesce(func.sum(line.c.quantity), 0).label("total"))
         .select_from(s.outerjoin(line)).where(s.c.warehouse_id == warehouse_id, s.c.picklist_id.is_not(None))
         .group_by(s.c.picklist_id).subquery())
-    query = (select(p, progress.c.picking, progress.c.cancelled, progress.c.picked, progress.c.total)
+    query = (select(p, progress.c.picking, progress.c.cancelled_shops, progress.c.cancelled, progress.c.picked,
+                    progress.c.total)
              .join(progress, progress.c.picklist_id == p.c.picklist_id)
              .where(p.c.warehouse_id == warehouse_id).order_by(p.c.issued_at.desc(), p.c.picklist_id.desc()))
     if status == "open":
@@ -57,6 +59,8 @@ def picklists(session: Session, warehouse_id: str, status: Status = "open", limi
         views.append(PicklistView(
             picklist_id=row.picklist_id, warehouse_id=row.warehouse_id, wave_id=row.wave_id, issued_at=row.issued_at,
             status="open" if row.picking else "done", units_picked=row.picked, units_total=row.total,
-            order_ids=document["order_ids"], cancelled_orders=sorted({o for o in row.cancelled if o}),
+            orders=document["orders"],
+            cancelled_orders=[OrderRef(shop_id=shop, order_id=order) for shop, order in
+                              sorted({pair for pair in zip(row.cancelled_shops, row.cancelled) if pair[1]})],
             lines=[PicklistLine.model_validate(x) for x in document["lines"]]))
     return views

@@ -58,7 +58,7 @@ def _claim_waves(session: Session, warehouse_id: str, size: int, waves: int, par
     some) and cut into waves; a chunk short of a wave goes only if a partial wave was found due."""
     s = tables.shipments
     waiting = session.execute(
-        select(s.c.shipment_id, s.c.order_id, s.c.reserved_at)
+        select(s.c.shipment_id, s.c.shop_id, s.c.order_id, s.c.reserved_at)
         .where(s.c.warehouse_id == warehouse_id, s.c.status == "reserved")
         .order_by(s.c.reserved_at, s.c.shipment_id).limit(size * waves)
         .with_for_update(skip_locked=True)).all()
@@ -96,29 +96,30 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: dat
     documents = []
     for wave, number in zip(waves, numbers):
         wave_id, picklist_id = f"WV-{number:06d}", f"PL-{number:06d}"
-        order_ids = list(dict.fromkeys(r.order_id for r in wave))
-        totes = tote_labels(order_ids)
+        orders = list(dict.fromkeys((r.shop_id, r.order_id) for r in wave))
+        totes = tote_labels(orders)
         pick_lines = build_pick_lines([
-            WaveLine(shipment.order_id, r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id))
+            WaveLine((shipment.shop_id, shipment.order_id), r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id))
             for shipment in wave for r in lines.get(shipment.shipment_id, [])])
         payload = PicklistIssued.model_validate({  # plain data in, one validation of the whole list
             "picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id, "issued_at": now,
-            "order_ids": order_ids,
+            "orders": [{"shop_id": shop_id, "order_id": order_id} for shop_id, order_id in orders],
             "lines": [{"sequence": p.sequence, "zone": p.location.zone, "aisle": p.location.aisle,
                        "bay": p.location.bay, "level": p.location.level, "bin": p.location.bin, "sku": p.sku,
                        "quantity": p.quantity,
-                       "totes": [{"order_id": t.order_id, "tote": t.tote, "quantity": t.quantity} for t in p.totes]}
+                       "totes": [{"shop_id": t.order[0], "order_id": t.order[1], "tote": t.tote,  # type: ignore[index]
+                                  "quantity": t.quantity} for t in p.totes]}
                       for p in pick_lines]})
         for shipment in wave:
             updates["ids"].append(shipment.shipment_id)
             updates["picklists"].append(picklist_id)
-            updates["totes"].append(totes[shipment.order_id])
+            updates["totes"].append(totes[(shipment.shop_id, shipment.order_id)])
         documents.append({"picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id,
                           "issued_at": now, "document": payload.model_dump(mode="json")})
         emitter = Emitter(SOURCE, now, namespace=uuid.uuid5(PICKLIST_EVENTS, picklist_id))
         emitter.add("warehouse.events", warehouse_id, payload, correlation_id=picklist_id)
         emits.extend(emitter.emits)
-        log.info("picklist.issued", warehouse_id=warehouse_id, picklist_id=picklist_id, orders=len(order_ids),
+        log.info("picklist.issued", warehouse_id=warehouse_id, picklist_id=picklist_id, orders=len(orders),
                  lines=len(pick_lines))
     session.execute(_START_PICKING, updates)
     session.execute(insert(tables.picklists), documents)

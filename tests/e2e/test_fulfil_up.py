@@ -70,7 +70,8 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
                 pass
             time.sleep(1)
         assert picklists, output.rest(0) if up.poll() is not None else (tmp_path / "data/logs/warehouse-1.log").read_text()[-3000:]
-        assert sorted(o for p in picklists for o in p["order_ids"]) == [f"e2e-{i}" for i in range(3)]  # type: ignore[attr-defined]
+        assert sorted(o["order_id"] for p in picklists for o in p["orders"]) == [  # type: ignore[attr-defined]
+            f"e2e-{i}" for i in range(3)]
         printed = subprocess.run([sys.executable, "-m", "services.cli", "picklists", "WH-BER-N"], env=client,
                                  capture_output=True, text=True, timeout=60)
         assert printed.returncode == 0 and "SKU-MUG" in printed.stdout, printed.stderr

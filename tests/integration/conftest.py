@@ -231,19 +231,20 @@ STOCK_INVARIANTS = {
                    WHERE sh.status IN ('reserved', 'picking', 'picked') GROUP BY 1, 2) o USING (warehouse_id, sku)
         WHERE s.reserved <> coalesce(o.units, 0)""",
     "every ordered unit of an open order is in a shipment or a backorder, once": """
-        SELECT o.order_id, x.line_id, x.quantity, coalesce(sh.units, 0) + coalesce(b.units, 0)
+        SELECT o.shop_id, o.order_id, x.line_id, x.quantity, coalesce(sh.units, 0) + coalesce(b.units, 0)
         FROM warehouse.orders o
         CROSS JOIN LATERAL jsonb_to_recordset(o.lines) AS x(line_id text, sku text, quantity int)
-        LEFT JOIN (SELECT s.order_id, l.line_id, sum(l.quantity) AS units FROM warehouse.shipment_lines l
-                   JOIN warehouse.shipments s USING (shipment_id) WHERE s.status <> 'cancelled' GROUP BY 1, 2) sh
-               ON sh.order_id = o.order_id AND sh.line_id = x.line_id
-        LEFT JOIN (SELECT order_id, line_id, sum(quantity) AS units FROM warehouse.backorders GROUP BY 1, 2) b
-               ON b.order_id = o.order_id AND b.line_id = x.line_id
+        LEFT JOIN (SELECT s.shop_id, s.order_id, l.line_id, sum(l.quantity) AS units FROM warehouse.shipment_lines l
+                   JOIN warehouse.shipments s USING (shipment_id) WHERE s.status <> 'cancelled' GROUP BY 1, 2, 3) sh
+               ON (sh.shop_id, sh.order_id) = (o.shop_id, o.order_id) AND sh.line_id = x.line_id
+        LEFT JOIN (SELECT shop_id, order_id, line_id, sum(quantity) AS units FROM warehouse.backorders
+                   GROUP BY 1, 2, 3) b
+               ON (b.shop_id, b.order_id) = (o.shop_id, o.order_id) AND b.line_id = x.line_id
         WHERE o.status = 'open' AND x.quantity <> coalesce(sh.units, 0) + coalesce(b.units, 0)""",
     "a cancelled order holds nothing": """
-        SELECT o.order_id FROM warehouse.orders o WHERE o.status = 'cancelled' AND (
-            EXISTS (SELECT 1 FROM warehouse.backorders b WHERE b.order_id = o.order_id) OR
-            EXISTS (SELECT 1 FROM warehouse.shipments s WHERE s.order_id = o.order_id
+        SELECT o.shop_id, o.order_id FROM warehouse.orders o WHERE o.status = 'cancelled' AND (
+            EXISTS (SELECT 1 FROM warehouse.backorders b WHERE (b.shop_id, b.order_id) = (o.shop_id, o.order_id)) OR
+            EXISTS (SELECT 1 FROM warehouse.shipments s WHERE (s.shop_id, s.order_id) = (o.shop_id, o.order_id)
                     AND s.status IN ('reserved', 'picking', 'picked')))""",
 }
 

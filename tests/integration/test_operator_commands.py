@@ -85,7 +85,7 @@ def test_send_and_tail_round_trip_through_the_orders_worker(stack: Stack, tmp_pa
     tailed = fulfil(stack.env, "tail", "orders.events", "--from-beginning", "--max", "2", "--timeout", "60")
     assert tailed.returncode == 0, tailed.stderr
     lines = [json.loads(line) for line in tailed.stdout.splitlines()]
-    assert sorted(line["key"] for line in lines) == ["o-a", "o-b"]
+    assert sorted(line["key"] for line in lines) == ["acme/o-a", "acme/o-b"]
     assert {line["value"]["event_type"] for line in lines} == {"order.accepted"}
     quiet = fulfil(stack.env, "tail", "orders.events", "--timeout", "2")
     assert quiet.returncode == 0 and quiet.stdout == ""

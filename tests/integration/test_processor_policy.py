@@ -59,7 +59,7 @@ def count(settings: Settings, sql: str) -> int:
 
 def test_a_failing_handler_dead_letters_only_its_event_and_the_rest_commit(settings: Settings) -> None:
     def picky(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-        if event.envelope.correlation_id == "o-bug":
+        if event.envelope.correlation_id == "acme/o-bug":
             raise KeyError("a bug in the handler")
         return place_orders(uow, [event], ctx)
 
@@ -135,7 +135,7 @@ def test_a_handler_error_that_does_not_repeat_is_not_a_dead_letter(settings: Set
 def test_an_answer_too_large_to_publish_dead_letters_its_cause_and_commits_nothing_of_it(settings: Settings) -> None:
     def bloated(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
         emitted = place_orders(uow, [event], ctx)
-        if event.envelope.correlation_id == "o-huge":  # an answer keyed by 3.6 MB: over any broker's limit
+        if event.envelope.correlation_id == "acme/o-huge":  # an answer keyed by 6.6 MB: over any broker's limit
             return [Emit(emitted[0].topic, emitted[0].key * 600_000, emitted[0].event)]
         return emitted
 

@@ -32,7 +32,7 @@ def payloads(records: list[dict[str, Any]], event_type: str, **match: Any) -> li
 def delivered(order_id: str, shipment_id: str, at: datetime) -> dict[str, Any]:
     return envelope("shipment.status_changed", {
         "tracking_number": "FL" + shipment_id.replace("-", "").upper()[:16], "shipment_id": shipment_id,
-        "order_id": order_id, "status": "delivered", "previous_status": "out_for_delivery",
+        "shop_id": "acme", "order_id": order_id, "status": "delivered", "previous_status": "out_for_delivery",
         "changed_at": at.isoformat()}, correlation_id=order_id, source="service:tracking")
 
 
@@ -139,9 +139,11 @@ def test_return_restock_through_kafka_and_one_refund(warehouse_stack: Stack) -> 
     shown = fulfil(stack, "returns", "show", rma)
     assert shown.returncode == 0 and "refund RF-" in shown.stdout and "total 28.28" in shown.stdout
     assert "shipping 4.95 refunded: the whole order came back" in shown.stdout
-    assert fulfil(stack, "returns", "show", "R-0").stdout.count("rejected: the order has not been delivered yet") == 1
+    shown = fulfil(stack, "returns", "show", "R-0", "--shop", "acme")  # a rejected return has no RMA
+    assert shown.stdout.count("rejected: the order has not been delivered yet") == 1, shown.stderr
+    assert fulfil(stack, "returns", "show", "R-0", "--shop", "globex").returncode == 2  # acme's, not globex's
     missing = fulfil(stack, "returns", "show", "RMA-NOPE")
-    assert missing.returncode == 2 and "no return has RMA or id 'RMA-NOPE'" in missing.stderr
+    assert missing.returncode == 2 and "no return has RMA 'RMA-NOPE'" in missing.stderr
     assert stock_violations(stack) == {}
 
     # The operators' figures, from the services' own records.

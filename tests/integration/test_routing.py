@@ -37,7 +37,7 @@ def local(hour: float) -> datetime:
 
 def packed(order_id: str, at: tuple[float, float], window: tuple[float, float], kg: str = "2.500") -> dict[str, Any]:
     return envelope("shipment.packed", {
-        "shipment_id": f"S-{order_id}", "order_id": order_id, "warehouse_id": "D-GENT",
+        "shipment_id": f"S-{order_id}", "shop_id": "acme", "order_id": order_id, "warehouse_id": "D-GENT",
         "tracking_number": f"FL{order_id.upper().replace('-', '')}0000000", "parcel_id": f"P-{order_id}",
         "weight_kg": kg, "volume_m3": "0.0200",
         "delivery_address": {"line1": "Straat 1", "city": "Gent", "postcode": "9000", "country": "BE",

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from services.common.embedded import free_port
-from tests.factories import envelope, order_accepted, picklist_issued
+from tests.factories import envelope, order_accepted, order_cancelled, picklist_issued
 from tests.integration.conftest import Stack, fulfil, values
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def tn() -> str:
 
 def reserved(order_id: str, shipment_id: str, warehouse_id: str = "WH-1") -> dict[str, Any]:
     return envelope("stock.reserved", {
-        "order_id": order_id, "shipment_id": shipment_id, "warehouse_id": warehouse_id,
+        "shop_id": "acme", "order_id": order_id, "shipment_id": shipment_id, "warehouse_id": warehouse_id,
         "lines": [{"line_id": "1", "sku": "SKU-RED", "quantity": 2}], "rule": "single_warehouse",
         "explanation": "the only warehouse", "reserved_at": at(0)}, correlation_id=order_id, source="service:warehouse")
 
@@ -46,7 +46,8 @@ def reserved(order_id: str, shipment_id: str, warehouse_id: str = "WH-1") -> dic
 def packed(order: dict[str, Any], shipment_id: str, number: str) -> dict[str, Any]:
     p = order["payload"]
     return envelope("shipment.packed", {
-        "shipment_id": shipment_id, "order_id": p["order_id"], "warehouse_id": "WH-1", "tracking_number": number,
+        "shipment_id": shipment_id, "shop_id": p["shop_id"], "order_id": p["order_id"], "warehouse_id": "WH-1",
+        "tracking_number": number,
         "parcel_id": f"P-{shipment_id}", "weight_kg": "1.200", "volume_m3": "0.0100",
         "delivery_address": p["delivery_address"], "delivery_window": p["delivery_window"], "packed_at": at(30)},
         correlation_id=p["order_id"], source="service:warehouse")
@@ -59,7 +60,7 @@ def planned(stops: list[tuple[str, str, str, float, float]], plan_id: str = "PLA
         "plan_id": plan_id, "depot_id": "WH-1", "wave_id": "DW-1", "planned_at": at(when),
         "routes": [{"vehicle_id": "VAN-1", "departure": at(60), "return_at": at(300), "distance_km": "42.0",
                     "duration_s": 14400, "stops": [
-                        {"sequence": n, "shipment_id": s, "tracking_number": number, "order_id": o,
+                        {"sequence": n, "shipment_id": s, "tracking_number": number, "shop_id": "acme", "order_id": o,
                          "arrival": at(arrival), "eta_window": {"start": at(start), "end": at(start + 60)},
                          "load_weight_kg": "1.0", "load_volume_m3": "0.01"}
                         for n, (s, o, number, arrival, start) in enumerate(stops, 1)]}]},
@@ -261,3 +262,17 @@ def test_shop_keys_are_added_and_revoked_while_the_api_runs(stack: Stack) -> Non
         assert http.get("/orders/o-key", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     again = fulfil(stack, "shop-key", "revoke", key_id)
     assert again.returncode == 2 and "no live key" in again.stderr
+
+
+def test_a_cancellation_that_overtakes_the_reservation_still_cancels_the_shipment(stack: Stack) -> None:
+    """order.cancelled and stock.reserved travel on different topics: the cancellation may be read first."""
+    start_tracking(stack)
+    stack.send("orders.events", [order_accepted("o-gone", [("SKU-RED", 2)]), order_cancelled("o-gone")])
+    deadline = time.monotonic() + 60
+    while stack.sql("SELECT status FROM tracking.orders WHERE order_id = 'o-gone'") != [("cancelled",)]:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    stack.send("warehouse.events", [reserved("o-gone", "SH-gone")])
+    while stack.sql("SELECT status FROM tracking.shipments WHERE shipment_id = 'SH-gone'") != [("cancelled",)]:
+        assert time.monotonic() < deadline, stack.sql("SELECT status FROM tracking.shipments")
+        time.sleep(0.3)

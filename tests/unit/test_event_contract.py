@@ -16,7 +16,7 @@ def test_a_valid_order_decodes_into_its_typed_payload() -> None:
     event = decode("shop.orders", to_bytes(order_placed("o-9")))
     assert isinstance(event.payload, OrderPlaced)
     assert event.payload.total == Decimal("44.93")
-    assert message_key("shop.orders", event) == "o-9"
+    assert message_key("shop.orders", event) == "acme/o-9"  # order ids are unique per shop only
 
 
 @pytest.mark.parametrize("raw, message", [

@@ -35,7 +35,7 @@ def test_lines_are_aggregated_by_bin_across_orders_with_a_tote_per_order() -> No
     ])
     assert [(p.sequence, p.location.bin, p.sku, p.quantity) for p in pick] == [
         (1, far_shelf.bin, "SKU-9", 1), (2, shelf.bin, "SKU-1", 5)]
-    assert [(t.order_id, t.tote, t.quantity) for t in pick[1].totes] == [("O-1", "T01", 2), ("O-2", "T02", 3)]
+    assert [(t.order, t.tote, t.quantity) for t in pick[1].totes] == [("O-1", "T01", 2), ("O-2", "T02", 3)]
     assert pick[0].totes[0].tote == "T02"  # the tote follows the order, whichever line is picked first
 
 

@@ -3,7 +3,7 @@ order, with a tote per order saying how many units of each line go where."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from services.warehouse.domain.errors import WarehouseError
@@ -12,9 +12,10 @@ from services.warehouse.domain.pick_path import Location, walking_order
 
 @dataclass(frozen=True, slots=True)
 class WaveLine:
-    """One reserved line of one shipment, with where its SKU lives."""
+    """One reserved line of one shipment, with where its SKU lives. `order` is whatever names an order uniquely
+    (Fulfil passes (shop_id, order_id): order ids are unique per shop only)."""
 
-    order_id: str
+    order: Hashable
     sku: str
     quantity: int
     location: Location
@@ -22,7 +23,7 @@ class WaveLine:
 
 @dataclass(frozen=True, slots=True)
 class ToteShare:
-    order_id: str
+    order: Hashable
     tote: str
     quantity: int
 
@@ -36,12 +37,12 @@ class PickLine:
     totes: tuple[ToteShare, ...]
 
 
-def tote_labels(order_ids: Sequence[str]) -> dict[str, str]:
+def tote_labels(orders: Sequence[Hashable]) -> dict[Hashable, str]:
     """T01, T02, ... in the order the orders entered the wave."""
-    labels: dict[str, str] = {}
-    for order_id in order_ids:
-        if order_id not in labels:
-            labels[order_id] = f"T{len(labels) + 1:02d}"
+    labels: dict[Hashable, str] = {}
+    for order in orders:
+        if order not in labels:
+            labels[order] = f"T{len(labels) + 1:02d}"
     return labels
 
 
@@ -49,11 +50,11 @@ def build_pick_lines(lines: Sequence[WaveLine]) -> list[PickLine]:
     """Aggregate by (bin, SKU) across orders and sequence by walking order."""
     if not lines:
         raise WarehouseError("a wave needs at least one reserved line")
-    totes = tote_labels([line.order_id for line in lines])
-    grouped: dict[tuple[Location, str], dict[str, int]] = {}
+    totes = tote_labels([line.order for line in lines])
+    grouped: dict[tuple[Location, str], dict[Hashable, int]] = {}
     for line in lines:
         shares = grouped.setdefault((line.location, line.sku), {})
-        shares[line.order_id] = shares.get(line.order_id, 0) + line.quantity
+        shares[line.order] = shares.get(line.order, 0) + line.quantity
     by_location: dict[Location, list[str]] = {}
     for location, sku in grouped:
         by_location.setdefault(location, []).append(sku)
