@@ -32,10 +32,16 @@ class Model(BaseModel):
 
 
 class Payload(Model):
-    """The typed body of one event type at one schema version."""
+    """The typed body of one event type at one schema version.
+
+    `KEY` names the payload fields its topic is keyed by when they are not the topic's (see the registry), and
+    `CORRELATION` those its correlation id is made of when it is not the key: with the topic, that is all an
+    emitting service needs to know to publish it."""
 
     EVENT_TYPE: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
+    KEY: ClassVar[tuple[str, ...] | None] = None
+    CORRELATION: ClassVar[tuple[str, ...] | None] = None
 
 
 class TimeWindow(Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import Field
 
@@ -27,12 +27,15 @@ class Envelope(Model):
     payload: dict[str, Any]
 
 
+P = TypeVar("P", bound=Payload, covariant=True)
+
+
 @dataclass(frozen=True, slots=True)
-class Event:
-    """An envelope whose payload has been validated into its model."""
+class Event(Generic[P]):
+    """An envelope whose payload has been validated into its model; `Event[OrderPlaced]` is typed to it."""
 
     envelope: Envelope
-    payload: Payload
+    payload: P
 
     @property
     def event_id(self) -> uuid.UUID:
@@ -56,7 +59,7 @@ def make_event(
     cause: Envelope | None = None,
     index: int = 0,
     event_id: uuid.UUID | None = None,
-) -> Event:
+) -> Event[Payload]:
     """Wrap a payload in an envelope. Derived from `cause` unless an explicit id is given."""
     if event_id is None:
         if cause is None:

@@ -122,22 +122,54 @@ def payload_model(topic: str, event_type: str, schema_version: int) -> PayloadTy
     return model
 
 
-def message_key(topic: str, event: Event) -> str:
-    """The partition key of an event on a topic, from its payload (falls back to the correlation id)."""
-    values = [getattr(event.payload, name, None) for name in KEY_FIELDS.get(topic, ())]
-    if values and all(value is not None for value in values):
-        return "/".join(str(value) for value in values)
-    return event.envelope.correlation_id
+def _topics_of() -> dict[PayloadType, str]:
+    found: dict[PayloadType, str] = {}
+    for topic, types in TOPICS.items():
+        for versions in types.values():
+            for model in versions.values():
+                if model in found:
+                    raise AssertionError(f"{model.__name__} is on {found[model]} and {topic}: a model has one topic")
+                found[model] = topic
+    return found
 
 
-def decode(topic: str, raw: bytes | None) -> Event:
+TOPIC_OF: Mapping[PayloadType, str] = _topics_of()
+"""The one topic that carries each payload model: what a handler of the model reads, where an emit of it goes."""
+
+
+def _joined(payload: Payload, fields: tuple[str, ...]) -> str | None:
+    values = [getattr(payload, name, None) for name in fields]
+    return "/".join(str(value) for value in values) if values and None not in values else None
+
+
+def key_of(payload: Payload) -> str:
+    """The partition key of a payload on its topic: its own KEY fields, or its topic's, joined with "/"."""
+    key = _joined(payload, type(payload).KEY or KEY_FIELDS[TOPIC_OF[type(payload)]])
+    if key is None:
+        raise ValueError(f"{type(payload).__name__} has no key fields set")
+    return key
+
+
+def correlation_of(payload: Payload) -> str:
+    """The correlation id a service gives an event it emits: its CORRELATION fields, else its key."""
+    fields = type(payload).CORRELATION
+    return (_joined(payload, fields) if fields else None) or key_of(payload)
+
+
+def message_key(topic: str, event: Event[Payload]) -> str:
+    """The partition key of an event on a topic (falls back to the correlation id)."""
+    fields = type(event.payload).KEY or KEY_FIELDS.get(topic, ())
+    return _joined(event.payload, fields) or event.envelope.correlation_id
+
+
+def decode(topic: str, raw: bytes | None) -> Event[Payload]:
     """Parse and validate one message, or raise DecodeError with a precise reason."""
     event = decode_wanted(topic, raw, None)
     assert event is not None
     return event
 
 
-def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None) -> Event | None:
+def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None) -> Event[Payload] | None:
     """Like `decode`, but None (without validating) for an event type the caller does not handle: a consumer
     need not pay for validating what it will skip. None for `wanted` means every type."""
     if raw is None or raw == b"":
@@ -166,7 +198,7 @@ def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None)
     return Event(envelope=envelope, payload=payload)
 
 
-def event_times(event: Event) -> list[tuple[str, datetime]]:
+def event_times(event: Event[Payload]) -> list[tuple[str, datetime]]:
     """When the event says it happened: the envelope's `occurred_at` and the payload's own `*_at` times (a scan's
     `scanned_at`, an order's `placed_at`, ...). Times inside the payload that look ahead on purpose (delivery
     windows, planned arrivals) are nested or named otherwise and are not among them."""

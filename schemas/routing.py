@@ -34,6 +34,7 @@ class PlannedRoute(Model):
 class RoutePlanned(Payload):
     EVENT_TYPE = "route.planned"
     SCHEMA_VERSION = 2
+    CORRELATION = ("wave_id",)
     plan_id: Identifier
     depot_id: Identifier
     wave_id: Identifier
@@ -44,6 +45,7 @@ class RoutePlanned(Payload):
 class StopUnassigned(Payload):
     EVENT_TYPE = "stop.unassigned"
     SCHEMA_VERSION = 2
+    CORRELATION = ("shipment_id",)
     plan_id: Identifier
     depot_id: Identifier
     shipment_id: Identifier
@@ -61,6 +63,7 @@ class DeliveryMethodChosen(Payload):
 
     EVENT_TYPE = "delivery.method_chosen"
     SCHEMA_VERSION = 2
+    CORRELATION = ("shipment_id",)
     depot_id: Identifier
     shipment_id: Identifier
     tracking_number: str

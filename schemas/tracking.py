@@ -8,6 +8,7 @@ from schemas.base import Identifier, Payload, TimeWindow, UtcDatetime
 class ShipmentStatusChanged(Payload):
     EVENT_TYPE = "shipment.status_changed"
     SCHEMA_VERSION = 2
+    CORRELATION = ("shop_id", "order_id")
     tracking_number: str
     shipment_id: Identifier
     shop_id: Identifier

@@ -135,6 +135,8 @@ class PicklistLine(Model):
 class PicklistIssued(Payload):
     EVENT_TYPE = "picklist.issued"
     SCHEMA_VERSION = 2
+    KEY = ("warehouse_id",)
+    CORRELATION = ("picklist_id",)
     picklist_id: Identifier
     warehouse_id: Identifier
     wave_id: Identifier
@@ -161,6 +163,8 @@ class ShipmentPacked(Payload):
 
 class StockLow(Payload):
     EVENT_TYPE = "stock.low"
+    KEY = ("warehouse_id",)
+    CORRELATION = ("warehouse_id", "sku")
     warehouse_id: Identifier
     sku: Identifier
     available: int

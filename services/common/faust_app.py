@@ -29,7 +29,8 @@ from services.common.dead_letters import Incoming
 from services.common.logging import get_logger
 from services.common.health import Health
 from services.common.messaging import Backlog, Messaging, OutboxRecord
-from services.common.processor import HandlerTable, Processor, Scheduled, describe
+from services.common.handling import HandlerTable, Scheduled
+from services.common.processor import Processor, describe
 from services.common.relay import Failure, OutboxRelay, publish_in_key_order
 from services.common.retry import RetryPolicy, backoff_delay, is_transient
 from services.common.settings import Settings

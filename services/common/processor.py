@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +28,7 @@ from services.common.db import UnitOfWork
 from services.common.dead_letters import DeadLetter, Incoming, record_size
 from services.common.health import Health
 from services.common.logging import get_logger
+from services.common.handling import Batched, Context, Emit, Handler, HandlerTable, Job
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.retry import RetryPolicy, is_transient, retry_transient
 from services.common.settings import Settings
@@ -41,60 +42,6 @@ ISOLATED_TRIES = 2
 class TooLargeToPublish(Exception):
     """A handler's answer would exceed the broker's size limit: the cause is dead-lettered (its state change rolls
     back with it) rather than committing something that can never go out."""
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """An event a handler wants published, and where."""
-
-    topic: str
-    key: str
-    event: Event
-
-    def record(self, physical_topic: str) -> OutboxRecord:
-        return OutboxRecord(physical_topic, self.key.encode(), self.event.to_json(), self.event.event_id)
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What a handler may know besides the event: the time (never read inside domain code) and settings."""
-
-    now: datetime
-    settings: Settings
-
-
-class Handler(Protocol):
-    def __call__(self, uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]: ...
-
-
-class BatchHandler(Protocol):
-    def __call__(self, uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]: ...
-
-
-@dataclass(frozen=True)
-class Batched:
-    """Marks a handler that takes a run of consecutive events of one type at once, so that it can
-    write them with multi-row statements. It must behave as if called once per event, in order."""
-
-    handle: BatchHandler
-
-
-class Job(Protocol):
-    """Work a timer starts rather than an event (closing pick waves, dispatch cut-offs): it runs in a
-    transaction like a handler, and the events it returns go through the same outbox."""
-
-    def __call__(self, uow: UnitOfWork, ctx: Context) -> list[Emit]: ...
-
-
-@dataclass(frozen=True)
-class Scheduled:
-    name: str
-    interval_s: float
-    job: Job
-
-
-HandlerTable = Mapping[str, Mapping[str, Handler | Batched]]
-"""topic -> event_type -> handler. Event types a service does not handle are skipped."""
 
 
 def invoke(handler: Handler | Batched, uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
@@ -187,7 +134,7 @@ class Processor:
                      undecodable: list[DeadLetter], isolate: bool) -> BatchOutcome:
         outcome = BatchOutcome(dead=len(undecodable))
         now = self.clock()
-        ctx = Context(now=now, settings=self.settings)
+        ctx = Context(now=now, settings=self.settings, service=self.service)
         records: list[OutboxRecord] = []
         dead: list[DeadLetter] = list(undecodable)
         handled = [(m, e, h) for m, e in good if (h := self._handler_for(m, e)) is not None]
@@ -295,7 +242,8 @@ class Processor:
         def once() -> list[OutboxRecord]:
             with UnitOfWork(self.sessions) as uow:
                 records: list[OutboxRecord] = []
-                self._emit(job(uow, Context(now=self.clock(), settings=self.settings)), records)
+                self._emit(job(uow, Context(now=self.clock(), settings=self.settings, service=self.service)),
+                           records)
                 published = self.messaging.enqueue(uow.session, records)
                 uow.commit()
                 return published

@@ -12,8 +12,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from schemas.envelope import Envelope, Event, make_event
-from schemas.registry import order_key
+from schemas.envelope import Event
 from schemas.orders import (
     OrderAccepted, OrderCancellationRefused, OrderCancellationRequested, OrderCancelled, OrderPlaced, OrderRejected,
     RejectionReason,
@@ -21,7 +20,7 @@ from schemas.orders import (
 from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
 from services.common.db import UnitOfWork
 from services.common.logging import get_logger
-from services.common.processor import Batched, Context, Emit, HandlerTable
+from services.common.handling import Context, Emit, Handlers
 from services.common.settings import Settings
 from services.orders import tables
 from services.orders.domain.errors import IllegalTransition
@@ -29,8 +28,7 @@ from services.orders.domain.state_machine import OrderStatus, Trigger, decide_ca
 from services.orders.domain.validation import OrderRules, validate_order
 
 log = get_logger(__name__)
-SOURCE = "service:orders"
-OUT = "orders.events"
+handlers = Handlers()
 
 
 @lru_cache(maxsize=4)
@@ -53,30 +51,21 @@ OrderId = tuple[str, str]
 """(shop_id, order_id): order ids are the shop's own, so only the pair names an order."""
 
 
-def _emit(payload: OrderAccepted | OrderRejected | OrderCancelled | OrderCancellationRefused, cause: Envelope,
-          now: datetime) -> Emit:
-    key = order_key(payload.shop_id, payload.order_id)
-    return Emit(OUT, key, make_event(payload, source=SOURCE, correlation_id=key, occurred_at=now, cause=cause))
-
-
 def _record_transition(uow: UnitOfWork, order: OrderId, before: str | None, after: str, at: datetime,
                        event_id: UUID) -> None:
     uow.session.execute(insert(tables.transitions).values(
         shop_id=order[0], order_id=order[1], from_status=before, to_status=after, at=at, event_id=event_id))
 
 
-def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+@handlers.on
+def place_orders(uow: UnitOfWork, events: Sequence[Event[OrderPlaced]], ctx: Context) -> list[Emit]:
     """Validate each order and store it. A shop uses an order id once: a placement under an id the shop already
     used is rejected (`order_id_in_use`), except that a rejected order may be placed again under its id (a
     corrected re-send). Other shops' ids are not looked at: each shop has its own. Batched: one multi-row insert
     per round of distinct ids (almost always one) and one for the transitions."""
     rules = rules_from(ctx.settings)
-    decided = []
-    for event in events:
-        order = event.payload
-        assert isinstance(order, OrderPlaced)
-        decided.append((event, order, validate_order(order, rules, ctx.now)))
-    emits: list[Emit] = []
+    decided = [(event, event.payload, validate_order(event.payload, rules, ctx.now)) for event in events]
+    emitters = {event.event_id: ctx.emitter(event) for event in events}
     transitions = []
     for round_ in _distinct_ids(decided):
         stored = _store(uow, round_, ctx.now)
@@ -87,28 +76,25 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list
                 reasons = [RejectionReason(field="order_id", code="order_id_in_use", message=(
                     f"order id {order.order_id!r} is already in use by shop {order.shop_id!r}: an id can be "
                     "placed again only after the order under it was rejected"))]
-                payload: OrderAccepted | OrderRejected = OrderRejected(
-                    order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons)
-                emits.append(_emit(payload, event.envelope, ctx.now))
+                emitters[event.event_id].emit(OrderRejected(
+                    order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons))
                 continue
             status = OrderStatus.REJECTED if reasons else OrderStatus.ACCEPTED
             transitions.append({"shop_id": order.shop_id, "order_id": order.order_id,
                                 "from_status": stored[(order.shop_id, order.order_id)],
                                 "to_status": status.value, "at": ctx.now, "event_id": event.event_id})
-            if reasons:
-                payload = OrderRejected(order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now,
-                                        reasons=reasons)
-            else:
+            emitters[event.event_id].emit(
+                OrderRejected(order_id=order.order_id, shop_id=order.shop_id, rejected_at=ctx.now, reasons=reasons)
+                if reasons else
                 # Built from an already validated order, field by field: no second validation of the whole order.
-                payload = OrderAccepted.model_construct(accepted_at=ctx.now,
-                                                        **{name: getattr(order, name) for name in ACCEPTED_FIELDS})
-            emits.append(_emit(payload, event.envelope, ctx.now))
+                OrderAccepted.model_construct(accepted_at=ctx.now,
+                                              **{name: getattr(order, name) for name in ACCEPTED_FIELDS}))
     if transitions:
         uow.session.execute(insert(tables.transitions), transitions)
-    return emits
+    return [emit for emitter in emitters.values() for emit in emitter.emits]
 
 
-Decided = tuple[Event, OrderPlaced, list[RejectionReason]]
+Decided = tuple[Event[OrderPlaced], OrderPlaced, list[RejectionReason]]
 
 
 def _distinct_ids(decided: list[Decided]) -> list[list[Decided]]:
@@ -160,45 +146,47 @@ def _load(uow: UnitOfWork, order: OrderId) -> OrderStatus | None:
     return OrderStatus(status) if status else None
 
 
-def cancel_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    request = event.payload
-    assert isinstance(request, OrderCancellationRequested)
+@handlers.on
+def cancel_order(uow: UnitOfWork, event: Event[OrderCancellationRequested], ctx: Context) -> list[Emit]:
+    request, emitter = event.payload, ctx.emitter(event)
     order = (request.shop_id, request.order_id)
     status = _load(uow, order)
     decision = decide_cancellation(status)
     if decision.ignore:
         return []
     if not decision.cancel:
-        refusal = OrderCancellationRefused(order_id=request.order_id, shop_id=request.shop_id, refused_at=ctx.now,
-                                           code=decision.code, message=decision.message)
-        return [_emit(refusal, event.envelope, ctx.now)]
+        emitter.emit(OrderCancellationRefused(order_id=request.order_id, shop_id=request.shop_id, refused_at=ctx.now,
+                                              code=decision.code, message=decision.message))
+        return emitter.emits
     assert status is not None
     after = next_status(status, Trigger.CANCEL)
     uow.session.execute(update(tables.orders).where(_where(order)).values(status=after.value, updated_at=ctx.now))
     _record_transition(uow, order, status.value, after.value, ctx.now, event.event_id)
-    return [_emit(OrderCancelled(order_id=request.order_id, shop_id=request.shop_id, cancelled_at=ctx.now,
-                                 previous_status=status.value, reason=request.reason), event.envelope, ctx.now)]
+    emitter.emit(OrderCancelled(order_id=request.order_id, shop_id=request.shop_id, cancelled_at=ctx.now,
+                                previous_status=status.value, reason=request.reason))
+    return emitter.emits
 
 
-def _triggers(event: Event) -> list[tuple[OrderId, Trigger]]:
+Progress = StockReserved | OrderBackordered | PicklistIssued | ShipmentPacked
+
+
+def _triggers(payload: Progress) -> list[tuple[OrderId, Trigger]]:
     """What a warehouse event means for the orders it names."""
-    payload = event.payload
     if isinstance(payload, StockReserved):
         return [((payload.shop_id, payload.order_id), Trigger.ALLOCATE)]
     if isinstance(payload, OrderBackordered):
         return [((payload.shop_id, payload.order_id), Trigger.BACKORDER)]
     if isinstance(payload, PicklistIssued):
         return [(order, Trigger.START_PICKING) for order in sorted({(o.shop_id, o.order_id) for o in payload.orders})]
-    if isinstance(payload, ShipmentPacked):
-        return [((payload.shop_id, payload.order_id), Trigger.PACK)]
-    raise TypeError(f"no trigger for {event.envelope.event_type}")
+    return [((payload.shop_id, payload.order_id), Trigger.PACK)]
 
 
-def note_progress(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+@handlers.on
+def note_progress(uow: UnitOfWork, events: Sequence[Event[Progress]], ctx: Context) -> list[Emit]:
     """Batched: the warehouse's progress moves orders along, in event order. One locking read, one update
     and one insert of transitions for the whole run; refused or unknown moves are logged and change nothing."""
     o = tables.orders
-    steps = [(event, order, trigger) for event in events for order, trigger in _triggers(event)]
+    steps = [(event, order, trigger) for event in events for order, trigger in _triggers(event.payload)]
     ids = sorted({order for _, order, _ in steps})
     status = {(row.shop_id, row.order_id): OrderStatus(row.status) for row in uow.session.execute(
         select(o.c.shop_id, o.c.order_id, o.c.status).where(tuple_(o.c.shop_id, o.c.order_id).in_(ids))
@@ -236,11 +224,4 @@ _SET_STATUS = text("""
 """)
 """One statement for a whole run (psycopg2's executemany would send one UPDATE per order)."""
 
-NOTE_PROGRESS = Batched(note_progress)
-HANDLERS: HandlerTable = {
-    "shop.orders": {"order.placed": Batched(place_orders), "order.cancelled": cancel_order},
-    "warehouse.events": {
-        "stock.reserved": NOTE_PROGRESS, "order.backordered": NOTE_PROGRESS,
-        "picklist.issued": NOTE_PROGRESS, "shipment.packed": NOTE_PROGRESS,
-    },
-}
+HANDLERS = handlers

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
-from schemas.registry import order_key
 from schemas.returns import (
     InspectedLine, RefundIssued, RefundLine, ReturnAuthorised, ReturnInspected, ReturnParcelInspected,
     ReturnParcelReceived, ReturnReceived, ReturnRejected, ReturnRequested,
@@ -24,9 +23,8 @@ from schemas.returns import (
 from schemas.tracking import ShipmentStatusChanged
 from schemas.warehouse import StockReserved
 from services.common.db import UnitOfWork
-from services.common.emitter import Emitter
+from services.common.handling import Context, Emit, Emitter, Handlers
 from services.common.logging import get_logger
-from services.common.processor import Context, Emit, HandlerTable
 from services.returns import tables
 from services.returns.domain.inspection import (
     Inspected, InspectionError, inspect, ready_to_refund, receive, rma_number, settled, waiting,
@@ -36,16 +34,12 @@ from services.returns.domain.window import OrderedLine, ReturnCase, ReturnPolicy
 from services.returns.policies import policy_for
 
 log = get_logger(__name__)
-SOURCE = "service:returns"
-TOPIC = "returns.events"
+handlers = Handlers()
 
 
-def emitter_for(event: Event, ctx: Context) -> Emitter:
-    return Emitter(SOURCE, ctx.now, cause=event.envelope)
-
-
-def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    order: OrderAccepted = event.payload  # type: ignore[assignment]
+@handlers.on
+def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -> list[Emit]:
+    order = event.payload
     uow.session.execute(pg_insert(tables.orders).values(
         shop_id=order.shop_id, order_id=order.order_id, currency=order.currency,
         lines=[{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity,
@@ -55,17 +49,19 @@ def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return []
 
 
-def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    cancel: OrderCancelled = event.payload  # type: ignore[assignment]
+@handlers.on
+def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context) -> list[Emit]:
+    cancel = event.payload
     o = tables.orders
     uow.session.execute(update(o).where(o.c.shop_id == cancel.shop_id, o.c.order_id == cancel.order_id)
                         .values(status="cancelled"))
     return []
 
 
-def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context) -> list[Emit]:
     """Which lines travel in which shipment: a delivered shipment makes exactly those units returnable."""
-    reserved: StockReserved = event.payload  # type: ignore[assignment]
+    reserved = event.payload
     units: dict[str, int] = {}
     for line in reserved.lines:
         units[line.line_id] = units.get(line.line_id, 0) + line.quantity
@@ -76,8 +72,9 @@ def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return []
 
 
-def shipment_status_changed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    changed: ShipmentStatusChanged = event.payload  # type: ignore[assignment]
+@handlers.on
+def shipment_status_changed(uow: UnitOfWork, event: Event[ShipmentStatusChanged], ctx: Context) -> list[Emit]:
+    changed = event.payload
     if changed.status != "delivered":
         return []
     s = tables.shipments
@@ -139,10 +136,11 @@ def _decide(session: Session, request: ReturnRequested, order: Any | None, polic
     return reasons
 
 
-def return_requested(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def return_requested(uow: UnitOfWork, event: Event[ReturnRequested], ctx: Context) -> list[Emit]:
     """Authorised with an RMA number, or rejected with every reason; a repeated request changes nothing."""
-    request: ReturnRequested = event.payload  # type: ignore[assignment]
-    session, emitter = uow.session, emitter_for(event, ctx)
+    request = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     order = _locked_order(session, request.shop_id, request.order_id)
     r = tables.returns
     if session.execute(select(r.c.return_id).where(r.c.shop_id == request.shop_id,
@@ -150,22 +148,21 @@ def return_requested(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
         log.info("returns.duplicate_request", shop_id=request.shop_id, return_id=request.return_id)
         return []
     reasons = _decide(session, request, order, policy_for(session, request.shop_id, ctx.settings))
-    key = order_key(request.shop_id, request.order_id)
     row: dict[str, Any] = {
         "shop_id": request.shop_id, "return_id": request.return_id, "order_id": request.order_id,
         "lines": [line.model_dump(mode="json") for line in request.lines], "requested_at": request.requested_at,
         "updated_at": ctx.now}
     if reasons:
         session.execute(pg_insert(r).values(**row, status="rejected", reasons=reasons))
-        emitter.add(TOPIC, key, ReturnRejected(
+        emitter.emit(ReturnRejected(
             shop_id=request.shop_id, return_id=request.return_id, order_id=request.order_id, reasons=reasons,
-            rejected_at=ctx.now), key)
+            rejected_at=ctx.now))
         return emitter.emits
     rma = rma_number(secrets.randbits(60))
     session.execute(pg_insert(r).values(**row, status="authorised", rma=rma))
-    emitter.add(TOPIC, key, ReturnAuthorised(
+    emitter.emit(ReturnAuthorised(
         shop_id=request.shop_id, return_id=request.return_id, order_id=request.order_id, rma=rma, lines=request.lines,
-        authorised_at=ctx.now), key)
+        authorised_at=ctx.now))
     return emitter.emits
 
 
@@ -186,27 +183,28 @@ def _authorised(row: Any) -> dict[str, int]:
     return {line["line_id"]: line["quantity"] for line in row.lines}
 
 
-def return_received(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    scan: ReturnParcelReceived = event.payload  # type: ignore[assignment]
-    session, emitter = uow.session, emitter_for(event, ctx)
+@handlers.on
+def return_received(uow: UnitOfWork, event: Event[ReturnParcelReceived], ctx: Context) -> list[Emit]:
+    scan = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     _, row = _locked_return(session, scan.rma)
     received = receive(_authorised(row), row.received, [(line.line_id, line.quantity) for line in scan.lines])
     r = tables.returns
     session.execute(update(r).where(r.c.rma == row.rma).values(
         received=received, status="received" if row.status == "authorised" else row.status, updated_at=ctx.now,
         version=r.c.version + 1))
-    key = order_key(row.shop_id, row.order_id)
-    emitter.add(TOPIC, key, ReturnReceived(
+    emitter.emit(ReturnReceived(
         shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, rma=scan.rma,
-        warehouse_id=scan.warehouse_id, lines=scan.lines, received_at=scan.received_at), key)
+        warehouse_id=scan.warehouse_id, lines=scan.lines, received_at=scan.received_at))
     return emitter.emits
 
 
-def return_inspected(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def return_inspected(uow: UnitOfWork, event: Event[ReturnParcelInspected], ctx: Context) -> list[Emit]:
     """Records the dispositions, tells the warehouse what to restock, and refunds once nothing is left to
     inspect or process."""
-    scan: ReturnParcelInspected = event.payload  # type: ignore[assignment]
-    session, emitter = uow.session, emitter_for(event, ctx)
+    scan = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     order, row = _locked_return(session, scan.rma)
     authorised = _authorised(row)
     dispositions = inspect(authorised, row.dispositions,
@@ -221,10 +219,9 @@ def return_inspected(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     lines = [InspectedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity, disposition=line.disposition,
                            restock_warehouse_id=(line.restock_warehouse_id or scan.warehouse_id)
                            if line.disposition == "restock" else None) for line in scan.lines]
-    key = order_key(row.shop_id, row.order_id)
-    emitter.add(TOPIC, key, ReturnInspected(
+    emitter.emit(ReturnInspected(
         shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, rma=scan.rma,
-        warehouse_id=scan.warehouse_id, lines=lines, inspected_at=scan.inspected_at), key)
+        warehouse_id=scan.warehouse_id, lines=lines, inspected_at=scan.inspected_at))
     status = "awaiting_processing" if waiting(dispositions) else "received"
     if ready_to_refund(received, dispositions):
         _issue_refund(session, emitter, order, row, dispositions, ctx)
@@ -270,20 +267,13 @@ def _issue_refund(session: Session, emitter: Emitter, order: Any, row: Any, disp
     if inserted is None:  # the unique (shop_id, return_id) says this return was refunded already: never twice
         log.warning("returns.refund_already_issued", rma=row.rma)
         return
-    key = order_key(row.shop_id, row.order_id)
-    emitter.add(TOPIC, key, RefundIssued(
+    emitter.emit(RefundIssued(
         refund_id=refund_id, shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, rma=row.rma,
         currency=order.currency,
         lines=[RefundLine(line_id=line.line_id, quantity=line.quantity, amount=money(line.net_cents),
                           restocking_fee=money(line.fee_cents)) for line in result.lines],
         shipping=money(result.shipping_cents), restocking_fee=money(result.fee_cents),
-        amount=money(result.total_cents), explanation=list(result.explanation), issued_at=ctx.now), key)
+        amount=money(result.total_cents), explanation=list(result.explanation), issued_at=ctx.now))
 
 
-HANDLERS: HandlerTable = {
-    "orders.events": {"order.accepted": order_accepted, "order.cancelled": order_cancelled},
-    "warehouse.events": {"stock.reserved": stock_reserved},
-    "tracking.events": {"shipment.status_changed": shipment_status_changed},
-    "shop.returns": {"return.requested": return_requested},
-    "warehouse.scans": {"return.received": return_received, "return.inspected": return_inspected},
-}
+HANDLERS = handlers

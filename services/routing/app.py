@@ -7,7 +7,7 @@ import faust
 
 from services.common.db import make_engine, unit_of_work_factory
 from services.common.faust_app import create_app, wire
-from services.common.processor import Scheduled
+from services.common.handling import Scheduled
 from services.common.settings import Settings
 from services.routing import tables
 from services.routing.handlers import HANDLERS

@@ -3,70 +3,67 @@ or ready for collection), and what drivers report, which decides what a re-plan 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
+from schemas import carrier
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted
 from schemas.routing import DeliveryMethodChosen
 from schemas.warehouse import ShipmentPacked
 from services.common.db import UnitOfWork
-from services.common.emitter import Emitter
-from services.common.processor import Context, Emit, HandlerTable
+from services.common.handling import Context, Emit, Handlers
 from services.routing import tables
-from services.routing.waves import SOURCE, TOPIC
 
-SCANNED = {"shipment.out_for_delivery": "out_for_delivery", "shipment.delivered": "delivered",
-           "shipment.delivery_failed": "failed"}
+handlers = Handlers()
+SCANNED: dict[type[carrier.Scan], str] = {carrier.ShipmentOutForDelivery: "out_for_delivery",
+                                          carrier.ShipmentDelivered: "delivered",
+                                          carrier.ShipmentDeliveryFailed: "failed"}
 
 
-def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    order: OrderAccepted = event.payload  # type: ignore[assignment]
+@handlers.on
+def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -> list[Emit]:
+    order = event.payload
     uow.session.execute(insert(tables.orders).values(
-        shop_id=order.shop_id, order_id=order.order_id, delivery_method=order.delivery_method, collect_at=order.collect_at)
-        .on_conflict_do_nothing())
+        shop_id=order.shop_id, order_id=order.order_id, delivery_method=order.delivery_method,
+        collect_at=order.collect_at).on_conflict_do_nothing())
     return []
 
 
-def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    packed: ShipmentPacked = event.payload  # type: ignore[assignment]
+@handlers.on
+def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context) -> list[Emit]:
+    packed = event.payload
     session = uow.session
     o = tables.orders
     method = session.execute(o.select().where(o.c.shop_id == packed.shop_id, o.c.order_id == packed.order_id)).first()
     collect = method is not None and method.delivery_method == "collect"
     address = packed.delivery_address
     inserted = session.execute(insert(tables.shipments).values(
-        shipment_id=packed.shipment_id, shop_id=packed.shop_id, order_id=packed.order_id, tracking_number=packed.tracking_number,
-        depot_id=packed.warehouse_id, latitude=address.latitude, longitude=address.longitude,
-        window_start=packed.delivery_window.start, window_end=packed.delivery_window.end,
+        shipment_id=packed.shipment_id, shop_id=packed.shop_id, order_id=packed.order_id,
+        tracking_number=packed.tracking_number, depot_id=packed.warehouse_id, latitude=address.latitude,
+        longitude=address.longitude, window_start=packed.delivery_window.start, window_end=packed.delivery_window.end,
         weight_kg=float(packed.weight_kg), volume_m3=float(packed.volume_m3),
         status="collect" if collect else "waiting", priority=0, packed_at=packed.packed_at)
         .on_conflict_do_nothing().returning(tables.shipments.c.shipment_id)).first()
     if inserted is None or not collect:
         return []
     assert method is not None
-    emitter = Emitter(SOURCE, ctx.now, cause=event.envelope)
-    emitter.add(TOPIC, packed.warehouse_id, DeliveryMethodChosen(
+    emitter = ctx.emitter(event)
+    emitter.emit(DeliveryMethodChosen(
         depot_id=packed.warehouse_id, shipment_id=packed.shipment_id, tracking_number=packed.tracking_number,
         shop_id=packed.shop_id, order_id=packed.order_id, method="collect", collect_at=method.collect_at,
-        reason=f"the customer collects it at {method.collect_at}", chosen_at=ctx.now), packed.shipment_id)
+        reason=f"the customer collects it at {method.collect_at}", chosen_at=ctx.now))
     return emitter.emits
 
 
-def carrier_scan(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    scan: Any = event.payload
+@handlers.on
+def carrier_scan(uow: UnitOfWork, event: Event[carrier.ShipmentOutForDelivery | carrier.ShipmentDelivered
+                                                 | carrier.ShipmentDeliveryFailed], ctx: Context) -> list[Emit]:
     s = tables.shipments
-    uow.session.execute(update(s).where(s.c.tracking_number == scan.tracking_number,
+    uow.session.execute(update(s).where(s.c.tracking_number == event.payload.tracking_number,
                                         s.c.status.in_(("planned", "out_for_delivery")))
-                        .values(status=SCANNED[event.envelope.event_type]))
+                        .values(status=SCANNED[type(event.payload)]))
     return []
 
 
-HANDLERS: HandlerTable = {
-    "orders.events": {"order.accepted": order_accepted},
-    "warehouse.events": {"shipment.packed": shipment_packed},
-    "carrier.scans": {event_type: carrier_scan for event_type in SCANNED},
-}
-
+HANDLERS = handlers

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from schemas.base import TimeWindow
 from schemas.routing import DeliveryMethodChosen, PlannedRoute, PlannedStop, RoutePlanned, StopUnassigned
 from services.common.db import UnitOfWork
-from services.common.emitter import Emitter
+from services.common.handling import Emitter
 from services.common.logging import get_logger
-from services.common.processor import Context, Emit
+from services.common.handling import Context, Emit
 from services.common.settings import Settings
 from services.routing import tables
 from services.routing.domain import model as int_model
@@ -34,7 +34,6 @@ from services.routing.solver import ORToolsSolver, RawSolution, Solver, SolverPa
 
 log = get_logger(__name__)
 SOURCE = "service:routing"
-TOPIC = "routing.events"
 NAMESPACE = uuid.UUID("7d0f6d43-5d0e-4b8e-9a55-3b0c1f5e2a10")
 CARRIER_CODES = {"window_unreachable", "shift_too_short", "no_vehicle_capacity"}
 
@@ -113,9 +112,9 @@ def _emitter(now: datetime, name: str) -> Emitter:
 def _hand_to_carrier(session: Session, emitter: Emitter, shipment: Any, reason: str, now: datetime) -> None:
     s = tables.shipments
     session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(status="carrier"))
-    emitter.add(TOPIC, shipment.depot_id, DeliveryMethodChosen(
+    emitter.emit(DeliveryMethodChosen(
         depot_id=shipment.depot_id, shipment_id=shipment.shipment_id, tracking_number=shipment.tracking_number,
-        shop_id=shipment.shop_id, order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=now), shipment.shipment_id)
+        shop_id=shipment.shop_id, order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=now))
 
 
 def _locked_depot(session: Session, depot_id: str) -> tuple[Any, list[Any]]:
@@ -214,15 +213,15 @@ def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wav
         routes.append(PlannedRoute(vehicle_id=van.id, departure=at(route.departure), return_at=at(route.return_at),
                                    distance_km=Decimal(f"{route.distance:.2f}"), duration_s=round(route.duration),
                                    stops=stops))
-    emitter.add(TOPIC, wave.depot.depot_id, RoutePlanned(plan_id=plan_id, depot_id=wave.depot.depot_id,
-                                                         wave_id=wave_id, planned_at=now, routes=routes), wave_id)
+    emitter.emit(RoutePlanned(plan_id=plan_id, depot_id=wave.depot.depot_id, wave_id=wave_id, planned_at=now,
+                              routes=routes))
     for dropped in plan.dropped:
         shipment = by_index[dropped.stop]
         carry = dropped.code not in CARRIER_CODES and shipment.priority < settings.routing_max_carry
-        emitter.add(TOPIC, wave.depot.depot_id, StopUnassigned(
+        emitter.emit(StopUnassigned(
             plan_id=plan_id, depot_id=wave.depot.depot_id, shipment_id=shipment.shipment_id,
-            tracking_number=shipment.tracking_number, shop_id=shipment.shop_id, order_id=shipment.order_id, code=dropped.code,
-            reason=dropped.reason, carried_to_next_wave=carry), shipment.shipment_id)
+            tracking_number=shipment.tracking_number, shop_id=shipment.shop_id, order_id=shipment.order_id,
+            code=dropped.code, reason=dropped.reason, carried_to_next_wave=carry))
         if carry:
             session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(
                 status="waiting", priority=shipment.priority + 1, wave_id=None, vehicle_id=None, sequence=None))

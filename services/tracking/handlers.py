@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,19 +19,14 @@ from schemas.registry import decode
 from schemas.routing import DeliveryMethodChosen, RoutePlanned, StopUnassigned
 from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
 from services.common.db import UnitOfWork
-from services.common.emitter import Emitter
+from services.common.handling import Context, Emit, Emitter, Handlers
 from services.common.logging import get_logger
-from services.common.processor import Context, Emit, HandlerTable
 from services.tracking import tables
 from services.tracking.domain.status import Observation, Status, Window, delay, moved_window
 from services.tracking.store import Where, announce, locked, observe, window
 
 log = get_logger(__name__)
-SOURCE = "service:tracking"
-
-
-def emitter_for(event: Event, ctx: Context) -> Emitter:
-    return Emitter(SOURCE, ctx.now, cause=event.envelope)
+handlers = Handlers()
 
 
 def _order(session: Session, shop_id: str, order_id: str, now: datetime, **values: Any) -> None:
@@ -44,15 +39,17 @@ def _order(session: Session, shop_id: str, order_id: str, now: datetime, **value
         set_={k: v for k, v in row.items() if k in values or k == "updated_at"}))
 
 
-def order_accepted(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    order: OrderAccepted = event.payload  # type: ignore[assignment]
+@handlers.on
+def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -> list[Emit]:
+    order = event.payload
     _order(uow.session, order.shop_id, order.order_id, ctx.now, accepted_at=order.accepted_at)
     return []
 
 
-def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    cancel: OrderCancelled = event.payload  # type: ignore[assignment]
-    session, emitter = uow.session, emitter_for(event, ctx)
+@handlers.on
+def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context) -> list[Emit]:
+    cancel = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     _order(session, cancel.shop_id, cancel.order_id, ctx.now, status="cancelled")
     s = tables.shipments
     for shipment_id in session.execute(select(s.c.shipment_id).where(s.c.shop_id == cancel.shop_id,
@@ -63,9 +60,10 @@ def order_cancelled(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    reserved: StockReserved = event.payload  # type: ignore[assignment]
-    session, emitter = uow.session, emitter_for(event, ctx)
+@handlers.on
+def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context) -> list[Emit]:
+    reserved = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     _count_waiting(session, reserved.shop_id, reserved.order_id, ctx.now,
                    {line.line_id: -line.quantity for line in reserved.lines})
     observe(session, emitter, reserved.shipment_id, Observation(Status.ALLOCATED, reserved.reserved_at),
@@ -80,8 +78,9 @@ def stock_reserved(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def order_backordered(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    backordered: OrderBackordered = event.payload  # type: ignore[assignment]
+@handlers.on
+def order_backordered(uow: UnitOfWork, event: Event[OrderBackordered], ctx: Context) -> list[Emit]:
+    backordered = event.payload
     _count_waiting(uow.session, backordered.shop_id, backordered.order_id, ctx.now,
                    {line.line_id: line.quantity for line in backordered.lines})
     return []
@@ -98,9 +97,10 @@ def _count_waiting(session: Session, shop_id: str, order_id: str, now: datetime,
         session.execute(update(o).where(where).values(waiting=after))
 
 
-def picklist_issued(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    issued: PicklistIssued = event.payload  # type: ignore[assignment]
-    session, emitter, s = uow.session, emitter_for(event, ctx), tables.shipments
+@handlers.on
+def picklist_issued(uow: UnitOfWork, event: Event[PicklistIssued], ctx: Context) -> list[Emit]:
+    issued = event.payload
+    session, emitter, s = uow.session, ctx.emitter(event), tables.shipments
     for shipment_id in session.execute(
             select(s.c.shipment_id).where(tuple_(s.c.shop_id, s.c.order_id).in_(
                 [(o.shop_id, o.order_id) for o in issued.orders]), s.c.warehouse_id == issued.warehouse_id)
@@ -110,10 +110,11 @@ def picklist_issued(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context) -> list[Emit]:
     """The parcel gets its tracking number; scans that came before it are applied now, oldest first."""
-    packed: ShipmentPacked = event.payload  # type: ignore[assignment]
-    session, emitter = uow.session, emitter_for(event, ctx)
+    packed = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     _order(session, packed.shop_id, packed.order_id, ctx.now)
     identity = {"shop_id": packed.shop_id, "order_id": packed.order_id, "warehouse_id": packed.warehouse_id,
                 "tracking_number": packed.tracking_number}
@@ -122,7 +123,8 @@ def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     e = tables.early_scans
     early = session.execute(select(e.c.id, e.c.event).where(e.c.tracking_number == packed.tracking_number)
                             .order_by(e.c.id)).all()
-    scans = sorted((decode("carrier.scans", _bytes(row.event)) for row in early), key=_scanned_at)
+    decoded = [decode("carrier.scans", _bytes(row.event)) for row in early]
+    scans = sorted((scan for scan in decoded if _is_scan(scan)), key=lambda scan: scan.payload.scanned_at)
     for scan in scans:
         _apply_scan(session, emitter, scan, packed.shipment_id)
     if early:
@@ -130,19 +132,19 @@ def shipment_packed(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def _scanned_at(scan: Event) -> datetime:
-    when: datetime = getattr(scan.payload, "scanned_at")
-    return when
+def _is_scan(event: Event[Payload]) -> TypeGuard[Event[carrier.AnyScan]]:
+    return isinstance(event.payload, carrier.Scan)
 
 
 def _bytes(document: Any) -> bytes:
     return json.dumps(document).encode()
 
 
-def route_planned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def route_planned(uow: UnitOfWork, event: Event[RoutePlanned], ctx: Context) -> list[Emit]:
     """Each stop becomes planned with its ETA window; a re-plan moves the ETAs of stops already planned."""
-    plan: RoutePlanned = event.payload  # type: ignore[assignment]
-    session, emitter = uow.session, emitter_for(event, ctx)
+    plan = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     for route in plan.routes:
         for stop in route.stops:
             eta = Window(stop.eta_window.start, stop.eta_window.end)
@@ -155,10 +157,11 @@ def route_planned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def stop_unassigned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def stop_unassigned(uow: UnitOfWork, event: Event[StopUnassigned], ctx: Context) -> list[Emit]:
     """Dropped from this wave: an ETA from an earlier plan no longer holds; the status stays."""
-    dropped: StopUnassigned = event.payload  # type: ignore[assignment]
-    session, emitter, s = uow.session, emitter_for(event, ctx), tables.shipments
+    dropped = event.payload
+    session, emitter, s = uow.session, ctx.emitter(event), tables.shipments
     row = locked(session, shipment_id=dropped.shipment_id)
     if row is None or row.eta_start is None or Status(row.status) is not Status.PLANNED:
         return []
@@ -169,13 +172,14 @@ def stop_unassigned(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def method_chosen(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def method_chosen(uow: UnitOfWork, event: Event[DeliveryMethodChosen], ctx: Context) -> list[Emit]:
     """A parcel for collection is ready where the customer collects it; one handed to a carrier is followed
     by that carrier's scans."""
-    chosen: DeliveryMethodChosen = event.payload  # type: ignore[assignment]
+    chosen = event.payload
     if chosen.method != "collect":
         return []
-    emitter = emitter_for(event, ctx)
+    emitter = ctx.emitter(event)
     observe(uow.session, emitter, chosen.shipment_id, Observation(Status.READY_FOR_PICKUP, chosen.chosen_at),
             event.event_id, Where(chosen.collect_at or chosen.depot_id),
             identity={"shop_id": chosen.shop_id, "order_id": chosen.order_id, "warehouse_id": chosen.depot_id,
@@ -183,7 +187,7 @@ def method_chosen(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-SCAN_STATUS: dict[type[Payload], Status] = {
+SCAN_STATUS: dict[type[carrier.Scan], Status] = {
     carrier.ShipmentPickedUp: Status.HANDED_TO_CARRIER,
     carrier.ShipmentOutForDelivery: Status.OUT_FOR_DELIVERY,
     carrier.ShipmentDelivered: Status.DELIVERED,
@@ -192,9 +196,10 @@ SCAN_STATUS: dict[type[Payload], Status] = {
 }
 
 
-def carrier_scan(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    scan: Any = event.payload  # one of the carrier scans: all have tracking_number, scanned_at, location
-    session, emitter = uow.session, emitter_for(event, ctx)
+@handlers.on
+def carrier_scan(uow: UnitOfWork, event: Event[carrier.AnyScan], ctx: Context) -> list[Emit]:
+    scan = event.payload
+    session, emitter = uow.session, ctx.emitter(event)
     row = locked(session, tracking_number=scan.tracking_number)
     if row is None:  # the scan overtook shipment.packed (another topic): keep it until the parcel is known
         session.execute(tables.early_scans.insert().values(
@@ -205,8 +210,8 @@ def carrier_scan(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def _apply_scan(session: Session, emitter: Emitter, event: Event, shipment_id: str) -> None:
-    scan: Any = event.payload
+def _apply_scan(session: Session, emitter: Emitter, event: Event[carrier.AnyScan], shipment_id: str) -> None:
+    scan = event.payload
     status = SCAN_STATUS[type(scan)]
     where = Where(None, scan.location.latitude, scan.location.longitude) if scan.location else Where()
     reason = getattr(scan, "reason", None)
@@ -240,15 +245,4 @@ def _move_later_stops(session: Session, emitter: Emitter, shipment_id: str, at: 
         announce(emitter, after, Status(row.status))
 
 
-HANDLERS: HandlerTable = {
-    "orders.events": {"order.accepted": order_accepted, "order.cancelled": order_cancelled},
-    "warehouse.events": {
-        "stock.reserved": stock_reserved, "order.backordered": order_backordered,
-        "picklist.issued": picklist_issued, "shipment.packed": shipment_packed,
-    },
-    "routing.events": {"route.planned": route_planned, "stop.unassigned": stop_unassigned,
-                       "delivery.method_chosen": method_chosen},
-    "carrier.scans": {event_type: carrier_scan for event_type in (
-        "shipment.picked_up", "shipment.out_for_delivery", "shipment.delivered", "shipment.delivery_failed",
-        "shipment.returned_to_sender")},
-}
+HANDLERS = handlers

@@ -11,10 +11,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from schemas.base import TimeWindow
-from schemas.registry import order_key
 from schemas.tracking import ShipmentStatusChanged
 from services.common.changes import notify
-from services.common.emitter import Emitter
+from services.common.handling import Emitter
 from services.common.logging import get_logger
 from services.tracking import tables
 from services.tracking.domain.status import FINAL, Known, Observation, Status, Window, eta_after, judge
@@ -94,9 +93,7 @@ def announce(emitter: Emitter, row: Any, previous: Status | None) -> None:
     if row.tracking_number is None:
         return  # not packed yet: nothing a customer can look up
     eta = window(row.eta_start, row.eta_end)
-    emitter.add("tracking.events", row.tracking_number, ShipmentStatusChanged(
+    emitter.emit(ShipmentStatusChanged(
         tracking_number=row.tracking_number, shipment_id=row.shipment_id, shop_id=row.shop_id, order_id=row.order_id,
-        status=row.status,
-        previous_status=previous.value if previous else None, changed_at=row.status_at,
-        eta_window=TimeWindow(start=eta.start, end=eta.end) if eta else None, reason=row.reason),
-        correlation_id=order_key(row.shop_id, row.order_id))
+        status=row.status, previous_status=previous.value if previous else None, changed_at=row.status_at,
+        eta_window=TimeWindow(start=eta.start, end=eta.end) if eta else None, reason=row.reason))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from schemas.registry import order_key
 from schemas.warehouse import OrderBackordered, StockReserved
-from services.common.emitter import Emitter
+from services.common.handling import Emitter
 from services.common.logging import get_logger
 from services.warehouse import stock_store, tables
 from services.warehouse.domain.allocation import Line, Plan, Policy, Site, allocate
@@ -103,7 +103,6 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
     line_rows: list[dict[str, object]] = []
     backorder_rows: list[dict[str, object]] = []
     for demand, plan, emitter in zip(demands, plans, emitters):
-        key = order_key(*demand.order)
         for shipment in plan.shipments:
             counts[demand.order] = counts.get(demand.order, 0) + 1
             sid = shipment_id(demand.order, counts[demand.order])
@@ -112,19 +111,19 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
                                   "rule": plan.rule.value, "explanation": plan.explanation, "reserved_at": now})
             line_rows.extend({"shipment_id": sid, "line_id": line.line_id, "sku": line.sku,
                               "quantity": line.quantity} for line in shipment.lines)
-            emitter.add("warehouse.events", key, StockReserved.model_validate({
+            emitter.emit(StockReserved.model_validate({
                 "shop_id": demand.shop_id, "order_id": demand.order_id, "shipment_id": sid, "warehouse_id": shipment.warehouse_id,
                 "lines": _lines(shipment.lines), "rule": plan.rule.value, "explanation": plan.explanation,
-                "reserved_at": now}), correlation_id=key)
+                "reserved_at": now}))
         if replaces_backorders:
             if plan.shipments:
                 _replace_backorders(session, demand, plan)
         elif plan.backordered:
             backorder_rows.extend({"shop_id": demand.shop_id, "order_id": demand.order_id, "line_id": x.line_id,
                                    "sku": x.sku, "quantity": x.quantity, "since": now} for x in plan.backordered)
-            emitter.add("warehouse.events", key, OrderBackordered.model_validate({
+            emitter.emit(OrderBackordered.model_validate({
                 "shop_id": demand.shop_id, "order_id": demand.order_id, "lines": _lines(plan.backordered),
-                "reason": plan.explanation, "backordered_at": now}), correlation_id=key)
+                "reason": plan.explanation, "backordered_at": now}))
     if shipment_rows:
         session.execute(insert(tables.shipments), shipment_rows)
         session.execute(insert(tables.shipment_lines), line_rows)

@@ -8,7 +8,7 @@ import faust
 from services.common.db import make_engine, unit_of_work_factory
 from services.common.faust_app import create_app, wire
 from services.common.http import serve_in_thread
-from services.common.processor import Scheduled
+from services.common.handling import Scheduled
 from services.common.settings import Settings
 from services.warehouse import tables
 from services.warehouse.api import create_api

@@ -8,25 +8,21 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from schemas.base import Payload
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
 from schemas.returns import ReturnInspected
 from schemas.warehouse import ParcelPacked, PickConfirmed, PickShort, StockCounted, StockReceived
 from services.common.db import UnitOfWork
-from services.common.emitter import Emitter
+from services.common.handling import Context, Emit, Emitter, Handlers
 from services.common.logging import get_logger
-from services.common.processor import Batched, Context, Emit, HandlerTable
 from services.warehouse import allocating, packing, picking, stock_store, tables
 from services.warehouse.domain.allocation import Line, Policy
 from services.warehouse.domain.errors import ScanRejected
 from services.warehouse.domain.stock import on_hand_after_count
 
 log = get_logger(__name__)
-SOURCE = "service:warehouse"
-
-
-def emitter_for(event: Event, ctx: Context) -> Emitter:
-    return Emitter(SOURCE, ctx.now, cause=event.envelope)
+handlers = Handlers()
 
 
 def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, Policy]:
@@ -35,10 +31,11 @@ def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, P
     return {shop: Policy(found.get(shop, default)) for shop in shop_ids}
 
 
-def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+@handlers.on
+def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]], ctx: Context) -> list[Emit]:
     """Batched: orders in the batch are allocated in offset order against one view of the stock."""
     session = uow.session
-    accepted = [(e, e.payload) for e in events if isinstance(e.payload, OrderAccepted)]
+    accepted = [(e, e.payload) for e in events]
     policies = _policies(session, {o.shop_id for _, o in accepted}, ctx.settings.warehouse_default_policy)
     rows = [{"order_id": o.order_id, "shop_id": o.shop_id, "policy": policies[o.shop_id].value, "status": "open",
              "latitude": o.delivery_address.latitude, "longitude": o.delivery_address.longitude,
@@ -59,7 +56,7 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> l
             order.shop_id, order.order_id, tuple(Line(x.line_id, x.sku, x.quantity) for x in order.lines),
             (float(order.delivery_address.latitude or 0), float(order.delivery_address.longitude or 0)),
             policies[order.shop_id]))
-        emitters.append(emitter_for(event, ctx))
+        emitters.append(ctx.emitter(event))
     plans, states = allocating.plan_and_reserve(session, demands, ctx.now)
     allocating.record(session, demands, plans, emitters, ctx.now, replaces_backorders=False, new_orders=True)
     if emitters:
@@ -67,12 +64,12 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> l
     return [emit for e in emitters for emit in e.emits]
 
 
-def release_order(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def release_order(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context) -> list[Emit]:
     """A confirmed cancellation: open shipments give their stock back, backorders are dropped, and the
     freed units go to whoever waits for them."""
     cancelled = event.payload
-    assert isinstance(cancelled, OrderCancelled)
-    session, emitter = uow.session, emitter_for(event, ctx)
+    session, emitter = uow.session, ctx.emitter(event)
     o, s, line, b = tables.orders, tables.shipments, tables.shipment_lines, tables.backorders
     shop_id, order_id = cancelled.shop_id, cancelled.order_id
     order = session.execute(select(o).where(o.c.shop_id == shop_id, o.c.order_id == order_id)
@@ -108,21 +105,19 @@ def _require_bin(session: Session, warehouse_id: str, bin_id: str) -> None:
         raise ScanRejected(f"bin {bin_id!r} is not in the layout of warehouse {warehouse_id!r}")
 
 
-def receive_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    received = event.payload
-    assert isinstance(received, StockReceived)
-    emitter = emitter_for(event, ctx)
+@handlers.on
+def receive_stock(uow: UnitOfWork, event: Event[StockReceived], ctx: Context) -> list[Emit]:
+    received, emitter = event.payload, ctx.emitter(event)
     _add_stock(uow.session, emitter, received.warehouse_id, received.sku, received.quantity, received.bin,
                "received", event, received.reference)
     return emitter.emits
 
 
-def restock_return(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def restock_return(uow: UnitOfWork, event: Event[ReturnInspected], ctx: Context) -> list[Emit]:
     """Returned units inspected as fit for sale go back on the shelf (the SKU's bin in the chosen warehouse)
     and, like any stock that arrives, to whoever waits for them."""
-    inspected = event.payload
-    assert isinstance(inspected, ReturnInspected)
-    emitter = emitter_for(event, ctx)
+    inspected, emitter = event.payload, ctx.emitter(event)
     units: dict[tuple[str, str], int] = {}
     for line in inspected.lines:
         if line.disposition == "restock":
@@ -134,7 +129,7 @@ def restock_return(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
 
 
 def _add_stock(session: Session, emitter: Emitter, warehouse_id: str, sku: str, quantity: int, bin_id: str | None,
-               reason: str, event: Event, reference: str | None) -> None:
+               reason: str, event: Event[Payload], reference: str | None) -> None:
     key = (warehouse_id, sku)
     if session.execute(select(tables.warehouses.c.warehouse_id)
                        .where(tables.warehouses.c.warehouse_id == warehouse_id)).first() is None:
@@ -156,12 +151,12 @@ def _add_stock(session: Session, emitter: Emitter, warehouse_id: str, sku: str, 
     stock_store.check_low(session, [key], emitter)
 
 
-def count_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+@handlers.on
+def count_stock(uow: UnitOfWork, event: Event[StockCounted], ctx: Context) -> list[Emit]:
     """A count of the bin is the truth: on_hand follows it; if it no longer covers every promise, the newest
     promises no picker holds yet are taken back and allocated elsewhere."""
     counted = event.payload
-    assert isinstance(counted, StockCounted)
-    session, emitter = uow.session, emitter_for(event, ctx)
+    session, emitter = uow.session, ctx.emitter(event)
     key = (counted.warehouse_id, counted.sku)
     row = stock_store.locked_row(session, *key)
     if row is None:
@@ -179,31 +174,24 @@ def count_stock(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
     return emitter.emits
 
 
-def confirm_pick(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    assert isinstance(event.payload, PickConfirmed)
+@handlers.on
+def confirm_pick(uow: UnitOfWork, event: Event[PickConfirmed], ctx: Context) -> list[Emit]:
     picking.confirm(uow.session, event.payload)
     return []
 
 
-def short_pick(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    assert isinstance(event.payload, PickShort)
-    emitter = emitter_for(event, ctx)
+@handlers.on
+def short_pick(uow: UnitOfWork, event: Event[PickShort], ctx: Context) -> list[Emit]:
+    emitter = ctx.emitter(event)
     picking.short(uow.session, event.payload, event, emitter, ctx.now)
     return emitter.emits
 
 
-def pack_parcel(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-    assert isinstance(event.payload, ParcelPacked)
-    emitter = emitter_for(event, ctx)
+@handlers.on
+def pack_parcel(uow: UnitOfWork, event: Event[ParcelPacked], ctx: Context) -> list[Emit]:
+    emitter = ctx.emitter(event)
     packing.pack(uow.session, event.payload, event, emitter, ctx.now)
     return emitter.emits
 
 
-HANDLERS: HandlerTable = {
-    "orders.events": {"order.accepted": Batched(allocate_orders), "order.cancelled": release_order},
-    "returns.events": {"return.inspected": restock_return},
-    "warehouse.scans": {
-        "stock.received": receive_stock, "stock.counted": count_stock, "pick.confirmed": confirm_pick,
-        "pick.short": short_pick, "parcel.packed": pack_parcel,
-    },
-}
+HANDLERS = handlers

@@ -10,11 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
-from schemas.registry import order_key
 from schemas.orders import Address
 from schemas.base import TimeWindow
 from schemas.warehouse import ParcelPacked, ShipmentPacked
-from services.common.emitter import Emitter
+from services.common.handling import Emitter
 from services.common.logging import get_logger
 from services.warehouse import stock_store, tables
 from services.warehouse.domain.errors import ScanRejected
@@ -23,7 +22,7 @@ from services.warehouse.domain.stock import tracking_number
 log = get_logger(__name__)
 
 
-def pack(session: Session, parcel: ParcelPacked, event: Event, emitter: Emitter, now: datetime) -> None:
+def pack(session: Session, parcel: ParcelPacked, event: Event[ParcelPacked], emitter: Emitter, now: datetime) -> None:
     s, line = tables.shipments, tables.shipment_lines
     ready = session.execute(
         select(s.c.shipment_id).where(s.c.shop_id == parcel.shop_id, s.c.order_id == parcel.order_id,
@@ -52,12 +51,10 @@ def pack(session: Session, parcel: ParcelPacked, event: Event, emitter: Emitter,
     o = tables.orders
     order = session.execute(select(o.c.delivery).where(o.c.shop_id == parcel.shop_id,
                                                        o.c.order_id == parcel.order_id)).one()
-    key = order_key(parcel.shop_id, parcel.order_id)
-    emitter.add("warehouse.events", key, ShipmentPacked(
+    emitter.emit(ShipmentPacked(
         shipment_id=match, shop_id=parcel.shop_id, order_id=parcel.order_id, warehouse_id=parcel.warehouse_id, tracking_number=number,
         parcel_id=parcel.parcel_id, weight_kg=parcel.weight_kg, volume_m3=parcel.volume_m3,
         delivery_address=Address.model_validate(order.delivery["address"]),
-        delivery_window=TimeWindow.model_validate(order.delivery["window"]), packed_at=parcel.packed_at),
-        correlation_id=key)
+        delivery_window=TimeWindow.model_validate(order.delivery["window"]), packed_at=parcel.packed_at))
     log.info("shipment.packed", shop_id=parcel.shop_id, order_id=parcel.order_id, shipment_id=match, tracking_number=number,
              event_id=str(event.event_id))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
 from schemas.warehouse import PickConfirmed, PickShort
-from services.common.emitter import Emitter
+from services.common.handling import Emitter
 from services.common.logging import get_logger
 from services.warehouse import allocating, stock_store, tables
 from services.warehouse.domain.allocation import Line

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from schemas.warehouse import StockLow
-from services.common.emitter import Emitter
+from services.common.handling import Emitter
 from services.warehouse import tables
 from services.warehouse.domain.allocation import Site
 from services.warehouse.domain.stock import low_stock
@@ -144,9 +144,8 @@ def check_low(session: Session, keys: Iterable[Key], emitter: Emitter, known: It
         if decision.alerted != alerted:
             flips.append((warehouse_id, sku, decision.alerted))
         if decision.alert:
-            emitter.add("warehouse.events", warehouse_id, StockLow(
-                warehouse_id=warehouse_id, sku=sku, available=units, reorder_point=reorder_point,
-                detected_at=emitter.now), correlation_id=f"{warehouse_id}/{sku}")
+            emitter.emit(StockLow(warehouse_id=warehouse_id, sku=sku, available=units, reorder_point=reorder_point,
+                                  detected_at=emitter.now))
     if flips:
         session.execute(_SET_LOW_ALERTED, {"warehouses": [f[0] for f in flips], "skus": [f[1] for f in flips],
                                            "flags": [f[2] for f in flips]})

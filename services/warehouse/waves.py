@@ -5,7 +5,7 @@ claimed with SKIP LOCKED, so no reservation lands on two lists."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -13,15 +13,13 @@ from sqlalchemy.orm import Session
 
 from schemas.warehouse import PicklistIssued
 from services.common.db import UnitOfWork
-from services.common.emitter import Emitter
 from services.common.logging import get_logger
-from services.common.processor import Context, Emit
+from services.common.handling import Context, Emit
 from services.warehouse import tables
 from services.warehouse.domain.pick_path import Location
 from services.warehouse.domain.picklists import WaveLine, build_pick_lines, tote_labels
 
 log = get_logger(__name__)
-SOURCE = "service:warehouse"
 PICKLIST_EVENTS = uuid.UUID("0f7d3a0e-5b1e-4d57-9a55-6f0c2b8e9d13")
 
 
@@ -37,7 +35,7 @@ def close_waves(uow: UnitOfWork, ctx: Context) -> list[Emit]:
             waves = _claim_waves(uow.session, warehouse_id, size, min(due, MAX_WAVES_PER_TICK),
                                  partial=count < size)
             if waves:
-                _issue(uow.session, warehouse_id, waves, ctx.now, emits)
+                _issue(uow.session, warehouse_id, waves, ctx, emits)
     return emits
 
 
@@ -76,7 +74,7 @@ _START_PICKING = text("""
 """)
 
 
-def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: datetime, emits: list[Emit]) -> None:
+def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], ctx: Context, emits: list[Emit]) -> None:
     """One pick list per wave; a handful of statements whatever the number of waves. The lines are looked up by
     their own key, in this warehouse's stock by its key: joining the shipments back in let the planner scan
     every shipment ever written, so that each wave cost more as the table grew."""
@@ -102,7 +100,7 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: dat
             WaveLine((shipment.shop_id, shipment.order_id), r.sku, r.quantity, Location(r.zone, r.aisle, r.bay, r.level, r.bin_id))
             for shipment in wave for r in lines.get(shipment.shipment_id, [])])
         payload = PicklistIssued.model_validate({  # plain data in, one validation of the whole list
-            "picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id, "issued_at": now,
+            "picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id, "issued_at": ctx.now,
             "orders": [{"shop_id": shop_id, "order_id": order_id} for shop_id, order_id in orders],
             "lines": [{"sequence": p.sequence, "zone": p.location.zone, "aisle": p.location.aisle,
                        "bay": p.location.bay, "level": p.location.level, "bin": p.location.bin, "sku": p.sku,
@@ -115,9 +113,9 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], now: dat
             updates["picklists"].append(picklist_id)
             updates["totes"].append(totes[(shipment.shop_id, shipment.order_id)])
         documents.append({"picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id,
-                          "issued_at": now, "document": payload.model_dump(mode="json")})
-        emitter = Emitter(SOURCE, now, namespace=uuid.uuid5(PICKLIST_EVENTS, picklist_id))
-        emitter.add("warehouse.events", warehouse_id, payload, correlation_id=picklist_id)
+                          "issued_at": ctx.now, "document": payload.model_dump(mode="json")})
+        emitter = ctx.emitter(namespace=uuid.uuid5(PICKLIST_EVENTS, picklist_id))
+        emitter.emit(payload)
         emits.extend(emitter.emits)
         log.info("picklist.issued", warehouse_id=warehouse_id, picklist_id=picklist_id, orders=len(orders),
                  lines=len(pick_lines))

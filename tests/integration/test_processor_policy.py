@@ -17,7 +17,8 @@ from services.common.dead_letters import Incoming
 from services.common.embedded import EmbeddedPostgres
 from services.common.health import Health
 from services.common.migrate import upgrade
-from services.common.processor import Context, Emit, Processor
+from services.common.handling import Context, Emit
+from services.common.processor import Processor
 from services.common.settings import Settings
 from services.orders import tables
 from services.orders.handlers import HANDLERS, place_orders
