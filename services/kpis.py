@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from services.common.settings import SERVICES
+from services.catalog import NAMES
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def compute(connection: Connection) -> list[Kpi]:
     returned_units = _one(c, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, jsonb_array_elements(r.lines) x "
                              "WHERE r.status <> 'rejected'")
     refunded = _one(c, "SELECT sum(amount_cents) / 100.0 FROM returns.refunds")
-    processed = sum(_one(c, f"SELECT count(*) FROM {service}.inbox") or 0 for service in SERVICES)
+    processed = sum(_one(c, f"SELECT count(*) FROM {service}.inbox") or 0 for service in NAMES)
     return [
         Kpi("fill rate", _pct(reserved, ordered), "%", "units reserved in a shipment / units ordered (open orders)"),
         Kpi("split-shipment rate", _pct(split_orders, shipped_orders), "%",

@@ -38,6 +38,7 @@ class Messaging:
     """The inbox and outbox tables of one service schema, and the statements that use them."""
 
     def __init__(self, metadata: MetaData) -> None:
+        self.metadata = metadata
         self.inbox = Table(
             "inbox", metadata,
             Column("event_id", Uuid, primary_key=True),

@@ -26,7 +26,7 @@ from services.demo.report import render
 from services.demo.simulator import STAGES, Outcome, Simulation
 from services.demo.world import generate
 from services.kpis import compute
-from services.topology import consumers
+from services.catalog import consumers
 
 EVERY_ORDER_ENDS = "every accepted order is delivered, backordered, cancelled or failed with a reason"
 CONSERVATION = {

@@ -223,5 +223,3 @@ _SET_STATUS = text("""
      WHERE o.shop_id = v.shop_id AND o.order_id = v.order_id
 """)
 """One statement for a whole run (psycopg2's executemany would send one UPDATE per order)."""
-
-HANDLERS = handlers

@@ -274,6 +274,3 @@ def _issue_refund(session: Session, emitter: Emitter, order: Any, row: Any, disp
                           restocking_fee=money(line.fee_cents)) for line in result.lines],
         shipping=money(result.shipping_cents), restocking_fee=money(result.fee_cents),
         amount=money(result.total_cents), explanation=list(result.explanation), issued_at=ctx.now))
-
-
-HANDLERS = handlers

@@ -13,7 +13,7 @@ from services.common.messaging import OutboxRecord
 from services.common.processor import Processor
 from services.common.settings import Settings
 from services.routing import tables
-from services.routing.handlers import HANDLERS
+from services.routing.handlers import handlers
 from services.routing.waves import dispatch, replan
 
 
@@ -22,7 +22,7 @@ def run_dispatch(settings: Settings, depot: str, day: date | None = None, again:
     """Raises LookupError for an unknown depot or wave."""
     engine = make_engine(settings, pool_size=1)
     sessions = unit_of_work_factory(engine)
-    processor = Processor("routing", sessions, tables.messaging, HANDLERS, settings, lambda: datetime.now(UTC))
+    processor = Processor("routing", sessions, tables.messaging, handlers, settings, lambda: datetime.now(UTC))
     try:
         records = processor.run_job(
             (lambda uow, ctx: replan(uow.session, again, ctx.now, ctx.settings)) if again else

@@ -64,6 +64,3 @@ def carrier_scan(uow: UnitOfWork, event: Event[carrier.ShipmentOutForDelivery | 
                                         s.c.status.in_(("planned", "out_for_delivery")))
                         .values(status=SCANNED[type(event.payload)]))
     return []
-
-
-HANDLERS = handlers

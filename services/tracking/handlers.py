@@ -243,6 +243,3 @@ def _move_later_stops(session: Session, emitter: Emitter, shipment_id: str, at: 
             eta_start=moved.start, eta_end=moved.end, version=s.c.version + 1, updated_at=emitter.now)
             .returning(*s.c)).one()
         announce(emitter, after, Status(row.status))
-
-
-HANDLERS = handlers

@@ -192,6 +192,3 @@ def pack_parcel(uow: UnitOfWork, event: Event[ParcelPacked], ctx: Context) -> li
     emitter = ctx.emitter(event)
     packing.pack(uow.session, event.payload, event, emitter, ctx.now)
     return emitter.emits
-
-
-HANDLERS = handlers

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import importlib
 import json
 import os
 import random
@@ -39,7 +38,8 @@ from sqlalchemy import create_engine, text
 
 from services.common.embedded import EmbeddedPostgres, Tansu, free_port
 from services.common.kafka_io import tail
-from services.common.migrate import upgrade
+from services.catalog import consumers
+from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.status import wait_drained
 from services.common.topics import apply_spec, load_spec, message_max_bytes
@@ -47,8 +47,7 @@ from tests.factories import cancellation, order_placed, scan
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = ROOT / "deploy" / "kafka" / "broker.sh"
-SERVICES = {s: list(importlib.import_module(f"services.{s}.handlers").HANDLERS) for s in ("orders", "warehouse",
-                                                                                         "tracking")}
+SERVICES = {s: topics for s, topics in consumers().items() if s in ("orders", "warehouse", "tracking")}
 WAREHOUSES = {"WH-A": (52.52, 13.40), "WH-B": (52.40, 13.45), "WH-C": (51.34, 12.37)}
 SKUS = [f"SKU-{n:02d}" for n in range(20)]
 

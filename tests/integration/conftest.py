@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 
 from services.common.embedded import EmbeddedPostgres, free_port
 from services.common.kafka_io import Outgoing, send_all, tail
-from services.common.migrate import upgrade
+from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
 

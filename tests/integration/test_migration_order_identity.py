@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.common.embedded import EmbeddedPostgres
-from services.common.migrate import upgrade
+from services.migrations import upgrade
 from services.common.settings import Settings
 
 pytestmark = pytest.mark.integration

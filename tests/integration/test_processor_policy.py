@@ -16,12 +16,12 @@ from services.common.db import UnitOfWork, make_engine, unit_of_work_factory
 from services.common.dead_letters import Incoming
 from services.common.embedded import EmbeddedPostgres
 from services.common.health import Health
-from services.common.migrate import upgrade
+from services.migrations import upgrade
 from services.common.handling import Context, Emit
 from services.common.processor import Processor
 from services.common.settings import Settings
 from services.orders import tables
-from services.orders.handlers import HANDLERS, place_orders
+from services.orders.handlers import handlers, place_orders
 from tests.factories import order_placed
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def test_a_failing_handler_dead_letters_only_its_event_and_the_rest_commit(setti
 
 def test_the_same_event_twice_in_one_batch_is_processed_once(settings: Settings) -> None:
     placed = order_placed("o-twice")
-    outcome = processor(settings, HANDLERS["shop.orders"]["order.placed"]).run(
+    outcome = processor(settings, handlers["shop.orders"]["order.placed"]).run(
         [message(placed, 0), message(placed, 1)])
     assert (outcome.processed, outcome.duplicates, len(outcome.to_publish)) == (1, 1, 1)
 
@@ -148,7 +148,7 @@ def test_an_answer_too_large_to_publish_dead_letters_its_cause_and_commits_nothi
 
 
 def test_undecodable_messages_are_dead_lettered_through_the_outbox(settings: Settings) -> None:
-    outcome = processor(settings, HANDLERS["shop.orders"]["order.placed"]).run(
+    outcome = processor(settings, handlers["shop.orders"]["order.placed"]).run(
         [message(b"{", 0), message(order_placed("o-ok"), 1)])
     assert (outcome.processed, outcome.dead) == (1, 1)
     assert count(settings, "SELECT count(*) FROM orders.outbox WHERE topic = 'shop.orders.dlq'") == 1
@@ -156,7 +156,7 @@ def test_undecodable_messages_are_dead_lettered_through_the_outbox(settings: Set
 
 def test_abandon_keeps_every_message_of_a_batch(settings: Settings) -> None:
     batch = [message(order_placed("o-x"), 0), message(b"junk", 1)]
-    outcome = processor(settings, HANDLERS["shop.orders"]["order.placed"]).abandon(batch, "processing failed: boom")
+    outcome = processor(settings, handlers["shop.orders"]["order.placed"]).abandon(batch, "processing failed: boom")
     assert [r.value for r in outcome.to_publish] == [m.value for m in batch]
     assert all(dict(r.headers)["fulfil.error"] == b"processing failed: boom" for r in outcome.to_publish)
     assert count(settings, "SELECT count(*) FROM orders.dead_letters") == 2, "kept whole in the database"
@@ -164,7 +164,7 @@ def test_abandon_keeps_every_message_of_a_batch(settings: Settings) -> None:
 
 def test_an_undecodable_message_redelivered_after_a_rebalance_goes_to_the_dead_letters_once(
         settings: Settings) -> None:
-    run = processor(settings, HANDLERS["shop.orders"]["order.placed"])
+    run = processor(settings, handlers["shop.orders"]["order.placed"])
     first = run.run([message(b"{", 7)])
     again = run.run([message(b"{", 7)])
     assert (first.dead, len(first.to_publish)) == (1, 1)

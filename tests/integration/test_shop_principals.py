@@ -15,7 +15,7 @@ from aiokafka.errors import TopicAuthorizationFailedError
 
 from services.common.embedded import EmbeddedPostgres
 from services.common.kafka_io import Outgoing, send_all
-from services.common.migrate import upgrade
+from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
 from tests.factories import order_placed, scan, to_bytes

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from services.common.db import service_metadata
 from services.common.messaging import Messaging
-from services.common.migrations.models import SERVICE_SCHEMAS
+from services.migrations.models import SERVICE_SCHEMAS
 
 revision = "0007"
 down_revision = "0006"

@@ -1,4 +1,5 @@
-"""`fulfil db upgrade`: Alembic driven from the settings object, no alembic.ini needed."""
+"""`fulfil db upgrade`: Alembic driven from the settings object, no alembic.ini needed. One history for the
+whole database, one schema per service (services/catalog.py lists them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from alembic.config import Config
 
 from services.common.settings import Settings
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent
 
 
 def alembic_config(settings: Settings) -> Config:

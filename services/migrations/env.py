@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from services.common.migrations.models import SERVICE_SCHEMAS, all_metadata
+from services.migrations.models import SERVICE_SCHEMAS, all_metadata
 from services.common.settings import Settings
 
 config = context.config

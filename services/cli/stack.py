@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.embedded import EmbeddedPostgres, Tansu, stop_process, wait_for_port
-from services.common.migrate import upgrade
+from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
 

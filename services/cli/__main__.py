@@ -1,0 +1,3 @@
+from services.cli.root import main
+
+main()

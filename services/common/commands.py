@@ -1,0 +1,68 @@
+"""What every `fulfil` command shares, whichever service contributes it: the settings loaded once, one way to fail
+(one line, no traceback), one way to open a database session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+_loaded: list[Settings] = []
+
+
+def fail(message: str) -> typer.Exit:
+    """One red line on stderr and exit code 2: what a command says instead of a traceback."""
+    typer.secho(f"fulfil: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(2)
+
+
+def load_settings() -> Settings:
+    """The settings of this run, loaded once (by the root command); a bad FULFIL_* value is a precise error."""
+    if not _loaded:
+        try:
+            _loaded.append(Settings())
+        except SettingsError as exc:  # a FULFIL_* value that should be JSON and is not
+            raise fail(f"invalid configuration: {exc} (it must be JSON)") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"FULFIL_{'_'.join(str(p) for p in e['loc']).upper() or '(settings)'}: {e['msg']}"
+                for e in exc.errors(include_url=False))
+            raise fail(f"invalid configuration: {problems}") from None
+    return _loaded[0]
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [repr(exc)])[0]
+
+
+@contextmanager
+def session(*, write: bool = False, what: str = "the database did not answer") -> Iterator[Session]:
+    """A session on a one-connection engine for one command; with `write`, committed at the end. A database that
+    does not answer (or refuses) is one clear line, not a traceback."""
+    from services.common.db import make_engine, unit_of_work_factory
+    engine = make_engine(load_settings(), pool_size=1)
+    factory = unit_of_work_factory(engine)
+    try:
+        with factory.begin() if write else factory() as opened:
+            yield opened
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise fail(f"{what}: {first_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def in_transaction(what: Any) -> Any:
+    """`what(session)` in one committed transaction."""
+    with session(write=True) as opened:
+        return what(opened)

@@ -1,0 +1,58 @@
+"""A service as the platform sees it: each service declares itself once in its app module (name, tables, handlers,
+timer jobs, HTTP API; its `fulfil` commands live beside it in commands.py) and services/catalog.py lists them.
+Common code works from the declaration and knows no service by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common.handling import Handlers, Scheduled
+from services.common.messaging import Messaging
+from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    import faust
+
+
+def no_jobs(settings: Settings) -> Sequence[Scheduled]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    """Also its PostgreSQL schema, its consumer group and the source of its events (service:<name>)."""
+    messaging: Messaging
+    """Its inbox, outbox and dead letters, on its tables' metadata."""
+    handlers: Handlers
+    jobs: Callable[[Settings], Sequence[Scheduled]] = no_jobs
+    """Timer work (closing waves), from the settings that pace it."""
+    api: Callable[[sessionmaker[Session], Settings], Any] | None = None
+    """Its HTTP API (a FastAPI app), served when FULFIL_HTTP_PORT is set."""
+
+    @property
+    def metadata(self) -> MetaData:
+        return self.messaging.metadata
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics it consumes."""
+        return list(self.handlers)
+
+    def build(self, settings: Settings) -> faust.App:
+        """Its worker: one agent per consumed topic, its jobs' timers, the outbox relay and, if any, its API."""
+        from services.common.db import make_engine, unit_of_work_factory
+        from services.common.faust_app import create_app, wire
+        from services.common.http import serve_in_thread
+        app = create_app(self.name, settings)
+        sessions = unit_of_work_factory(make_engine(settings))
+        wire(app, settings, service=self.name, sessions=sessions, messaging=self.messaging, handlers=self.handlers,
+             jobs=self.jobs(settings))
+        if self.api is not None:
+            serve_in_thread(self.api(sessions, settings), settings, self.name)
+        return app

@@ -1,0 +1,114 @@
+"""`fulfil fleet load`, `fulfil dispatch` and `fulfil routing solve`: depots and vans in, a wave planned now, and
+the solver on a benchmark instance. Imports stay inside the commands: the CLI loads every service's commands
+module to start."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from services.common.commands import fail, load_settings, session
+from services.common.settings import Settings
+
+commands = typer.Typer()
+fleet_app = typer.Typer(help="Depots, their service areas, wave cut-offs and vans.", no_args_is_help=True)
+commands.add_typer(fleet_app, name="fleet")
+routing = typer.Typer(help="The route solver on its own.", no_args_is_help=True)
+commands.add_typer(routing, name="routing")
+
+
+def read_fleet(path: Path) -> Any:
+    from services.routing import fleet
+    try:
+        return fleet.read(path)
+    except fleet.FleetError as exc:
+        raise fail(str(exc)) from None
+
+
+def load_fleet(settings: Settings, spec: Any) -> dict[str, int]:
+    """Apply a fleet in one transaction; returns each depot's number of vans."""
+    from services.common.db import make_engine, unit_of_work_factory
+    from services.routing import fleet
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with unit_of_work_factory(engine).begin() as opened:
+            return fleet.apply(opened, spec)
+    finally:
+        engine.dispose()
+
+
+@fleet_app.command("load")
+def load(path: Annotated[Path, typer.Argument(help="YAML or JSON fleet file, e.g. deploy/sample/fleet.yaml")]) -> None:
+    """Load depots and vans (loading again replaces a depot's vans; shipments and waves stay)."""
+    from services.routing import fleet
+    spec = read_fleet(path)
+    with session(write=True, what="could not load the fleet") as opened:
+        loaded = fleet.apply(opened, spec)
+    for depot, vans in loaded.items():
+        typer.echo(f"{depot}: {vans} vehicle(s)")
+
+
+@commands.command()
+def dispatch(
+    depot: Annotated[str, typer.Argument(help="Depot (warehouse) id")],
+    day: Annotated[str | None, typer.Option("--date", help="Service day YYYY-MM-DD; default the next with shift left")] = None,
+    replan: Annotated[str | None, typer.Option(help="Re-plan this wave instead: stops out for delivery stay put")] = None,
+) -> None:
+    """Close a dispatch wave at a depot now (or re-plan one) and publish its route plan."""
+    from services.routing.dispatching import run_dispatch
+    try:
+        service_day = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise fail(f"--date must be YYYY-MM-DD, got {day!r}") from None
+    try:
+        records = run_dispatch(load_settings(), depot, service_day, replan)
+    except LookupError as exc:
+        raise fail(str(exc.args[0])) from None
+    for record in records:
+        event = json.loads(record.value)
+        p = event["payload"]
+        if event["event_type"] == "route.planned":
+            stops = sum(len(r["stops"]) for r in p["routes"])
+            km = sum(float(r["distance_km"]) for r in p["routes"])
+            typer.echo(f"{p['plan_id']}: {stops} stop(s) on {len(p['routes'])} route(s), {km:.1f} km")
+        elif event["event_type"] == "stop.unassigned":
+            typer.echo(f"  unassigned {p['shipment_id']}: {p['reason']}")
+        else:
+            typer.echo(f"  {p['shipment_id']} -> {p['method']}: {p['reason']}")
+    if not records:
+        typer.echo(f"nothing to plan at {depot}")
+
+
+@routing.command("solve")
+def solve(
+    path: Annotated[Path, typer.Argument(help="A Solomon-format VRPTW instance")],
+    time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="Seconds")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: routes, vehicles, distance")] = False,
+) -> None:
+    """Solve one benchmark instance with the service's own model building, solver and plan reading."""
+    from services.routing.domain.plan import violations
+    from services.routing.solomon import InstanceError, parse
+    from services.routing.waves import solve as solve_problem
+    from services.routing.waves import solver_params
+    try:
+        problem = parse(path)
+    except (OSError, InstanceError) as exc:
+        raise fail(str(exc)) from None
+    params = solver_params(load_settings()).model_copy(update={"time_limit_s": time_limit})
+    plan, raw = solve_problem(problem, params)
+    routes = [[int(problem.stops[v.stop].id) for v in route.visits] for route in plan.routes]
+    wrong = violations(problem, [[v.stop for v in route.visits] for route in plan.routes])
+    if as_json:
+        typer.echo(json.dumps({"routes": routes, "vehicles": plan.vehicles, "distance": plan.distance,
+                               "unserved": [int(problem.stops[d.stop].id) for d in plan.dropped],
+                               "feasible": not wrong and not plan.dropped}))
+        return
+    for k, route in enumerate(routes, 1):
+        typer.echo(f"Route #{k}: {' '.join(map(str, route))}")
+    typer.echo(f"vehicles {plan.vehicles}, distance {plan.distance:.2f}, {raw.status} in {raw.seconds:.1f} s"
+               + (f"; NOT FEASIBLE: {wrong[0]}" if wrong else "")
+               + (f"; {len(plan.dropped)} customer(s) unserved" if plan.dropped else ""))
