@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from services.common.settings import Settings  # noqa: E402
+from services.routing.settings import RoutingSettings  # noqa: E402
 from services.routing.domain.plan import violations  # noqa: E402
 from services.routing.waves import Wave, solve, solver_params, wave_problem  # noqa: E402
 
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-breaks", action="store_true", help="Vans without the 30-minute lunch break")
     args = parser.parse_args()
-    settings = Settings()
+    settings = RoutingSettings()
     zone = ZoneInfo("Europe/Berlin")
     day = datetime.now(zone).date() + timedelta(days=1)
     rng = random.Random(args.seed)

@@ -22,7 +22,7 @@ def worker(service: Annotated[str, typer.Argument(help=f"one of: {', '.join(cata
         chosen = catalog.service(service)
     except LookupError as exc:
         raise fail(str(exc.args[0])) from None
-    settings = load_settings()
+    settings = load_settings(chosen.settings)
     from services.common.faust_app import run, use_fast_event_loop
     use_fast_event_loop()
     sys.argv = [f"fulfil-{service}", "worker"]
@@ -38,7 +38,7 @@ def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API:
     served = {s.name: s for s in catalog.services() if s.api is not None}
     if service not in served:
         raise fail(f"{service!r} has no HTTP API; these do: {', '.join(served)}")
-    settings = load_settings()
+    settings = load_settings(served[service].settings)
     import uvicorn
 
     from services.common.db import make_engine, unit_of_work_factory

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +16,7 @@ from services.common.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+S = TypeVar("S", bound=Settings)
 _loaded: list[Settings] = []
 
 
@@ -25,19 +26,26 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def load_settings() -> Settings:
-    """The settings of this run, loaded once (by the root command); a bad FULFIL_* value is a precise error."""
-    if not _loaded:
-        try:
-            _loaded.append(Settings())
-        except SettingsError as exc:  # a FULFIL_* value that should be JSON and is not
-            raise fail(f"invalid configuration: {exc} (it must be JSON)") from None
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"FULFIL_{'_'.join(str(p) for p in e['loc']).upper() or '(settings)'}: {e['msg']}"
-                for e in exc.errors(include_url=False))
-            raise fail(f"invalid configuration: {problems}") from None
-    return _loaded[0]
+@overload
+def load_settings() -> Settings: ...
+@overload
+def load_settings(kind: type[S]) -> S: ...
+def load_settings(kind: type[Settings] = Settings) -> Settings:
+    """The settings of this run (of a service's own class when a command needs its knobs), loaded once; a bad
+    FULFIL_* value is a precise error."""
+    if _loaded and isinstance(_loaded[0], kind):
+        return _loaded[0]
+    try:
+        loaded = kind()
+    except SettingsError as exc:  # a FULFIL_* value that should be JSON and is not
+        raise fail(f"invalid configuration: {exc} (it must be JSON)") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FULFIL_{'_'.join(str(p) for p in e['loc']).upper() or '(settings)'}: {e['msg']}"
+            for e in exc.errors(include_url=False))
+        raise fail(f"invalid configuration: {problems}") from None
+    _loaded[:] = [loaded]
+    return loaded
 
 
 def first_line(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from schemas.base import Payload
 from schemas.envelope import Envelope, Event, make_event
@@ -68,13 +68,16 @@ class Emitter:
         self.emits.append(Emit(TOPIC_OF[type(payload)], key_of(payload), event))
 
 
+S = TypeVar("S", bound=Settings, covariant=True)
+
+
 @dataclass(frozen=True, slots=True)
-class Context:
-    """What a handler may know besides the event: the time (never read inside domain code), the settings and
-    which service it runs in (whose name its events carry as their source)."""
+class Context(Generic[S]):
+    """What a handler may know besides the event: the time (never read inside domain code), its service's
+    settings (`Context[WarehouseSettings]`) and which service it runs in (the source of the events it emits)."""
 
     now: datetime
-    settings: Settings
+    settings: S
     service: str = "test"
 
     def emitter(self, cause: Event[Payload] | None = None, *, namespace: uuid.UUID | None = None) -> Emitter:
@@ -83,11 +86,11 @@ class Context:
 
 
 class Handler(Protocol):
-    def __call__(self, uow: UnitOfWork, event: Event[Payload], ctx: Context) -> list[Emit]: ...
+    def __call__(self, uow: UnitOfWork, event: Event[Payload], ctx: Context[Any]) -> list[Emit]: ...
 
 
 class BatchHandler(Protocol):
-    def __call__(self, uow: UnitOfWork, events: Sequence[Event[Payload]], ctx: Context) -> list[Emit]: ...
+    def __call__(self, uow: UnitOfWork, events: Sequence[Event[Payload]], ctx: Context[Any]) -> list[Emit]: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class Job(Protocol):
     """Work a timer starts rather than an event (closing pick waves, dispatch cut-offs): it runs in a
     transaction like a handler, and the events it returns go through the same outbox."""
 
-    def __call__(self, uow: UnitOfWork, ctx: Context) -> list[Emit]: ...
+    def __call__(self, uow: UnitOfWork, ctx: Context[Any]) -> list[Emit]: ...
 
 
 @dataclass(frozen=True)

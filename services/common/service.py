@@ -30,10 +30,12 @@ class Service:
     messaging: Messaging
     """Its inbox, outbox and dead letters, on its tables' metadata."""
     handlers: Handlers
-    jobs: Callable[[Settings], Sequence[Scheduled]] = no_jobs
+    jobs: Callable[[Any], Sequence[Scheduled]] = no_jobs
     """Timer work (closing waves), from the settings that pace it."""
-    api: Callable[[sessionmaker[Session], Settings], Any] | None = None
-    """Its HTTP API (a FastAPI app), served when FULFIL_HTTP_PORT is set."""
+    api: Callable[[sessionmaker[Session], Any], Any] | None = None
+    """Its HTTP API (a FastAPI app) from its settings, served when FULFIL_HTTP_PORT is set."""
+    settings: type[Settings] = Settings
+    """Its settings class: the common settings and its own FULFIL_<NAME>_* knobs."""
 
     @property
     def metadata(self) -> MetaData:
@@ -45,7 +47,8 @@ class Service:
         return list(self.handlers)
 
     def build(self, settings: Settings) -> faust.App:
-        """Its worker: one agent per consumed topic, its jobs' timers, the outbox relay and, if any, its API."""
+        """Its worker: one agent per consumed topic, its jobs' timers, the outbox relay and, if any, its API.
+        `settings` are of its own class (`self.settings`)."""
         from services.common.db import make_engine, unit_of_work_factory
         from services.common.faust_app import create_app, wire
         from services.common.http import serve_in_thread

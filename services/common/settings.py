@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import ssl
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +20,8 @@ def time_zone(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    """Every knob Fulfil has. The README's configuration table is generated from these fields."""
+    """The knobs every service has; each service's own (FULFIL_<SERVICE>_*) are in a subclass beside it
+    (services/<name>/settings.py). The README's configuration table lists them all."""
 
     model_config = SettingsConfigDict(env_prefix="FULFIL_", extra="ignore", frozen=True)
 
@@ -74,61 +73,6 @@ class Settings(BaseSettings):
     ready_outbox_max_age_s: float = Field(
         60.0, gt=0, description="A worker whose oldest unsent outbox row is older than this says it is not ready")
 
-    # Orders
-    orders_catalogue_path: Path | None = Field(
-        None, description="File of known SKUs (one per line); when set, unknown SKUs are rejected")
-    orders_max_window_days: int = Field(90, ge=1, description="How far ahead a delivery window may start")
-    orders_min_lead_minutes: int = Field(0, ge=0, description="How soon a delivery window may start")
-    orders_price_tolerance: str = Field("0.01", description="Largest accepted difference between total and lines")
-
-    # Warehouse
-    warehouse_default_policy: Literal["ship_available", "ship_complete"] = Field(
-        "ship_available", description="Policy of shops the layout file names no policy for: ship what is in "
-        "stock and backorder the rest, or hold the order until it can ship complete")
-    warehouse_staff_token_sha256: str = Field(
-        "", pattern=r"^([0-9a-fA-F]{64})?$",
-        description="sha256 hex of the staff token the pick-list API asks for (Authorization: Bearer); empty: "
-        "no token, the API relies on its internal address (FULFIL_HTTP_HOST)")
-    warehouse_wave_interval_s: float = Field(
-        30.0, gt=0, description="A pick wave closes when its oldest reservation has waited this long")
-    warehouse_wave_max_orders: int = Field(
-        20, ge=1, description="... or as soon as this many orders wait; also the most orders on one pick list")
-
-    # Routing
-    routing_time_limit_s: float = Field(10.0, gt=0, le=3600, description="Solver time limit of one dispatch wave")
-    routing_first_solution: Literal["parallel_cheapest_insertion", "local_cheapest_insertion", "path_cheapest_arc",
-                                    "savings", "christofides", "automatic"] = Field(
-        "parallel_cheapest_insertion", description="OR-Tools first-solution strategy")
-    routing_metaheuristic: Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"] = Field(
-        "guided_local_search", description="OR-Tools local-search metaheuristic")
-    routing_service_time_s: float = Field(180.0, ge=0, description="Time at each doorstep")
-    routing_speed_kmh: float = Field(30.0, gt=0, description="Average van speed over the road distance")
-    routing_road_factor: float = Field(1.3, ge=1, description="Road distance over great-circle distance")
-    routing_eta_half_width_min: float = Field(
-        30.0, gt=0, description="A customer's ETA window is the planned arrival ± this, inside their delivery window")
-    routing_max_carry: int = Field(
-        2, ge=0, description="Waves a stop that found no room is carried over before it goes to a carrier")
-    routing_wave_check_s: float = Field(15.0, gt=0, description="How often depots' cut-off times are checked")
-
-    # Tracking
-    tracking_rate_per_s: float = Field(
-        5.0, gt=0, description="Requests per second each client may make to the tracking API, on average")
-    tracking_rate_burst: int = Field(30, ge=1, description="... and in a burst; past that the answer is 429")
-    tracking_cache_max_age_s: int = Field(
-        5, ge=0, description="Cache-Control max-age of a tracking answer (an hour once delivered or returned)")
-    tracking_long_poll_max_s: int = Field(60, ge=0, le=300, description="Longest ?wait= a client may ask for")
-    tracking_shop_keys: dict[str, str] = Field(
-        default_factory=dict, description='Extra shop keys for GET /orders/{id}, as JSON {"shop_id": "sha256 hex '
-        'of the key"}; prefer `fulfil shop-key add SHOP` (in the database, no restart)')
-
-    # Returns
-    returns_window_days: int | None = Field(
-        30, ge=0, description="Return window in days from delivery, for shops with no policy of their own "
-        "(`fulfil returns policy`); unset (empty) for no limit")
-    returns_time_zone: str = Field("UTC", description="Time zone the return window's days are counted in, by default")
-    returns_restocking_fee_pct: Decimal = Field(
-        Decimal(0), ge=0, le=100, description="Restocking fee on opened items returned for a change of mind, in %")
-
     # Operations
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
     log_format: Literal["auto", "json", "console"] = Field(
@@ -151,25 +95,6 @@ class Settings(BaseSettings):
             if not host or not port.isdigit():
                 raise ValueError(f"kafka_bootstrap entries must be host:port, got {server.strip()!r}")
         return value
-
-    @field_validator("tracking_shop_keys")
-    @classmethod
-    def _hashes_only(cls, value: dict[str, str]) -> dict[str, str]:
-        for shop, digest in value.items():
-            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
-                raise ValueError(f"the value for {shop!r} is not the sha256 hex of a key (64 hex digits): a raw key "
-                                 f"must never be configured; `fulfil shop-key add {shop}` keeps only its hash")
-        return value
-
-    @field_validator("returns_window_days", mode="before")
-    @classmethod
-    def _empty_is_no_limit(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-    @field_validator("returns_time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return time_zone(value)
 
     @field_validator("database_url")
     @classmethod
@@ -233,6 +158,8 @@ class Settings(BaseSettings):
         return args
 
 
-def env_names() -> dict[str, str]:
-    """FULFIL_* variable name -> field description, for docs and the compose check."""
-    return {f"FULFIL_{name.upper()}": field.description or "" for name, field in Settings.model_fields.items()}
+def env_names(*kinds: type[Settings]) -> dict[str, str]:
+    """FULFIL_* variable name -> field description of the settings classes `kinds` (the common ones by default),
+    for docs and the compose check."""
+    return {f"FULFIL_{name.upper()}": field.description or ""
+            for kind in kinds or (Settings,) for name, field in kind.model_fields.items()}

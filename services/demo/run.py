@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from services.common.embedded import free_port
 from services.common.settings import Settings
+from services.routing.settings import RoutingSettings
 from services.common.status import wait_drained
 from services.demo.report import render
 from services.demo.simulator import STAGES, Outcome, Simulation
@@ -76,15 +77,15 @@ class Stack:
         for line in self.process.stdout:
             self.lines.append(line)
 
-    def wait_ready(self, timeout_s: float) -> Settings:
+    def wait_ready(self, timeout_s: float) -> RoutingSettings:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             text_so_far = "".join(self.lines)
             if "fulfil send" in text_so_far:
                 exports = dict(line.strip().removeprefix("export ").split("=", 1)
                                for line in (self.data / "env").read_text().splitlines() if line.startswith("export "))
-                return Settings(database_url=exports["FULFIL_DATABASE_URL"],
-                                kafka_bootstrap=exports["FULFIL_KAFKA_BOOTSTRAP"])
+                return RoutingSettings(database_url=exports["FULFIL_DATABASE_URL"],
+                                       kafka_bootstrap=exports["FULFIL_KAFKA_BOOTSTRAP"])
             if self.process.poll() is not None:
                 break
             time.sleep(0.2)

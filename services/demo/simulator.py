@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.registry import TOPICS, current_version, order_key
 from services.common.kafka_io import partitions
-from services.common.settings import Settings
+from services.routing.settings import RoutingSettings
 from services.demo.world import TIME_ZONE, World
 
 WATCHED = ("orders.events", "warehouse.events", "routing.events", "tracking.events", "returns.events")
@@ -53,7 +53,7 @@ class Outcome:
 
 
 class Simulation:
-    def __init__(self, settings: Settings, world: World, orders: int, seed: int,
+    def __init__(self, settings: RoutingSettings, world: World, orders: int, seed: int,
                  progress: Callable[[Outcome], None] = lambda _: None,
                  consumers: Mapping[str, Sequence[str]] | None = None,
                  unfinished: Callable[[], list[str]] = lambda: []) -> None:

@@ -5,5 +5,6 @@ from __future__ import annotations
 from services.common.service import Service
 from services.orders import tables
 from services.orders.handlers import handlers
+from services.orders.settings import OrdersSettings
 
-SERVICE = Service("orders", tables.messaging, handlers)
+SERVICE = Service("orders", tables.messaging, handlers, settings=OrdersSettings)

@@ -21,7 +21,7 @@ from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, 
 from services.common.db import UnitOfWork
 from services.common.logging import get_logger
 from services.common.handling import Context, Emit, Handlers
-from services.common.settings import Settings
+from services.orders.settings import OrdersSettings
 from services.orders import tables
 from services.orders.domain.errors import IllegalTransition
 from services.orders.domain.state_machine import OrderStatus, Trigger, decide_cancellation, next_status
@@ -38,7 +38,7 @@ def _catalogue(path: Path | None) -> frozenset[str] | None:
     return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
 
 
-def rules_from(settings: Settings) -> OrderRules:
+def rules_from(settings: OrdersSettings) -> OrderRules:
     return OrderRules(
         catalogue=_catalogue(settings.orders_catalogue_path),
         max_window_days=settings.orders_max_window_days,
@@ -58,7 +58,7 @@ def _record_transition(uow: UnitOfWork, order: OrderId, before: str | None, afte
 
 
 @handlers.on
-def place_orders(uow: UnitOfWork, events: Sequence[Event[OrderPlaced]], ctx: Context) -> list[Emit]:
+def place_orders(uow: UnitOfWork, events: Sequence[Event[OrderPlaced]], ctx: Context[OrdersSettings]) -> list[Emit]:
     """Validate each order and store it. A shop uses an order id once: a placement under an id the shop already
     used is rejected (`order_id_in_use`), except that a rejected order may be placed again under its id (a
     corrected re-send). Other shops' ids are not looked at: each shop has its own. Batched: one multi-row insert
@@ -147,7 +147,7 @@ def _load(uow: UnitOfWork, order: OrderId) -> OrderStatus | None:
 
 
 @handlers.on
-def cancel_order(uow: UnitOfWork, event: Event[OrderCancellationRequested], ctx: Context) -> list[Emit]:
+def cancel_order(uow: UnitOfWork, event: Event[OrderCancellationRequested], ctx: Context[OrdersSettings]) -> list[Emit]:
     request, emitter = event.payload, ctx.emitter(event)
     order = (request.shop_id, request.order_id)
     status = _load(uow, order)
@@ -182,7 +182,7 @@ def _triggers(payload: Progress) -> list[tuple[OrderId, Trigger]]:
 
 
 @handlers.on
-def note_progress(uow: UnitOfWork, events: Sequence[Event[Progress]], ctx: Context) -> list[Emit]:
+def note_progress(uow: UnitOfWork, events: Sequence[Event[Progress]], ctx: Context[OrdersSettings]) -> list[Emit]:
     """Batched: the warehouse's progress moves orders along, in event order. One locking read, one update
     and one insert of transitions for the whole run; refused or unknown moves are logged and change nothing."""
     o = tables.orders

@@ -11,15 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.http import harden
 from services.common.rate_limit import RateLimiter
-from services.common.settings import Settings
+from services.returns.settings import ReturnsSettings
 from services.returns import views
 
 WELL_FORMED = re.compile(r"RMA-[0-9A-Z]{8,32}")
 
 
-def create_api(sessions: sessionmaker[Session], settings: Settings) -> FastAPI:
+def create_api(sessions: sessionmaker[Session], settings: ReturnsSettings) -> FastAPI:
     api = harden(FastAPI(title="Fulfil returns", version="1"), {"returns": {"detail": "no return has this RMA"}})
-    limiter = RateLimiter(settings.tracking_rate_per_s, settings.tracking_rate_burst)
+    limiter = RateLimiter(settings.returns_rate_per_s, settings.returns_rate_burst)
 
     async def limit(request: Request) -> None:
         wait = limiter.allow(request.client.host if request.client else "unknown")

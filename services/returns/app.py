@@ -7,6 +7,7 @@ from services.common.service import Service
 from services.returns import tables
 from services.returns.api import create_api
 from services.returns.handlers import handlers
+from services.returns.settings import ReturnsSettings
 
 
-SERVICE = Service("returns", tables.messaging, handlers, api=create_api)
+SERVICE = Service("returns", tables.messaging, handlers, settings=ReturnsSettings, api=create_api)

@@ -32,13 +32,14 @@ from services.returns.domain.inspection import (
 from services.returns.domain.refunds import History, PaidLine, PaidOrder, ReturnedUnits, money, refund
 from services.returns.domain.window import OrderedLine, ReturnCase, ReturnPolicy, refusals
 from services.returns.policies import policy_for
+from services.returns.settings import ReturnsSettings
 
 log = get_logger(__name__)
 handlers = Handlers()
 
 
 @handlers.on
-def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -> list[Emit]:
+def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context[ReturnsSettings]) -> list[Emit]:
     order = event.payload
     uow.session.execute(pg_insert(tables.orders).values(
         shop_id=order.shop_id, order_id=order.order_id, currency=order.currency,
@@ -50,7 +51,7 @@ def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -
 
 
 @handlers.on
-def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context) -> list[Emit]:
+def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context[ReturnsSettings]) -> list[Emit]:
     cancel = event.payload
     o = tables.orders
     uow.session.execute(update(o).where(o.c.shop_id == cancel.shop_id, o.c.order_id == cancel.order_id)
@@ -59,7 +60,7 @@ def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context)
 
 
 @handlers.on
-def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context) -> list[Emit]:
+def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context[ReturnsSettings]) -> list[Emit]:
     """Which lines travel in which shipment: a delivered shipment makes exactly those units returnable."""
     reserved = event.payload
     units: dict[str, int] = {}
@@ -73,7 +74,8 @@ def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context) -
 
 
 @handlers.on
-def shipment_status_changed(uow: UnitOfWork, event: Event[ShipmentStatusChanged], ctx: Context) -> list[Emit]:
+def shipment_status_changed(uow: UnitOfWork, event: Event[ShipmentStatusChanged],
+                            ctx: Context[ReturnsSettings]) -> list[Emit]:
     changed = event.payload
     if changed.status != "delivered":
         return []
@@ -137,7 +139,7 @@ def _decide(session: Session, request: ReturnRequested, order: Any | None, polic
 
 
 @handlers.on
-def return_requested(uow: UnitOfWork, event: Event[ReturnRequested], ctx: Context) -> list[Emit]:
+def return_requested(uow: UnitOfWork, event: Event[ReturnRequested], ctx: Context[ReturnsSettings]) -> list[Emit]:
     """Authorised with an RMA number, or rejected with every reason; a repeated request changes nothing."""
     request = event.payload
     session, emitter = uow.session, ctx.emitter(event)
@@ -184,7 +186,7 @@ def _authorised(row: Any) -> dict[str, int]:
 
 
 @handlers.on
-def return_received(uow: UnitOfWork, event: Event[ReturnParcelReceived], ctx: Context) -> list[Emit]:
+def return_received(uow: UnitOfWork, event: Event[ReturnParcelReceived], ctx: Context[ReturnsSettings]) -> list[Emit]:
     scan = event.payload
     session, emitter = uow.session, ctx.emitter(event)
     _, row = _locked_return(session, scan.rma)
@@ -200,7 +202,7 @@ def return_received(uow: UnitOfWork, event: Event[ReturnParcelReceived], ctx: Co
 
 
 @handlers.on
-def return_inspected(uow: UnitOfWork, event: Event[ReturnParcelInspected], ctx: Context) -> list[Emit]:
+def return_inspected(uow: UnitOfWork, event: Event[ReturnParcelInspected], ctx: Context[ReturnsSettings]) -> list[Emit]:
     """Records the dispositions, tells the warehouse what to restock, and refunds once nothing is left to
     inspect or process."""
     scan = event.payload
@@ -246,7 +248,7 @@ def _history(session: Session, shop_id: str, order_id: str) -> History:
 
 
 def _issue_refund(session: Session, emitter: Emitter, order: Any, row: Any, dispositions: dict[str, dict[str, int]],
-                  ctx: Context) -> None:
+                  ctx: Context[ReturnsSettings]) -> None:
     paid = PaidOrder(tuple(PaidLine(line["line_id"], line["quantity"], Decimal(line["unit_price"]))
                            for line in order.lines), discount=order.discount, shipping=order.shipping)
     asked = {line["line_id"]: line for line in row.lines}
@@ -256,7 +258,8 @@ def _issue_refund(session: Session, emitter: Emitter, order: Any, row: Any, disp
     result = refund(paid, _history(session, row.shop_id, row.order_id), returned, policy.restocking_fee_pct)
     refund_id = "RF-" + row.rma.removeprefix("RMA-")
     inserted = session.execute(pg_insert(tables.refunds).values(
-        refund_id=refund_id, shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id, amount_cents=result.total_cents,
+        refund_id=refund_id, shop_id=row.shop_id, return_id=row.return_id, order_id=row.order_id,
+        amount_cents=result.total_cents,
         shipping_cents=result.shipping_cents, fee_cents=result.fee_cents,
         shipping_refunded=result.shipping_cents > 0,
         units={item.line_id: item.quantity for item in returned},

@@ -9,17 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.common.settings import Settings
 from services.returns import tables
 from services.returns.domain.window import ReturnPolicy
+from services.returns.settings import ReturnsSettings
 
 
-def default_policy(settings: Settings) -> ReturnPolicy:
+def default_policy(settings: ReturnsSettings) -> ReturnPolicy:
     return ReturnPolicy(window_days=settings.returns_window_days, time_zone=settings.returns_time_zone,
                         restocking_fee_pct=settings.returns_restocking_fee_pct)
 
 
-def policy_for(session: Session, shop_id: str, settings: Settings) -> ReturnPolicy:
+def policy_for(session: Session, shop_id: str, settings: ReturnsSettings) -> ReturnPolicy:
     p = tables.policies
     row = session.execute(select(p).where(p.c.shop_id == shop_id)).first()
     if row is None:

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 from services.common.handling import Scheduled
 from services.common.service import Service
-from services.common.settings import Settings
+from services.routing.settings import RoutingSettings
 from services.routing import tables
 from services.routing.handlers import handlers
 from services.routing.waves import close_due_waves
 
 
-def jobs(settings: Settings) -> Sequence[Scheduled]:
+def jobs(settings: RoutingSettings) -> Sequence[Scheduled]:
     return [Scheduled("close_due_waves", settings.routing_wave_check_s, close_due_waves)]
 
 
-SERVICE = Service("routing", tables.messaging, handlers, jobs=jobs)
+SERVICE = Service("routing", tables.messaging, handlers, settings=RoutingSettings, jobs=jobs)

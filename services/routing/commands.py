@@ -13,6 +13,7 @@ import typer
 
 from services.common.commands import fail, load_settings, session
 from services.common.settings import Settings
+from services.routing.settings import RoutingSettings
 
 commands = typer.Typer()
 fleet_app = typer.Typer(help="Depots, their service areas, wave cut-offs and vans.", no_args_is_help=True)
@@ -65,7 +66,7 @@ def dispatch(
     except ValueError:
         raise fail(f"--date must be YYYY-MM-DD, got {day!r}") from None
     try:
-        records = run_dispatch(load_settings(), depot, service_day, replan)
+        records = run_dispatch(load_settings(RoutingSettings), depot, service_day, replan)
     except LookupError as exc:
         raise fail(str(exc.args[0])) from None
     for record in records:
@@ -98,7 +99,7 @@ def solve(
         problem = parse(path)
     except (OSError, InstanceError) as exc:
         raise fail(str(exc)) from None
-    params = solver_params(load_settings()).model_copy(update={"time_limit_s": time_limit})
+    params = solver_params(load_settings(RoutingSettings)).model_copy(update={"time_limit_s": time_limit})
     plan, raw = solve_problem(problem, params)
     routes = [[int(problem.stops[v.stop].id) for v in route.visits] for route in plan.routes]
     wrong = violations(problem, [[v.stop for v in route.visits] for route in plan.routes])

@@ -11,13 +11,13 @@ from services.common.db import make_engine, unit_of_work_factory
 from services.common.kafka_io import Outgoing, send_all
 from services.common.messaging import OutboxRecord
 from services.common.processor import Processor
-from services.common.settings import Settings
+from services.routing.settings import RoutingSettings
 from services.routing import tables
 from services.routing.handlers import handlers
 from services.routing.waves import dispatch, replan
 
 
-def run_dispatch(settings: Settings, depot: str, day: date | None = None, again: str | None = None
+def run_dispatch(settings: RoutingSettings, depot: str, day: date | None = None, again: str | None = None
                  ) -> list[OutboxRecord]:
     """Raises LookupError for an unknown depot or wave."""
     engine = make_engine(settings, pool_size=1)

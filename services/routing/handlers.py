@@ -14,15 +14,17 @@ from schemas.warehouse import ShipmentPacked
 from services.common.db import UnitOfWork
 from services.common.handling import Context, Emit, Handlers
 from services.routing import tables
+from services.routing.settings import RoutingSettings
 
 handlers = Handlers()
+Scanned = carrier.ShipmentOutForDelivery | carrier.ShipmentDelivered | carrier.ShipmentDeliveryFailed
 SCANNED: dict[type[carrier.Scan], str] = {carrier.ShipmentOutForDelivery: "out_for_delivery",
                                           carrier.ShipmentDelivered: "delivered",
                                           carrier.ShipmentDeliveryFailed: "failed"}
 
 
 @handlers.on
-def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -> list[Emit]:
+def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context[RoutingSettings]) -> list[Emit]:
     order = event.payload
     uow.session.execute(insert(tables.orders).values(
         shop_id=order.shop_id, order_id=order.order_id, delivery_method=order.delivery_method,
@@ -31,7 +33,7 @@ def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -
 
 
 @handlers.on
-def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context) -> list[Emit]:
+def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context[RoutingSettings]) -> list[Emit]:
     packed = event.payload
     session = uow.session
     o = tables.orders
@@ -57,8 +59,7 @@ def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context)
 
 
 @handlers.on
-def carrier_scan(uow: UnitOfWork, event: Event[carrier.ShipmentOutForDelivery | carrier.ShipmentDelivered
-                                                 | carrier.ShipmentDeliveryFailed], ctx: Context) -> list[Emit]:
+def carrier_scan(uow: UnitOfWork, event: Event[Scanned], ctx: Context[RoutingSettings]) -> list[Emit]:
     s = tables.shipments
     uow.session.execute(update(s).where(s.c.tracking_number == event.payload.tracking_number,
                                         s.c.status.in_(("planned", "out_for_delivery")))

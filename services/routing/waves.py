@@ -23,7 +23,7 @@ from services.common.db import UnitOfWork
 from services.common.handling import Emitter
 from services.common.logging import get_logger
 from services.common.handling import Context, Emit
-from services.common.settings import Settings
+from services.routing.settings import RoutingSettings
 from services.routing import tables
 from services.routing.domain import model as int_model
 from services.routing.domain.plan import Plan, read, violations
@@ -38,7 +38,7 @@ NAMESPACE = uuid.UUID("7d0f6d43-5d0e-4b8e-9a55-3b0c1f5e2a10")
 CARRIER_CODES = {"window_unreachable", "shift_too_short", "no_vehicle_capacity"}
 
 
-def solver_params(settings: Settings) -> SolverParams:
+def solver_params(settings: RoutingSettings) -> SolverParams:
     return SolverParams(time_limit_s=settings.routing_time_limit_s, first_solution=settings.routing_first_solution,
                         metaheuristic=settings.routing_metaheuristic)
 
@@ -64,7 +64,7 @@ class Wave:
     day: date
 
 
-def wave_problem(wave: Wave, settings: Settings, fixed: dict[str, Fixed] | None = None) -> Problem:
+def wave_problem(wave: Wave, settings: RoutingSettings, fixed: dict[str, Fixed] | None = None) -> Problem:
     zone = ZoneInfo(wave.depot.time_zone)
 
     def seconds(at: datetime) -> float:
@@ -126,7 +126,7 @@ def _locked_depot(session: Session, depot_id: str) -> tuple[Any, list[Any]]:
     return depot, vans
 
 
-def dispatch(session: Session, depot_id: str, now: datetime, settings: Settings, *, day: date | None = None,
+def dispatch(session: Session, depot_id: str, now: datetime, settings: RoutingSettings, *, day: date | None = None,
              solver: Solver | None = None) -> list[Emit]:
     """Close a wave at the depot now: route what is due on the service day."""
     depot, vans = _locked_depot(session, depot_id)
@@ -160,7 +160,7 @@ def dispatch(session: Session, depot_id: str, now: datetime, settings: Settings,
     return emitter.emits
 
 
-def replan(session: Session, wave_id: str, now: datetime, settings: Settings, solver: Solver | None = None
+def replan(session: Session, wave_id: str, now: datetime, settings: RoutingSettings, solver: Solver | None = None
            ) -> list[Emit]:
     """Plan the wave again: delivered and failed stops are done, stops out for delivery stay on their van in
     their order, and only the rest moves. Times count from the wave's close, as the first plan did."""
@@ -185,7 +185,7 @@ def replan(session: Session, wave_id: str, now: datetime, settings: Settings, so
 
 
 def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wave_id: str, now: datetime,
-               settings: Settings, solver: Solver | None, fixed: dict[str, Fixed]) -> None:
+               settings: RoutingSettings, solver: Solver | None, fixed: dict[str, Fixed]) -> None:
     started = monotonic()
     problem = wave_problem(wave, settings, fixed)
     plan, raw = solve(problem, solver_params(settings), solver, settings.routing_eta_half_width_min * 60, started)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.common.changes import ChangeFeed
 from services.common.http import harden
 from services.common.rate_limit import RateLimiter
-from services.common.settings import Settings
+from services.tracking.settings import TrackingSettings
 from services.tracking import shop_keys, views
 from services.tracking.store import CHANGES
 
@@ -40,7 +40,7 @@ def _matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def _caching(version: int, final: bool, settings: Settings) -> dict[str, str]:
+def _caching(version: int, final: bool, settings: TrackingSettings) -> dict[str, str]:
     max_age = FINAL_MAX_AGE_S if final else settings.tracking_cache_max_age_s
     return {"ETag": f'"{version}"', "Cache-Control": f"public, max-age={max_age}"}
 
@@ -55,7 +55,7 @@ def shop_of(key: str, keys: dict[str, str]) -> str | None:
     return found
 
 
-def create_api(sessions: sessionmaker[Session], settings: Settings) -> FastAPI:
+def create_api(sessions: sessionmaker[Session], settings: TrackingSettings) -> FastAPI:
     api = harden(FastAPI(title="Fulfil tracking", version="1",
                          description="Shipment status for customers (no personal data) and order views for shops."),
                  {"track": NOT_FOUND, "orders": NO_ORDER})

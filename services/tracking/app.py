@@ -7,6 +7,7 @@ from services.common.service import Service
 from services.tracking import tables
 from services.tracking.api import create_api
 from services.tracking.handlers import handlers
+from services.tracking.settings import TrackingSettings
 
 
-SERVICE = Service("tracking", tables.messaging, handlers, api=create_api)
+SERVICE = Service("tracking", tables.messaging, handlers, settings=TrackingSettings, api=create_api)

@@ -24,6 +24,7 @@ from services.common.logging import get_logger
 from services.tracking import tables
 from services.tracking.domain.status import Observation, Status, Window, delay, moved_window
 from services.tracking.store import Where, announce, locked, observe, window
+from services.tracking.settings import TrackingSettings
 
 log = get_logger(__name__)
 handlers = Handlers()
@@ -40,14 +41,14 @@ def _order(session: Session, shop_id: str, order_id: str, now: datetime, **value
 
 
 @handlers.on
-def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context) -> list[Emit]:
+def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context[TrackingSettings]) -> list[Emit]:
     order = event.payload
     _order(uow.session, order.shop_id, order.order_id, ctx.now, accepted_at=order.accepted_at)
     return []
 
 
 @handlers.on
-def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context) -> list[Emit]:
+def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context[TrackingSettings]) -> list[Emit]:
     cancel = event.payload
     session, emitter = uow.session, ctx.emitter(event)
     _order(session, cancel.shop_id, cancel.order_id, ctx.now, status="cancelled")
@@ -61,7 +62,7 @@ def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context)
 
 
 @handlers.on
-def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context) -> list[Emit]:
+def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context[TrackingSettings]) -> list[Emit]:
     reserved = event.payload
     session, emitter = uow.session, ctx.emitter(event)
     _count_waiting(session, reserved.shop_id, reserved.order_id, ctx.now,
@@ -79,7 +80,7 @@ def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context) -
 
 
 @handlers.on
-def order_backordered(uow: UnitOfWork, event: Event[OrderBackordered], ctx: Context) -> list[Emit]:
+def order_backordered(uow: UnitOfWork, event: Event[OrderBackordered], ctx: Context[TrackingSettings]) -> list[Emit]:
     backordered = event.payload
     _count_waiting(uow.session, backordered.shop_id, backordered.order_id, ctx.now,
                    {line.line_id: line.quantity for line in backordered.lines})
@@ -98,7 +99,7 @@ def _count_waiting(session: Session, shop_id: str, order_id: str, now: datetime,
 
 
 @handlers.on
-def picklist_issued(uow: UnitOfWork, event: Event[PicklistIssued], ctx: Context) -> list[Emit]:
+def picklist_issued(uow: UnitOfWork, event: Event[PicklistIssued], ctx: Context[TrackingSettings]) -> list[Emit]:
     issued = event.payload
     session, emitter, s = uow.session, ctx.emitter(event), tables.shipments
     for shipment_id in session.execute(
@@ -111,7 +112,7 @@ def picklist_issued(uow: UnitOfWork, event: Event[PicklistIssued], ctx: Context)
 
 
 @handlers.on
-def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context) -> list[Emit]:
+def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context[TrackingSettings]) -> list[Emit]:
     """The parcel gets its tracking number; scans that came before it are applied now, oldest first."""
     packed = event.payload
     session, emitter = uow.session, ctx.emitter(event)
@@ -141,7 +142,7 @@ def _bytes(document: Any) -> bytes:
 
 
 @handlers.on
-def route_planned(uow: UnitOfWork, event: Event[RoutePlanned], ctx: Context) -> list[Emit]:
+def route_planned(uow: UnitOfWork, event: Event[RoutePlanned], ctx: Context[TrackingSettings]) -> list[Emit]:
     """Each stop becomes planned with its ETA window; a re-plan moves the ETAs of stops already planned."""
     plan = event.payload
     session, emitter = uow.session, ctx.emitter(event)
@@ -158,7 +159,7 @@ def route_planned(uow: UnitOfWork, event: Event[RoutePlanned], ctx: Context) -> 
 
 
 @handlers.on
-def stop_unassigned(uow: UnitOfWork, event: Event[StopUnassigned], ctx: Context) -> list[Emit]:
+def stop_unassigned(uow: UnitOfWork, event: Event[StopUnassigned], ctx: Context[TrackingSettings]) -> list[Emit]:
     """Dropped from this wave: an ETA from an earlier plan no longer holds; the status stays."""
     dropped = event.payload
     session, emitter, s = uow.session, ctx.emitter(event), tables.shipments
@@ -173,7 +174,7 @@ def stop_unassigned(uow: UnitOfWork, event: Event[StopUnassigned], ctx: Context)
 
 
 @handlers.on
-def method_chosen(uow: UnitOfWork, event: Event[DeliveryMethodChosen], ctx: Context) -> list[Emit]:
+def method_chosen(uow: UnitOfWork, event: Event[DeliveryMethodChosen], ctx: Context[TrackingSettings]) -> list[Emit]:
     """A parcel for collection is ready where the customer collects it; one handed to a carrier is followed
     by that carrier's scans."""
     chosen = event.payload
@@ -197,7 +198,7 @@ SCAN_STATUS: dict[type[carrier.Scan], Status] = {
 
 
 @handlers.on
-def carrier_scan(uow: UnitOfWork, event: Event[carrier.AnyScan], ctx: Context) -> list[Emit]:
+def carrier_scan(uow: UnitOfWork, event: Event[carrier.AnyScan], ctx: Context[TrackingSettings]) -> list[Emit]:
     scan = event.payload
     session, emitter = uow.session, ctx.emitter(event)
     row = locked(session, tracking_number=scan.tracking_number)

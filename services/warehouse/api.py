@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.http import harden
-from services.common.settings import Settings
+from services.warehouse.settings import WarehouseSettings
 from services.warehouse import views
 
 
@@ -23,7 +23,7 @@ NOT_FOUND = {"detail": "no such warehouse"}
 BEARER = HTTPBearer(auto_error=False, description="The staff token, when one is configured")
 
 
-def create_api(sessions: sessionmaker[Session], settings: Settings | None = None) -> FastAPI:
+def create_api(sessions: sessionmaker[Session], settings: WarehouseSettings | None = None) -> FastAPI:
     """Every service's API is built as create_api(sessions, settings), so `fulfil api` can serve any."""
     api = harden(FastAPI(title="Fulfil warehouse", version="1"), {"warehouses": NOT_FOUND})
     expected = (settings.warehouse_staff_token_sha256 if settings else "").lower()

@@ -7,16 +7,16 @@ from collections.abc import Sequence
 
 from services.common.handling import Scheduled
 from services.common.service import Service
-from services.common.settings import Settings
+from services.warehouse.settings import WarehouseSettings
 from services.warehouse import tables
 from services.warehouse.api import create_api
 from services.warehouse.handlers import handlers
 from services.warehouse.waves import close_waves
 
 
-def jobs(settings: Settings) -> Sequence[Scheduled]:
+def jobs(settings: WarehouseSettings) -> Sequence[Scheduled]:
     tick = min(0.25, settings.warehouse_wave_interval_s)  # often, so each tick has little to do (latency)
     return [Scheduled("close_waves", tick, close_waves)]
 
 
-SERVICE = Service("warehouse", tables.messaging, handlers, jobs=jobs, api=create_api)
+SERVICE = Service("warehouse", tables.messaging, handlers, settings=WarehouseSettings, jobs=jobs, api=create_api)

@@ -20,6 +20,7 @@ from services.warehouse import allocating, packing, picking, stock_store, tables
 from services.warehouse.domain.allocation import Line, Policy
 from services.warehouse.domain.errors import ScanRejected
 from services.warehouse.domain.stock import on_hand_after_count
+from services.warehouse.settings import WarehouseSettings
 
 log = get_logger(__name__)
 handlers = Handlers()
@@ -32,7 +33,8 @@ def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, P
 
 
 @handlers.on
-def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]], ctx: Context) -> list[Emit]:
+def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]],
+                    ctx: Context[WarehouseSettings]) -> list[Emit]:
     """Batched: orders in the batch are allocated in offset order against one view of the stock."""
     session = uow.session
     accepted = [(e, e.payload) for e in events]
@@ -65,7 +67,7 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]], ctx
 
 
 @handlers.on
-def release_order(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context) -> list[Emit]:
+def release_order(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context[WarehouseSettings]) -> list[Emit]:
     """A confirmed cancellation: open shipments give their stock back, backorders are dropped, and the
     freed units go to whoever waits for them."""
     cancelled = event.payload
@@ -106,7 +108,7 @@ def _require_bin(session: Session, warehouse_id: str, bin_id: str) -> None:
 
 
 @handlers.on
-def receive_stock(uow: UnitOfWork, event: Event[StockReceived], ctx: Context) -> list[Emit]:
+def receive_stock(uow: UnitOfWork, event: Event[StockReceived], ctx: Context[WarehouseSettings]) -> list[Emit]:
     received, emitter = event.payload, ctx.emitter(event)
     _add_stock(uow.session, emitter, received.warehouse_id, received.sku, received.quantity, received.bin,
                "received", event, received.reference)
@@ -114,7 +116,7 @@ def receive_stock(uow: UnitOfWork, event: Event[StockReceived], ctx: Context) ->
 
 
 @handlers.on
-def restock_return(uow: UnitOfWork, event: Event[ReturnInspected], ctx: Context) -> list[Emit]:
+def restock_return(uow: UnitOfWork, event: Event[ReturnInspected], ctx: Context[WarehouseSettings]) -> list[Emit]:
     """Returned units inspected as fit for sale go back on the shelf (the SKU's bin in the chosen warehouse)
     and, like any stock that arrives, to whoever waits for them."""
     inspected, emitter = event.payload, ctx.emitter(event)
@@ -152,7 +154,7 @@ def _add_stock(session: Session, emitter: Emitter, warehouse_id: str, sku: str, 
 
 
 @handlers.on
-def count_stock(uow: UnitOfWork, event: Event[StockCounted], ctx: Context) -> list[Emit]:
+def count_stock(uow: UnitOfWork, event: Event[StockCounted], ctx: Context[WarehouseSettings]) -> list[Emit]:
     """A count of the bin is the truth: on_hand follows it; if it no longer covers every promise, the newest
     promises no picker holds yet are taken back and allocated elsewhere."""
     counted = event.payload
@@ -175,20 +177,20 @@ def count_stock(uow: UnitOfWork, event: Event[StockCounted], ctx: Context) -> li
 
 
 @handlers.on
-def confirm_pick(uow: UnitOfWork, event: Event[PickConfirmed], ctx: Context) -> list[Emit]:
+def confirm_pick(uow: UnitOfWork, event: Event[PickConfirmed], ctx: Context[WarehouseSettings]) -> list[Emit]:
     picking.confirm(uow.session, event.payload)
     return []
 
 
 @handlers.on
-def short_pick(uow: UnitOfWork, event: Event[PickShort], ctx: Context) -> list[Emit]:
+def short_pick(uow: UnitOfWork, event: Event[PickShort], ctx: Context[WarehouseSettings]) -> list[Emit]:
     emitter = ctx.emitter(event)
     picking.short(uow.session, event.payload, event, emitter, ctx.now)
     return emitter.emits
 
 
 @handlers.on
-def pack_parcel(uow: UnitOfWork, event: Event[ParcelPacked], ctx: Context) -> list[Emit]:
+def pack_parcel(uow: UnitOfWork, event: Event[ParcelPacked], ctx: Context[WarehouseSettings]) -> list[Emit]:
     emitter = ctx.emitter(event)
     packing.pack(uow.session, event.payload, event, emitter, ctx.now)
     return emitter.emits

@@ -20,6 +20,7 @@ from services.migrations import upgrade
 from services.common.handling import Context, Emit
 from services.common.processor import Processor
 from services.common.settings import Settings
+from services.orders.settings import OrdersSettings
 from services.orders import tables
 from services.orders.handlers import handlers, place_orders
 from tests.factories import order_placed
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.integration
 def settings(postgres: EmbeddedPostgres) -> Iterator[Settings]:
     name = f"p{uuid.uuid4().hex[:10]}"
     postgres.create_database(name)
-    configured = Settings(database_url=postgres.url(name), db_retry_attempts=4)
+    configured = OrdersSettings(database_url=postgres.url(name), db_retry_attempts=4)
     upgrade(configured)
     yield configured
 

@@ -6,12 +6,12 @@ import hashlib
 
 from fastapi.testclient import TestClient
 
-from services.common.settings import Settings
+from services.tracking.settings import TrackingSettings
 from services.tracking.api import create_api, shop_of
 
 
 def client(**settings: object) -> TestClient:
-    return TestClient(create_api(None, Settings(**settings)))  # type: ignore[arg-type]  # never reaches the DB
+    return TestClient(create_api(None, TrackingSettings(**settings)))  # type: ignore[arg-type]  # never reaches the DB
 
 
 def test_a_malformed_number_is_404_without_touching_the_database() -> None:
