@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from services.common.embedded import EmbeddedPostgres, free_port  # noqa: E402
 from services.common.kafka_io import partitions_of  # noqa: E402
-from services.migrations import upgrade  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 from services.common.topics import apply_spec, load_spec  # noqa: E402
+from services.migrations import upgrade  # noqa: E402
 
 
 @dataclass

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.embedded import EmbeddedPostgres, free_port, wait_for_port  # noqa: E402
-from services.migrations import upgrade  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
+from services.migrations import upgrade  # noqa: E402
 
 FILL = """
 INSERT INTO tracking.orders (order_id, shop_id, status, accepted_at, updated_at)

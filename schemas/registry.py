@@ -10,7 +10,6 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 
 import pydantic_core
-
 from pydantic import ValidationError
 
 from schemas import carrier, orders, returns, routing, tracking, warehouse

@@ -10,7 +10,6 @@ from schemas.base import Identifier, Model, Payload, TimeWindow, UtcDatetime
 from schemas.orders import Address
 
 
-
 class StockReceived(Payload):
     EVENT_TYPE = "stock.received"
     warehouse_id: Identifier

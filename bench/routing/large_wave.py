@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from services.routing.settings import RoutingSettings  # noqa: E402
 from services.routing.domain.plan import violations  # noqa: E402
+from services.routing.settings import RoutingSettings  # noqa: E402
 from services.routing.waves import Wave, solve, solver_params, wave_problem  # noqa: E402
 
 DEPOT = (52.52, 13.40)

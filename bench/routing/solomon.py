@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def pyvrp(problem: Problem, seconds: float) -> Routes:
     model.add_vehicle_type(num_available=len(problem.vehicles), capacity=[round(problem.vehicles[0].capacity_weight)],
                            start_depot=depot, end_depot=depot, tw_early=math.ceil(hours.start * scale),
                            tw_late=math.floor(hours.end * scale))
-    for location, s in zip(locations[1:], problem.stops):
+    for location, s in zip(locations[1:], problem.stops, strict=True):
         model.add_client(location, delivery=[round(s.weight)], service_duration=math.ceil(s.service * scale),
                          tw_early=math.ceil(s.window.start * scale), tw_late=math.floor(s.window.end * scale))
     nodes = locations
@@ -105,7 +106,7 @@ def distance(problem: Problem, routes: Routes) -> float:
     m, total = problem.matrix, 0.0
     for route in routes:
         path = [0, *(i + 1 for i in route), 0]
-        total += sum(m.distance[a][b] for a, b in zip(path, path[1:]))
+        total += sum(m.distance[a][b] for a, b in pairwise(path))
     return total
 
 

@@ -117,7 +117,8 @@ def status(
 ) -> None:
     """Per service: consumer lag per topic, outbox backlog (rows, oldest age), parked records; dead letters per
     topic (each message once); and whether the system has drained (nothing waiting in two looks in a row)."""
-    from services.common.status import observe, wait_drained as wait
+    from services.common.status import observe
+    from services.common.status import wait_drained as wait
     settings = load_settings()
     watched = catalog.consumers()
     if unknown := [s for s in service or () if s not in watched]:

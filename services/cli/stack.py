@@ -3,23 +3,21 @@ service's workers; Ctrl-C stops them all in reverse order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import IO
-
 import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from services.common.embedded import EmbeddedPostgres, Tansu, stop_process, wait_for_port
-from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
-
+from services.migrations import upgrade
 
 
 @dataclass

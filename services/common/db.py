@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import TracebackType
 
 import pydantic_core
-
 from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 

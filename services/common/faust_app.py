@@ -13,12 +13,18 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
 from aiokafka.errors import (
-    CorruptRecordException, InvalidMessageError, InvalidTopicError, MessageSizeTooLargeError, RecordListTooLargeError,
-    RecordTooLargeError, UnsupportedForMessageFormatError,
+    CorruptRecordException,
+    InvalidMessageError,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
 )
 from faust.exceptions import ProducerSendError
 from faust.types import EventT
@@ -26,10 +32,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import metrics
 from services.common.dead_letters import Incoming
-from services.common.logging import get_logger
-from services.common.health import Health
-from services.common.messaging import Backlog, Messaging, OutboxRecord
 from services.common.handling import HandlerTable, Scheduled
+from services.common.health import Health
+from services.common.logging import get_logger
+from services.common.messaging import Backlog, Messaging, OutboxRecord
 from services.common.processor import Processor, describe
 from services.common.relay import Failure, OutboxRelay, publish_in_key_order
 from services.common.retry import RetryPolicy, backoff_delay, is_transient
@@ -109,7 +115,7 @@ def classify(exc: BaseException) -> Failure:
     return Failure(f"{type(cause).__name__}: {cause}"[:1000], isinstance(cause, PERMANENT))
 
 
-def _incoming(event: EventT) -> Incoming:
+def _incoming(event: EventT[Any]) -> Incoming:
     message = event.message
     headers: Any = message.headers or ()
     items = headers.items() if isinstance(headers, dict) else headers
@@ -169,11 +175,11 @@ def wire(app: faust.App, settings: Settings, *, service: str, sessions: sessionm
                 batch: Sequence[Incoming] = [_incoming(e) for e in events]
                 started = time.perf_counter()
                 try:
-                    outcome = await run_sync(lambda: processor.run(list(batch)))
+                    outcome = await run_sync(partial(processor.run, list(batch)))
                 except Exception as exc:  # never let an exception reach Faust: it would ack the batch
                     log.exception("batch.failed", topic=topic_name, size=len(batch))
                     reason = f"processing failed: {exc!r}"
-                    outcome = await run_sync(lambda: processor.abandon(list(batch), reason))
+                    outcome = await run_sync(partial(processor.abandon, list(batch), reason))
                 metrics.record_batch(service, topic_name, time.perf_counter() - started, outcome.processed,
                                      outcome.duplicates, outcome.ignored, outcome.dead)
                 _record_lag(app, service, topic_name, events)

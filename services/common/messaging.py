@@ -13,8 +13,24 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Identity, Integer, LargeBinary, MetaData, PrimaryKeyConstraint, Table, Text, Uuid,
-    UniqueConstraint, bindparam, delete, func, select, text, update,
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session

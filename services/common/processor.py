@@ -22,13 +22,14 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from schemas.base import Payload
 from schemas.envelope import Event
 from schemas.registry import DecodeError, decode_wanted, event_times
 from services.common.db import UnitOfWork
 from services.common.dead_letters import DeadLetter, Incoming, record_size
+from services.common.handling import Batched, Context, Emit, Handler, HandlerTable, Job
 from services.common.health import Health
 from services.common.logging import get_logger
-from services.common.handling import Batched, Context, Emit, Handler, HandlerTable, Job
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.retry import RetryPolicy, is_transient, retry_transient
 from services.common.settings import Settings
@@ -44,15 +45,19 @@ class TooLargeToPublish(Exception):
     back with it) rather than committing something that can never go out."""
 
 
-def invoke(handler: Handler | Batched, uow: UnitOfWork, events: Sequence[Event], ctx: Context) -> list[Emit]:
+AnyEvent = Event[Payload]
+AnyHandler = Handler | Batched
+
+
+def invoke(handler: AnyHandler, uow: UnitOfWork, events: Sequence[AnyEvent], ctx: Context[Any]) -> list[Emit]:
     if isinstance(handler, Batched):
         return handler.handle(uow, events, ctx)
     return [emit for event in events for emit in handler(uow, event, ctx)]
 
 
-def _runs(items: list[tuple[Event, Handler | Batched]]) -> list[tuple[Handler | Batched, list[Event]]]:
+def _runs(items: list[tuple[AnyEvent, AnyHandler]]) -> list[tuple[AnyHandler, list[AnyEvent]]]:
     """Consecutive events with the same handler, in order (order within a partition is kept)."""
-    runs: list[tuple[Handler | Batched, list[Event]]] = []
+    runs: list[tuple[AnyHandler, list[AnyEvent]]] = []
     for event, handler in items:
         if runs and runs[-1][0] is handler:
             runs[-1][1].append(event)
@@ -85,10 +90,10 @@ class Processor:
         self.sleep = sleep
         self.retry = RetryPolicy.from_settings(settings)
 
-    def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event]], list[DeadLetter]]:
-        """Split messages into events and dead letters for the ones that do not decode. Event types this
+    def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event[Payload]]], list[DeadLetter]]:
+        """Split messages into events and dead letters for the ones that do not decode. Event[Payload] types this
         service does not handle are skipped before validation (they are someone else's to judge)."""
-        good: list[tuple[Incoming, Event]] = []
+        good: list[tuple[Incoming, Event[Payload]]] = []
         dead: list[DeadLetter] = []
         latest = self.clock() + timedelta(seconds=self.settings.max_clock_skew_s)
         for message in messages:
@@ -130,7 +135,7 @@ class Processor:
                 self.health.database_up()
                 return outcome
 
-    def _transaction(self, messages: list[Incoming], good: list[tuple[Incoming, Event]],
+    def _transaction(self, messages: list[Incoming], good: list[tuple[Incoming, Event[Payload]]],
                      undecodable: list[DeadLetter], isolate: bool) -> BatchOutcome:
         outcome = BatchOutcome(dead=len(undecodable))
         now = self.clock()
@@ -153,11 +158,11 @@ class Processor:
             uow.commit()
         return outcome
 
-    def _handler_for(self, message: Incoming, event: Event) -> Handler | Batched | None:
+    def _handler_for(self, message: Incoming, event: Event[Payload]) -> Handler | Batched | None:
         return self.handlers.get(self.settings.logical_topic(message.topic), {}).get(event.envelope.event_type)
 
-    def _handle_batch(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event, Handler | Batched]],
-                      ctx: Context, records: list[OutboxRecord], outcome: BatchOutcome) -> None:
+    def _handle_batch(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
+                      ctx: Context[Any], records: list[OutboxRecord], outcome: BatchOutcome) -> None:
         """Claim every event id in one statement, then hand runs of same-type events to their handler."""
         claims: dict[UUID, dict[str, object]] = {}
         for message, event, _ in handled:
@@ -165,7 +170,7 @@ class Processor:
                 "event_id": event.event_id, "event_type": event.envelope.event_type, "topic": message.topic,
                 "partition": message.partition, "offset": message.offset})
         unclaimed = self.messaging.claim_many(uow.session, list(claims.values()))
-        fresh: list[tuple[Event, Handler | Batched]] = []
+        fresh: list[tuple[Event[Payload], Handler | Batched]] = []
         for _, event, handler in handled:
             if event.event_id in unclaimed:
                 unclaimed.discard(event.event_id)  # a second copy in the same batch is a duplicate too
@@ -181,8 +186,8 @@ class Processor:
                          correlation_id=event.envelope.correlation_id)
             outcome.processed += len(run)
 
-    def _handle_one_by_one(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event, Handler | Batched]],
-                           ctx: Context, records: list[OutboxRecord], dead: list[DeadLetter],
+    def _handle_one_by_one(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
+                           ctx: Context[Any], records: list[OutboxRecord], dead: list[DeadLetter],
                            outcome: BatchOutcome) -> None:
         """Each event in its own savepoint, tried again when it fails, so that only one whose failure repeats is
         dead-lettered and the rest commit."""
@@ -203,7 +208,7 @@ class Processor:
                         dead.append(self._dead_letter_in_place(uow, message, event, exc, ctx.now))
                         outcome.dead += 1
 
-    def _handle(self, uow: UnitOfWork, message: Incoming, event: Event, handler: Handler | Batched, ctx: Context,
+    def _handle(self, uow: UnitOfWork, message: Incoming, event: AnyEvent, handler: AnyHandler, ctx: Context[Any],
                 records: list[OutboxRecord], outcome: BatchOutcome) -> bool:
         """One event on its own: the isolating path, after a batch failed for a reason that was not transient."""
         envelope = event.envelope
@@ -226,7 +231,7 @@ class Processor:
                                         f"the broker takes at most {self.max_message_bytes}")
             records.append(record)
 
-    def _dead_letter_in_place(self, uow: UnitOfWork, message: Incoming, event: Event, exc: Exception,
+    def _dead_letter_in_place(self, uow: UnitOfWork, message: Incoming, event: Event[Payload], exc: Exception,
                               now: datetime) -> DeadLetter:
         envelope = event.envelope
         reason = f"handler failed: {exc!r}\n{''.join(traceback.format_exception(exc)[-3:])}"
@@ -270,7 +275,7 @@ class Processor:
         return BatchOutcome(to_publish=records, dead=len(dead))
 
 
-def refuse_future(event: Event, latest: datetime, allowance_s: float) -> None:
+def refuse_future(event: Event[Payload], latest: datetime, allowance_s: float) -> None:
     """Dead-letter, never apply, an event dated ahead of this worker's clock by more than the allowance: status
     rules keep the newest news, so a scan from 2099 would make every real one look old."""
     for field_name, at in event_times(event):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
 def time_zone(value: str) -> str:
     """`value` if it names an IANA time zone, else a ValueError that says what is expected."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

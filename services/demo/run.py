@@ -19,15 +19,15 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from services.catalog import consumers
 from services.common.embedded import free_port
 from services.common.settings import Settings
-from services.routing.settings import RoutingSettings
 from services.common.status import wait_drained
 from services.demo.report import render
 from services.demo.simulator import STAGES, Outcome, Simulation
 from services.demo.world import generate
 from services.kpis import compute
-from services.catalog import consumers
+from services.routing.settings import RoutingSettings
 
 EVERY_ORDER_ENDS = "every accepted order is delivered, backordered, cancelled or failed with a reason"
 CONSERVATION = {

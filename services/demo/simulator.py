@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.registry import TOPICS, current_version, order_key
 from services.common.kafka_io import partitions
-from services.routing.settings import RoutingSettings
 from services.demo.world import TIME_ZONE, World
+from services.routing.settings import RoutingSettings
 
 WATCHED = ("orders.events", "warehouse.events", "routing.events", "tracking.events", "returns.events")
 INPUTS = ("shop.orders", "warehouse.scans", "carrier.scans", "shop.returns")

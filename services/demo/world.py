@@ -66,7 +66,7 @@ def generate(seed: int, skus: int = 520) -> World:
         rng.shuffle(bins)
         held = [s for s in catalogue if rng.random() < 0.7]
         stock = []
-        for sku, bin_id in zip(held, bins):
+        for sku, bin_id in zip(held, bins, strict=False):  # as many SKUs as there are bins
             on_hand = rng.choice([0, 2, 5, 10, 20, 40]) if rng.random() < 0.9 else 0
             stock.append({"sku": sku.sku, "bin": bin_id, "on_hand": on_hand, "reorder_point": 3})
             stocked.setdefault(sku.sku, []).append(wid)

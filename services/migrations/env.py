@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from services.migrations.models import SERVICE_SCHEMAS, all_metadata
 from services.common.settings import Settings
+from services.migrations.models import SERVICE_SCHEMAS, all_metadata
 
 config = context.config
 

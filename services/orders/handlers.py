@@ -14,18 +14,23 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from schemas.envelope import Event
 from schemas.orders import (
-    OrderAccepted, OrderCancellationRefused, OrderCancellationRequested, OrderCancelled, OrderPlaced, OrderRejected,
+    OrderAccepted,
+    OrderCancellationRefused,
+    OrderCancellationRequested,
+    OrderCancelled,
+    OrderPlaced,
+    OrderRejected,
     RejectionReason,
 )
 from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
 from services.common.db import UnitOfWork
-from services.common.logging import get_logger
 from services.common.handling import Context, Emit, Handlers
-from services.orders.settings import OrdersSettings
+from services.common.logging import get_logger
 from services.orders import tables
 from services.orders.domain.errors import IllegalTransition
 from services.orders.domain.state_machine import OrderStatus, Trigger, decide_cancellation, next_status
 from services.orders.domain.validation import OrderRules, validate_order
+from services.orders.settings import OrdersSettings
 
 log = get_logger(__name__)
 handlers = Handlers()

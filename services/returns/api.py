@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.http import harden
 from services.common.rate_limit import RateLimiter
-from services.returns.settings import ReturnsSettings
 from services.returns import views
+from services.returns.settings import ReturnsSettings
 
 WELL_FORMED = re.compile(r"RMA-[0-9A-Z]{8,32}")
 

@@ -9,5 +9,4 @@ from services.returns.api import create_api
 from services.returns.handlers import handlers
 from services.returns.settings import ReturnsSettings
 
-
 SERVICE = Service("returns", tables.messaging, handlers, settings=ReturnsSettings, api=create_api)

@@ -17,8 +17,16 @@ from sqlalchemy.orm import Session
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
 from schemas.returns import (
-    InspectedLine, RefundIssued, RefundLine, ReturnAuthorised, ReturnInspected, ReturnParcelInspected,
-    ReturnParcelReceived, ReturnReceived, ReturnRejected, ReturnRequested,
+    InspectedLine,
+    RefundIssued,
+    RefundLine,
+    ReturnAuthorised,
+    ReturnInspected,
+    ReturnParcelInspected,
+    ReturnParcelReceived,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
 )
 from schemas.tracking import ShipmentStatusChanged
 from schemas.warehouse import StockReserved
@@ -27,7 +35,14 @@ from services.common.handling import Context, Emit, Emitter, Handlers
 from services.common.logging import get_logger
 from services.returns import tables
 from services.returns.domain.inspection import (
-    Inspected, InspectionError, inspect, ready_to_refund, receive, rma_number, settled, waiting,
+    Inspected,
+    InspectionError,
+    inspect,
+    ready_to_refund,
+    receive,
+    rma_number,
+    settled,
+    waiting,
 )
 from services.returns.domain.refunds import History, PaidLine, PaidOrder, ReturnedUnits, money, refund
 from services.returns.domain.window import OrderedLine, ReturnCase, ReturnPolicy, refusals

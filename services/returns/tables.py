@@ -4,8 +4,19 @@ shops' return policies, each return with its state, and the refunds paid (one pe
 from __future__ import annotations
 
 from sqlalchemy import (
-    ARRAY, BigInteger, Boolean, CheckConstraint, Column, DateTime, Index, Integer, Numeric, Table, Text,
-    UniqueConstraint, text,
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 

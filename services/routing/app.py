@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from services.common.handling import Scheduled
 from services.common.service import Service
-from services.routing.settings import RoutingSettings
 from services.routing import tables
 from services.routing.handlers import handlers
+from services.routing.settings import RoutingSettings
 from services.routing.waves import close_due_waves
 
 

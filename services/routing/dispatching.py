@@ -11,9 +11,9 @@ from services.common.db import make_engine, unit_of_work_factory
 from services.common.kafka_io import Outgoing, send_all
 from services.common.messaging import OutboxRecord
 from services.common.processor import Processor
-from services.routing.settings import RoutingSettings
 from services.routing import tables
 from services.routing.handlers import handlers
+from services.routing.settings import RoutingSettings
 from services.routing.waves import dispatch, replan
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.routing.solver import FirstSolution, Metaheuristic
-
 from services.common.settings import Settings
+from services.routing.solver import FirstSolution, Metaheuristic
 
 
 class RoutingSettings(Settings):

@@ -18,7 +18,7 @@ def parse(path: Path, fleet: int = FLEET) -> Problem:
     header: dict[str, str] = {}
     sections: dict[str, list[list[str]]] = {}
     current = None
-    for number, raw in enumerate(path.read_text().splitlines(), 1):
+    for raw in path.read_text().splitlines():
         line = raw.strip()
         if not line or line == "EOF":
             continue

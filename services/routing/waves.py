@@ -4,12 +4,12 @@ third-party carrier, each with its reason. A re-plan keeps stops already out for
 
 from __future__ import annotations
 
-from time import monotonic
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,16 +20,23 @@ from sqlalchemy.orm import Session
 from schemas.base import TimeWindow
 from schemas.routing import DeliveryMethodChosen, PlannedRoute, PlannedStop, RoutePlanned, StopUnassigned
 from services.common.db import UnitOfWork
-from services.common.handling import Emitter
+from services.common.handling import Context, Emit, Emitter
 from services.common.logging import get_logger
-from services.common.handling import Context, Emit
-from services.routing.settings import RoutingSettings
 from services.routing import tables
 from services.routing.domain import model as int_model
 from services.routing.domain.plan import Plan, read, violations
 from services.routing.domain.problem import (
-    Break, Fixed, GreatCircle, Point, Problem, Stop, Vehicle, Window, great_circle_km,
+    Break,
+    Fixed,
+    GreatCircle,
+    Point,
+    Problem,
+    Stop,
+    Vehicle,
+    Window,
+    great_circle_km,
 )
+from services.routing.settings import RoutingSettings
 from services.routing.solver import ORToolsSolver, RawSolution, Solver, SolverParams
 
 log = get_logger(__name__)

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.common.changes import ChangeFeed
 from services.common.http import harden
 from services.common.rate_limit import RateLimiter
-from services.tracking.settings import TrackingSettings
 from services.tracking import shop_keys, views
+from services.tracking.settings import TrackingSettings
 from services.tracking.store import CHANGES
 
 WELL_FORMED = re.compile(r"[A-Z0-9]{8,64}")

@@ -9,5 +9,4 @@ from services.tracking.api import create_api
 from services.tracking.handlers import handlers
 from services.tracking.settings import TrackingSettings
 
-
 SERVICE = Service("tracking", tables.messaging, handlers, settings=TrackingSettings, api=create_api)

@@ -23,8 +23,8 @@ from services.common.handling import Context, Emit, Emitter, Handlers
 from services.common.logging import get_logger
 from services.tracking import tables
 from services.tracking.domain.status import Observation, Status, Window, delay, moved_window
-from services.tracking.store import Where, announce, locked, observe, window
 from services.tracking.settings import TrackingSettings
+from services.tracking.store import Where, announce, locked, observe, window
 
 log = get_logger(__name__)
 handlers = Handlers()

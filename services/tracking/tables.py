@@ -4,7 +4,18 @@ the shops' orders (for the order view), and scans that arrived before their ship
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Float, ForeignKey, Identity, Index, Integer, Table, Text, Uuid, text,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Table,
+    Text,
+    Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 

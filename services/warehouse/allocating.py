@@ -102,7 +102,7 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
     shipment_rows: list[dict[str, object]] = []
     line_rows: list[dict[str, object]] = []
     backorder_rows: list[dict[str, object]] = []
-    for demand, plan, emitter in zip(demands, plans, emitters):
+    for demand, plan, emitter in zip(demands, plans, emitters, strict=True):
         for shipment in plan.shipments:
             counts[demand.order] = counts.get(demand.order, 0) + 1
             sid = shipment_id(demand.order, counts[demand.order])
@@ -184,7 +184,7 @@ def fill_backorders(session: Session, skus: Iterable[str], cause: Emitter, now: 
         ages.setdefault((row.shop_id, row.order_id), row.id)
     demands = [demand_for(orders[order], lines[order]) for order in sorted(lines, key=ages.__getitem__)]
     plans, _ = plan_and_reserve(session, demands, now)
-    filled = [(d, p) for d, p in zip(demands, plans) if p.shipments]
+    filled = [(d, p) for d, p in zip(demands, plans, strict=True) if p.shipments]
     record(session, [d for d, _ in filled], [p for _, p in filled], [cause] * len(filled), now,
            replaces_backorders=True)
     if filled:

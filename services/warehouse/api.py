@@ -5,19 +5,17 @@ every request must also carry the staff token (`Authorization: Bearer <token>`; 
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import hashlib
 import hmac
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.http import harden
-from services.warehouse.settings import WarehouseSettings
 from services.warehouse import views
-
+from services.warehouse.settings import WarehouseSettings
 
 NOT_FOUND = {"detail": "no such warehouse"}
 BEARER = HTTPBearer(auto_error=False, description="The staff token, when one is configured")

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from services.common.handling import Scheduled
 from services.common.service import Service
-from services.warehouse.settings import WarehouseSettings
 from services.warehouse import tables
 from services.warehouse.api import create_api
 from services.warehouse.handlers import handlers
+from services.warehouse.settings import WarehouseSettings
 from services.warehouse.waves import close_waves
 
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from schemas.base import TimeWindow
 from schemas.envelope import Event
 from schemas.orders import Address
-from schemas.base import TimeWindow
 from schemas.warehouse import ParcelPacked, ShipmentPacked
 from services.common.handling import Emitter
 from services.common.logging import get_logger

@@ -163,4 +163,4 @@ def _take_back(session: Session, key: stock_store.Key, excess: int, now: datetim
     log.warning("stock.promises_taken_back", warehouse_id=key[0], sku=key[1], units=excess,
                 shipments=sorted({r.shipment_id for r in releases}))
     taken = [by_line[(r.shipment_id, r.line_id)] for r in releases]
-    return [((row.shop_id, row.order_id), Line(r.line_id, key[1], r.quantity)) for row, r in zip(taken, releases)]
+    return [((row.shop_id, row.order_id), Line(r.line_id, key[1], r.quantity)) for row, r in zip(taken, releases, strict=True)]

@@ -20,7 +20,7 @@ def picklist_table(view: PicklistView) -> str:
     lines = [header]
     for n, row in enumerate(rows):
         lines.append("  ".join(cell.rjust(w) if i in numeric else cell.ljust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+                               for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     totes = {t.tote: f"{t.order_id} of {t.shop_id}" for line in view.lines for t in line.totes}

@@ -6,8 +6,24 @@ Stock invariants are also constraints, so no bug can store an oversold row: 0 <=
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, ForeignKeyConstraint, Identity, Index,
-    Integer, Numeric, Sequence, Table, Text, Uuid, func, text,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    Sequence,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 

@@ -61,6 +61,6 @@ def picklists(session: Session, warehouse_id: str, status: Status = "open", limi
             status="open" if row.picking else "done", units_picked=row.picked, units_total=row.total,
             orders=document["orders"],
             cancelled_orders=[OrderRef(shop_id=shop, order_id=order) for shop, order in
-                              sorted({pair for pair in zip(row.cancelled_shops, row.cancelled) if pair[1]})],
+                              sorted({pair for pair in zip(row.cancelled_shops, row.cancelled, strict=True) if pair[1]})],
             lines=[PicklistLine.model_validate(x) for x in document["lines"]]))
     return views

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from schemas.warehouse import PicklistIssued
 from services.common.db import UnitOfWork
-from services.common.logging import get_logger
 from services.common.handling import Context, Emit
+from services.common.logging import get_logger
 from services.warehouse import tables
 from services.warehouse.domain.pick_path import Location
 from services.warehouse.domain.picklists import WaveLine, build_pick_lines, tote_labels
@@ -92,7 +92,7 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Any]], ctx: Con
                               .select_from(func.generate_series(1, len(waves)))).scalars().all()
     updates: dict[str, list[str]] = {"ids": [], "picklists": [], "totes": []}
     documents = []
-    for wave, number in zip(waves, numbers):
+    for wave, number in zip(waves, numbers, strict=True):
         wave_id, picklist_id = f"WV-{number:06d}", f"PL-{number:06d}"
         orders = list(dict.fromkeys((r.shop_id, r.order_id) for r in wave))
         totes = tote_labels(orders)

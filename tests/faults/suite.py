@@ -36,13 +36,13 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import create_engine, text
 
+from services.catalog import consumers
 from services.common.embedded import EmbeddedPostgres, Tansu, free_port
 from services.common.kafka_io import tail
-from services.catalog import consumers
-from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.status import wait_drained
 from services.common.topics import apply_spec, load_spec, message_max_bytes
+from services.migrations import upgrade
 from tests.factories import cancellation, order_placed, scan
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,9 +22,9 @@ from sqlalchemy import create_engine, text
 
 from services.common.embedded import EmbeddedPostgres, free_port
 from services.common.kafka_io import Outgoing, send_all, tail
-from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
+from services.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = ROOT / "deploy" / "kafka" / "broker.sh"

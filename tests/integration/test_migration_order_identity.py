@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.common.embedded import EmbeddedPostgres
-from services.migrations import upgrade
 from services.common.settings import Settings
+from services.migrations import upgrade
 
 pytestmark = pytest.mark.integration
 

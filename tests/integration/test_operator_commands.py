@@ -16,10 +16,10 @@ from sqlalchemy import create_engine
 
 from services.common.embedded import EmbeddedPostgres
 from services.common.kafka_io import partitions_of
-from services.migrations.models import all_metadata
 from services.common.topics import load_spec
+from services.migrations.models import all_metadata
 from tests.factories import order_placed
-from tests.integration.conftest import log_records, Stack, values
+from tests.integration.conftest import Stack, log_records, values
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.factories import cancellation, order_placed, picklist_issued
 from services.common.embedded import free_port
+from tests.factories import cancellation, order_placed, picklist_issued
 from tests.integration.conftest import Stack, get, values
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ def test_bad_messages_go_to_the_dead_letters_and_the_partition_moves_on(stack: S
     errors = [r["headers"]["fulfil.error"] for r in dead]
     assert errors[0].startswith("not JSON")
     assert "payload.lines.0.quantity" in errors[1]
-    for record, offset in zip(dead, (0, 1)):
+    for record, offset in zip(dead[:2], (0, 1), strict=True):
         assert record["headers"]["fulfil.source.topic"] == stack.settings.topic("shop.orders")
         assert record["headers"]["fulfil.source.offset"] == str(offset)
         assert record["key"] == "same-partition"

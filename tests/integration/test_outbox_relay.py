@@ -15,9 +15,9 @@ from sqlalchemy import text
 from services.common.db import make_engine, unit_of_work_factory
 from services.common.embedded import EmbeddedPostgres
 from services.common.messaging import OutboxRecord
-from services.migrations import upgrade
 from services.common.relay import Failure, OutboxRelay
 from services.common.settings import Settings
+from services.migrations import upgrade
 from services.orders import tables
 
 pytestmark = pytest.mark.integration

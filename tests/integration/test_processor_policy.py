@@ -15,14 +15,14 @@ from schemas.envelope import Event
 from services.common.db import UnitOfWork, make_engine, unit_of_work_factory
 from services.common.dead_letters import Incoming
 from services.common.embedded import EmbeddedPostgres
-from services.common.health import Health
-from services.migrations import upgrade
 from services.common.handling import Context, Emit
+from services.common.health import Health
 from services.common.processor import Processor
 from services.common.settings import Settings
-from services.orders.settings import OrdersSettings
+from services.migrations import upgrade
 from services.orders import tables
 from services.orders.handlers import handlers, place_orders
+from services.orders.settings import OrdersSettings
 from tests.factories import order_placed
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ from aiokafka.errors import TopicAuthorizationFailedError
 
 from services.common.embedded import EmbeddedPostgres
 from services.common.kafka_io import Outgoing, send_all
-from services.migrations import upgrade
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
+from services.migrations import upgrade
 from tests.factories import order_placed, scan, to_bytes
 from tests.integration.conftest import BROKER, Stack, _two_free_ports, values
 

@@ -114,10 +114,10 @@ def test_a_parcels_journey_with_late_reordered_and_early_scans(stack: Stack) -> 
     assert stack.sql("SELECT tracking_number FROM tracking.early_scans") == [(numbers[2],)]
 
     stack.send("orders.events", orders)
-    stack.send("warehouse.events", [reserved(o["payload"]["order_id"], s) for o, s in zip(orders, shipments)])
+    stack.send("warehouse.events", [reserved(o["payload"]["order_id"], s) for o, s in zip(orders, shipments, strict=True)])
     stack.send("warehouse.events", [picklist_issued([o["payload"]["order_id"] for o in orders], warehouse_id="WH-1")],
                key="WH-1")
-    stack.send("warehouse.events", [packed(o, s, n) for o, s, n in zip(orders, shipments, numbers)])
+    stack.send("warehouse.events", [packed(o, s, n) for o, s, n in zip(orders, shipments, numbers, strict=True)])
     stack.read("tracking.events", lambda r: all(last(r, n) for n in numbers))
     stack.send("routing.events", [planned([(shipments[0], "o-0", numbers[0], 120, 100),
                                            (shipments[1], "o-1", numbers[1], 150, 130)])], key="WH-1")

@@ -1,6 +1,6 @@
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -71,7 +71,7 @@ def test_times_are_normalised_to_utc() -> None:
     document = order_placed()
     document["payload"]["placed_at"] = "2026-11-22T10:00:00+01:00"
     event = decode("shop.orders", to_bytes(document))
-    assert event.payload.placed_at == datetime(2026, 11, 22, 9, tzinfo=timezone.utc)  # type: ignore[attr-defined]
+    assert event.payload.placed_at == datetime(2026, 11, 22, 9, tzinfo=UTC)  # type: ignore[attr-defined]
     assert event.payload.placed_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
 
 
@@ -95,7 +95,7 @@ def test_every_topic_has_a_key_field_and_every_event_a_version() -> None:
     assert set(KEY_FIELDS) == set(TOPICS)
     for types in TOPICS.values():
         for event_type, versions in types.items():
-            assert all(model.EVENT_TYPE == event_type and version >= 1 for version, model in versions.items())
+            assert all(event_type == model.EVENT_TYPE and version >= 1 for version, model in versions.items())
 
 
 def test_the_checked_in_json_schemas_match_the_models() -> None:
@@ -124,13 +124,13 @@ def test_the_example_order_is_accepted_on_any_day_and_the_readme_shows_its_shape
 
     from services.examples import order_placed as example
     from services.orders.domain.validation import OrderRules, validate_order
-    for now in (datetime.now(timezone.utc), datetime(2031, 2, 28, 23, 59, tzinfo=timezone.utc)):
+    for now in (datetime.now(UTC), datetime(2031, 2, 28, 23, 59, tzinfo=UTC)):
         event = decode("shop.orders", to_bytes(example("A-1001", "acme", now)))
         assert validate_order(event.payload, OrderRules(), now) == []  # type: ignore[arg-type]
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     shown = re.search(r"```json\n(.*?)```", readme, re.S)
     assert shown is not None
-    made = example("A-1001", "acme", datetime.now(timezone.utc))
+    made = example("A-1001", "acme", datetime.now(UTC))
 
     def shape(document: object) -> object:
         if isinstance(document, dict):

@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 
 from services.common.http import harden, proxy_options
 from services.common.settings import Settings
-from services.returns.settings import ReturnsSettings
-from services.tracking.settings import TrackingSettings
-from services.warehouse.settings import WarehouseSettings
 from services.returns.api import create_api as returns_api
+from services.returns.settings import ReturnsSettings
 from services.tracking.api import create_api as tracking_api
+from services.tracking.settings import TrackingSettings
 from services.warehouse.api import create_api as warehouse_api
+from services.warehouse.settings import WarehouseSettings
 
 KEY = "k-acme"
 TRACKING = TrackingSettings(tracking_shop_keys={"acme": hashlib.sha256(KEY.encode()).hexdigest()})

@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.returns.domain.refunds import (
-    History, PaidLine, PaidOrder, RefundError, ReturnedUnits, cents, line_payments, refund,
+    History,
+    PaidLine,
+    PaidOrder,
+    RefundError,
+    ReturnedUnits,
+    cents,
+    line_payments,
+    refund,
 )
 from services.returns.domain.window import OrderedLine, ReturnCase, ReturnPolicy, day_of_window, refusals
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from services.returns.domain.inspection import (
-    CROCKFORD, Inspected, InspectionError, inspect, ready_to_refund, receive, rma_number, settled, waiting,
+    CROCKFORD,
+    Inspected,
+    InspectionError,
+    inspect,
+    ready_to_refund,
+    receive,
+    rma_number,
+    settled,
+    waiting,
 )
 
 AUTHORISED = {"1": 2, "2": 1}

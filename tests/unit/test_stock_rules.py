@@ -8,7 +8,13 @@ import pytest
 
 from services.warehouse.domain.errors import WarehouseError
 from services.warehouse.domain.stock import (
-    CROCKFORD, Promise, Release, low_stock, on_hand_after_count, releases_for, tracking_number,
+    CROCKFORD,
+    Promise,
+    Release,
+    low_stock,
+    on_hand_after_count,
+    releases_for,
+    tracking_number,
 )
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

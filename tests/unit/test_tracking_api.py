@@ -6,8 +6,8 @@ import hashlib
 
 from fastapi.testclient import TestClient
 
-from services.tracking.settings import TrackingSettings
 from services.tracking.api import create_api, shop_of
+from services.tracking.settings import TrackingSettings
 
 
 def client(**settings: object) -> TestClient:

@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.tracking.domain.status import (
-    Known, Observation, Status, Window, delay, eta_after, judge, moved_window, status_text,
+    Known,
+    Observation,
+    Status,
+    Window,
+    delay,
+    eta_after,
+    judge,
+    moved_window,
+    status_text,
 )
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -67,7 +67,7 @@ def line_payments(order: PaidOrder) -> dict[str, int]:
     """Cents actually paid per line once the order-level discount is spread over the lines."""
     gross = [cents(line.unit_price * line.quantity) for line in order.lines]
     discount = min(cents(order.discount), sum(gross))
-    return {line.line_id: g - d for line, g, d in zip(order.lines, gross, largest_remainder(discount, gross))}
+    return {line.line_id: g - d for line, g, d in zip(order.lines, gross, largest_remainder(discount, gross), strict=True)}
 
 
 def unit_shares(paid: int, quantity: int) -> list[int]:

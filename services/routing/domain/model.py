@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from services.routing.domain.problem import Problem
 
@@ -92,4 +93,4 @@ def route_cost(model: IntModel, vehicle: int, nodes: Sequence[int]) -> int:
         return 0
     path = [0, *nodes, 0]
     v = model.vehicles[vehicle]
-    return v.fixed_cost + v.cost_per_unit * sum(model.distance[a][b] for a, b in zip(path, path[1:]))
+    return v.fixed_cost + v.cost_per_unit * sum(model.distance[a][b] for a, b in pairwise(path))

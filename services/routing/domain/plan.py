@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from services.routing.domain.problem import Problem, Vehicle, Window
 from services.routing.domain.timeline import Day, drive
@@ -94,7 +95,7 @@ def read(problem: Problem, routes: Sequence[Sequence[int]], dropped: Sequence[in
         weight = sum(problem.stops[i].weight for i in stops)
         volume = sum(problem.stops[i].volume for i in stops)
         visits = []
-        for i, (arrival, start) in zip(stops, day.visits):
+        for i, (arrival, start) in zip(stops, day.visits, strict=True):
             weight -= problem.stops[i].weight
             volume -= problem.stops[i].volume
             w = problem.stops[i].window
@@ -102,7 +103,7 @@ def read(problem: Problem, routes: Sequence[Sequence[int]], dropped: Sequence[in
             eta = Window(eta_start, max(eta_start, min(w.end, start + eta_half_width)))
             visits.append(Visit(i, arrival, start, eta, max(0.0, weight), max(0.0, volume)))
         path = [0, *(i + 1 for i in stops), 0]
-        distance = sum(m.distance[a][b] for a, b in zip(path, path[1:]))
+        distance = sum(m.distance[a][b] for a, b in pairwise(path))
         planned.append(Route(vehicle, depart, day.back, distance, tuple(visits)))
     return Plan(tuple(planned), tuple(why_dropped(problem, i) for i in dropped))
 
@@ -129,7 +130,7 @@ def violations(problem: Problem, routes: Sequence[Sequence[int]]) -> list[str]:
         day = _day(problem, vehicle, stops, _leaves(problem, v))
         if not day.rest_fits:
             problems.append(f"vehicle {v.id}'s break starts at {day.rest_at:.0f}, after its window closes")
-        for i, (_, start) in zip(stops, day.visits):
+        for i, (_, start) in zip(stops, day.visits, strict=True):
             if start > problem.stops[i].window.end + EPSILON:
                 problems.append(f"stop {problem.stops[i].id} starts at {start:.4f}, after its window ends "
                                 f"({problem.stops[i].window.end:g})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class Search:
         transit, opens, closes = self.transit, self.opens, self.closes
         earliest = [start]
         t = start
-        for a, b in zip(path, path[1:]):
+        for a, b in pairwise(path):
             t = max(t + transit[a][b], opens[b])
             earliest.append(t)
         latest = [end] * len(path)
@@ -85,7 +86,7 @@ class Search:
         # the arc the stop would break (negated, plus the van's fixed cost if it is empty), room left by weight
         # and by volume. Everything a candidate stop's insertion test needs but its own numbers.
         spots = np.array((before, after, earliest[first:-1], latest[first + 1:], [k] * size, range(first, len(path) - 1),
-                          [rate] * size, [opening - rate * dist[a][b] for a, b in zip(before, after)],
+                          [rate] * size, [opening - rate * dist[a][b] for a, b in zip(before, after, strict=True)],
                           [v.capacity[0] - weight] * size, [v.capacity[1] - volume] * size), dtype=np.int64)
         return spots
 
@@ -97,7 +98,7 @@ class Search:
         day = drive(v.shift[0], route, lambda a, b: transit[a][b] - service[a], self.opens.__getitem__,
                     service.__getitem__, v.rest)
         return (day.rest_fits and day.back <= v.shift[1]
-                and all(start <= closes[node] for node, (_, start) in zip(route, day.visits)))
+                and all(start <= closes[node] for node, (_, start) in zip(route, day.visits, strict=True)))
 
     # -- ruin ------------------------------------------------------------------------------------------
     def _ruin(self, routes: list[list[int]]) -> list[int]:

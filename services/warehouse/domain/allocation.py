@@ -111,7 +111,7 @@ class _Instance:
         self.needs = [self.demand[sku] for sku in skus]
         # Per site, units it could give of each demanded SKU (capped at the demand): coverage is then sums.
         self.gives = {s.warehouse_id: [min(need, max(0, available.get((s.warehouse_id, sku), 0)))
-                                       for sku, need in zip(skus, self.needs)] for s in sites}
+                                       for sku, need in zip(skus, self.needs, strict=True)] for s in sites}
         self.sites = sorted((s for s in sites if any(self.gives[s.warehouse_id])), key=self.site_key)
 
     def site_key(self, site: Site) -> tuple[float, int, str]:
@@ -123,7 +123,7 @@ class _Instance:
             return 0
         if len(columns) == 1:
             return sum(columns[0])
-        return sum(min(need, sum(units)) for need, units in zip(self.needs, zip(*columns)))
+        return sum(min(need, sum(units)) for need, units in zip(self.needs, zip(*columns, strict=True), strict=True))
 
     def subset_key(self, subset: Sequence[Site]) -> tuple[float, tuple[int, ...], tuple[str, ...]]:
         return (round(sum(self.distance[s.warehouse_id] for s in subset), 6),
