@@ -5,6 +5,8 @@ Revises:
 """
 
 from alembic import op
+
+from services.migrations.messaging_history import create_inbox_and_outbox, drop_inbox_and_outbox
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -20,16 +22,7 @@ SCHEMAS = ("orders", "warehouse", "routing", "tracking", "returns")
 def upgrade() -> None:
     for schema in SCHEMAS:
         op.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    op.create_table('inbox',
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('event_type', sa.Text(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_inbox')),
-    schema='orders'
-    )
+    create_inbox_and_outbox('orders', sent_at=True)
     op.create_table('orders',
     sa.Column('order_id', sa.Text(), nullable=False),
     sa.Column('shop_id', sa.Text(), nullable=False),
@@ -43,20 +36,6 @@ def upgrade() -> None:
     schema='orders'
     )
     op.create_index('ix_orders_orders_shop_status', 'orders', ['shop_id', 'status'], unique=False, schema='orders')
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('key', sa.LargeBinary(), nullable=True),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id')),
-    schema='orders'
-    )
-    op.create_index('ix_orders_outbox_unsent', 'outbox', ['id'], unique=False, schema='orders', postgresql_where=sa.text('sent_at IS NULL'))
     op.create_table('order_transitions',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('order_id', sa.Text(), nullable=False),
@@ -75,10 +54,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f('ix_orders_order_transitions_order_id'), table_name='order_transitions', schema='orders')
     op.drop_table('order_transitions', schema='orders')
-    op.drop_index('ix_orders_outbox_unsent', table_name='outbox', schema='orders', postgresql_where=sa.text('sent_at IS NULL'))
-    op.drop_table('outbox', schema='orders')
     op.drop_index('ix_orders_orders_shop_status', table_name='orders', schema='orders')
     op.drop_table('orders', schema='orders')
-    op.drop_table('inbox', schema='orders')
+    drop_inbox_and_outbox('orders', sent_at=True)
     for schema in SCHEMAS:
         op.execute(f'DROP SCHEMA IF EXISTS "{schema}"')

@@ -5,6 +5,8 @@ Revises: 0001
 """
 
 from alembic import op
+
+from services.migrations.messaging_history import create_inbox_and_outbox, drop_inbox_and_outbox
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -16,16 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute(sa.schema.CreateSequence(sa.Sequence("wave_numbers", schema="warehouse")))
-    op.create_table('inbox',
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('event_type', sa.Text(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_inbox')),
-    schema='warehouse'
-    )
+    create_inbox_and_outbox('warehouse', sent_at=True)
     op.create_table('orders',
     sa.Column('order_id', sa.Text(), nullable=False),
     sa.Column('shop_id', sa.Text(), nullable=False),
@@ -39,20 +32,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('order_id', name=op.f('pk_orders')),
     schema='warehouse'
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('key', sa.LargeBinary(), nullable=True),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id')),
-    schema='warehouse'
-    )
-    op.create_index('ix_warehouse_outbox_unsent', 'outbox', ['id'], unique=False, schema='warehouse', postgresql_where=sa.text('sent_at IS NULL'))
     op.create_table('picklists',
     sa.Column('picklist_id', sa.Text(), nullable=False),
     sa.Column('warehouse_id', sa.Text(), nullable=False),
@@ -191,7 +170,5 @@ def downgrade() -> None:
     op.drop_table('shop_policies', schema='warehouse')
     op.drop_index('ix_warehouse_picklists_warehouse', table_name='picklists', schema='warehouse')
     op.drop_table('picklists', schema='warehouse')
-    op.drop_index('ix_warehouse_outbox_unsent', table_name='outbox', schema='warehouse', postgresql_where=sa.text('sent_at IS NULL'))
-    op.drop_table('outbox', schema='warehouse')
     op.drop_table('orders', schema='warehouse')
-    op.drop_table('inbox', schema='warehouse')
+    drop_inbox_and_outbox('warehouse', sent_at=True)

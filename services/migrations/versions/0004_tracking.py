@@ -5,6 +5,8 @@ Revises: 0003
 """
 
 from alembic import op
+
+from services.migrations.messaging_history import create_inbox_and_outbox, drop_inbox_and_outbox
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -24,16 +26,7 @@ def upgrade() -> None:
     schema='tracking'
     )
     op.create_index(op.f('ix_tracking_early_scans_tracking_number'), 'early_scans', ['tracking_number'], unique=False, schema='tracking')
-    op.create_table('inbox',
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('event_type', sa.Text(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_inbox')),
-    schema='tracking'
-    )
+    create_inbox_and_outbox('tracking', sent_at=False)
     op.create_table('orders',
     sa.Column('order_id', sa.Text(), nullable=False),
     sa.Column('shop_id', sa.Text(), nullable=True),
@@ -42,18 +35,6 @@ def upgrade() -> None:
     sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('order_id', name=op.f('pk_orders')),
-    schema='tracking'
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('key', sa.LargeBinary(), nullable=True),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id')),
     schema='tracking'
     )
     op.create_table('shipments',
@@ -105,8 +86,7 @@ def downgrade() -> None:
     op.drop_index('ix_tracking_shipments_route', table_name='shipments', schema='tracking')
     op.drop_index(op.f('ix_tracking_shipments_order_id'), table_name='shipments', schema='tracking')
     op.drop_table('shipments', schema='tracking')
-    op.drop_table('outbox', schema='tracking')
     op.drop_table('orders', schema='tracking')
-    op.drop_table('inbox', schema='tracking')
+    drop_inbox_and_outbox('tracking', sent_at=False)
     op.drop_index(op.f('ix_tracking_early_scans_tracking_number'), table_name='early_scans', schema='tracking')
     op.drop_table('early_scans', schema='tracking')

@@ -5,6 +5,8 @@ Revises: 0005
 """
 
 from alembic import op
+
+from services.migrations.messaging_history import create_inbox_and_outbox, drop_inbox_and_outbox
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -27,33 +29,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('depot_id', name=op.f('pk_depots')),
     schema='routing'
     )
-    op.create_table('inbox',
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('event_type', sa.Text(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_inbox')),
-    schema='routing'
-    )
+    create_inbox_and_outbox('routing', sent_at=False)
     op.create_table('orders',
     sa.Column('order_id', sa.Text(), nullable=False),
     sa.Column('delivery_method', sa.Text(), nullable=False),
     sa.Column('collect_at', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('order_id', name=op.f('pk_orders')),
-    schema='routing'
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('key', sa.LargeBinary(), nullable=True),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id')),
     schema='routing'
     )
     op.create_table('shipments',
@@ -118,8 +99,7 @@ def downgrade() -> None:
     op.drop_index('ix_routing_shipments_waiting', table_name='shipments', schema='routing')
     op.drop_index('ix_routing_shipments_tracking_number', table_name='shipments', schema='routing')
     op.drop_table('shipments', schema='routing')
-    op.drop_table('outbox', schema='routing')
     op.drop_table('orders', schema='routing')
-    op.drop_table('inbox', schema='routing')
+    drop_inbox_and_outbox('routing', sent_at=False)
     op.drop_table('depots', schema='routing')
     # ### end Alembic commands ###
