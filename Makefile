@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo up test install check unit integration e2e faults bench clean
+.PHONY: demo up test install check unit service integration e2e faults bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test: check
 
 unit: install
 	$(BIN)/pytest -q tests/unit
+
+service: install
+	$(BIN)/pytest -q tests/service
 
 integration: install
 	$(BIN)/pytest -q tests/integration

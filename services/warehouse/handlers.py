@@ -45,8 +45,8 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]],
              "delivery": {"address": e.envelope.payload["delivery_address"],  # validated, as received
                           "window": e.envelope.payload["delivery_window"]},
              "accepted_at": o.accepted_at} for e, o in accepted]
-    inserted = set(session.execute(pg_insert(tables.orders).on_conflict_do_nothing().returning(
-        tables.orders.c.shop_id, tables.orders.c.order_id), rows).tuples()) if rows else set()
+    inserted = {(shop, order) for shop, order in session.execute(pg_insert(tables.orders).on_conflict_do_nothing()
+                .returning(tables.orders.c.shop_id, tables.orders.c.order_id), rows)} if rows else set()
     demands, emitters = [], []
     for event, order in accepted:
         if (order.shop_id, order.order_id) not in inserted:
