@@ -43,7 +43,7 @@ def policy(
     """Set a shop's return policy (shops without one get the FULFIL_RETURNS_* defaults)."""
     from services.common.settings import time_zone as valid_zone
     from services.returns.domain.window import ReturnPolicy
-    from services.returns.policies import set_policy
+    from services.returns.store import set_policy
     if window_days != "none" and not (window_days.isdigit() and int(window_days) <= 3650):
         raise fail(f"--window-days must be a whole number of days up to 3650 or 'none', got {window_days!r}")
     try:
