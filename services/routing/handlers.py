@@ -3,9 +3,6 @@ or ready for collection), and what drivers report, which decides what a re-plan 
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
-
 from schemas import carrier
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted
@@ -13,7 +10,7 @@ from schemas.routing import DeliveryMethodChosen
 from schemas.warehouse import ShipmentPacked
 from services.common.db import UnitOfWork
 from services.common.handling import Context, Emit, Handlers
-from services.routing import tables
+from services.routing import store
 from services.routing.settings import RoutingSettings
 
 handlers = Handlers()
@@ -25,29 +22,17 @@ SCANNED: dict[type[carrier.Scan], str] = {carrier.ShipmentOutForDelivery: "out_f
 
 @handlers.on
 def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context[RoutingSettings]) -> list[Emit]:
-    order = event.payload
-    uow.session.execute(insert(tables.orders).values(
-        shop_id=order.shop_id, order_id=order.order_id, delivery_method=order.delivery_method,
-        collect_at=order.collect_at).on_conflict_do_nothing())
+    store.save_order(uow.session, event.payload)
     return []
 
 
 @handlers.on
 def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context[RoutingSettings]) -> list[Emit]:
+    """A parcel waits for its depot's next wave, or, for collection, is announced ready at once."""
     packed = event.payload
-    session = uow.session
-    o = tables.orders
-    method = session.execute(o.select().where(o.c.shop_id == packed.shop_id, o.c.order_id == packed.order_id)).first()
-    collect = method is not None and method.delivery_method == "collect"
-    address = packed.delivery_address
-    inserted = session.execute(insert(tables.shipments).values(
-        shipment_id=packed.shipment_id, shop_id=packed.shop_id, order_id=packed.order_id,
-        tracking_number=packed.tracking_number, depot_id=packed.warehouse_id, latitude=address.latitude,
-        longitude=address.longitude, window_start=packed.delivery_window.start, window_end=packed.delivery_window.end,
-        weight_kg=float(packed.weight_kg), volume_m3=float(packed.volume_m3),
-        status="collect" if collect else "waiting", priority=0, packed_at=packed.packed_at)
-        .on_conflict_do_nothing().returning(tables.shipments.c.shipment_id)).first()
-    if inserted is None or not collect:
+    method = store.delivery_method(uow.session, packed.shop_id, packed.order_id)
+    collect = method is not None and method.method == "collect"
+    if not store.add_shipment(uow.session, packed, "collect" if collect else "waiting") or not collect:
         return []
     assert method is not None
     emitter = ctx.emitter(event)
@@ -60,8 +45,5 @@ def shipment_packed(uow: UnitOfWork, event: Event[ShipmentPacked], ctx: Context[
 
 @handlers.on
 def carrier_scan(uow: UnitOfWork, event: Event[Scanned], ctx: Context[RoutingSettings]) -> list[Emit]:
-    s = tables.shipments
-    uow.session.execute(update(s).where(s.c.tracking_number == event.payload.tracking_number,
-                                        s.c.status.in_(("planned", "out_for_delivery")))
-                        .values(status=SCANNED[type(event.payload)]))
+    store.driver_reported(uow.session, event.payload.tracking_number, SCANNED[type(event.payload)])
     return []

@@ -17,7 +17,7 @@ from schemas.registry import order_key
 from schemas.warehouse import OrderBackordered, StockReserved
 from services.common.handling import Emitter
 from services.common.logging import get_logger
-from services.warehouse import stock_store, tables
+from services.warehouse import store, tables
 from services.warehouse.domain.allocation import Line, Plan, Policy, Site, allocate
 
 log = get_logger(__name__)
@@ -42,7 +42,7 @@ class Demand:
 
 
 def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime
-                     ) -> tuple[list[Plan], list[stock_store.StockState]]:
+                     ) -> tuple[list[Plan], list[store.StockState]]:
     """Plans for `demands`, in order (earlier demands get stock first), with their stock reserved; and the
     new state of the stock rows they reserved.
 
@@ -51,27 +51,27 @@ def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime
     again with the fresh figures, locking any new rows, until the plans fit what is locked."""
     if not demands:
         return [], []
-    sites = stock_store.active_sites(session)
-    view = stock_store.available(session, {line.sku for d in demands for line in d.lines})
-    locked: set[stock_store.Key] = set()
+    sites = store.active_sites(session)
+    view = store.available(session, {line.sku for d in demands for line in d.lines})
+    locked: set[store.Key] = set()
     for attempt in range(1, 10_000):
         plans, needed = _plan_all(demands, sites, view)
-        fresh = stock_store.lock(session, needed.keys() - locked)
+        fresh = store.lock(session, needed.keys() - locked)
         locked |= fresh.keys()
         view.update(fresh)
         lost = sorted(k for k, units in needed.items() if units > view.get(k, 0))
         if not lost:
-            return plans, stock_store.change_reserved(session, needed, now)
+            return plans, store.change_reserved(session, needed, now)
         log.info("allocation.replanned", attempt=attempt, lost_rows=[f"{w}/{s}" for w, s in lost[:10]],
                  orders=[order_key(*d.order) for d in demands[:10]])
     raise AssertionError("allocation did not settle")  # pragma: no cover: each round locks at least one row
 
 
-def _plan_all(demands: Sequence[Demand], sites: list[Site], view: dict[stock_store.Key, int]
-              ) -> tuple[list[Plan], dict[stock_store.Key, int]]:
+def _plan_all(demands: Sequence[Demand], sites: list[Site], view: dict[store.Key, int]
+              ) -> tuple[list[Plan], dict[store.Key, int]]:
     working = dict(view)
     plans: list[Plan] = []
-    needed: dict[stock_store.Key, int] = {}
+    needed: dict[store.Key, int] = {}
     for demand in demands:
         plan = allocate(demand.lines, demand.customer, sites, working, demand.policy)
         for key, units in plan.taken().items():

@@ -16,7 +16,7 @@ from schemas.warehouse import ParcelPacked, PickConfirmed, PickShort, StockCount
 from services.common.db import UnitOfWork
 from services.common.handling import Context, Emit, Emitter, Handlers
 from services.common.logging import get_logger
-from services.warehouse import allocating, packing, picking, stock_store, tables
+from services.warehouse import allocating, packing, picking, store, tables
 from services.warehouse.domain.allocation import Line, Policy
 from services.warehouse.domain.errors import ScanRejected
 from services.warehouse.domain.stock import on_hand_after_count
@@ -62,7 +62,7 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]],
     plans, states = allocating.plan_and_reserve(session, demands, ctx.now)
     allocating.record(session, demands, plans, emitters, ctx.now, replaces_backorders=False, new_orders=True)
     if emitters:
-        stock_store.check_low(session, [], emitters[0], known=states)
+        store.check_low(session, [], emitters[0], known=states)
     return [emit for e in emitters for emit in e.emits]
 
 
@@ -83,21 +83,21 @@ def release_order(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context[Wa
     session.execute(delete(b).where(b.c.shop_id == shop_id, b.c.order_id == order_id))
     open_ids = list(session.execute(
         select(s.c.shipment_id).where(s.c.shop_id == shop_id, s.c.order_id == order_id,
-                                      s.c.status.in_(stock_store.OPEN_SHIPMENT))
+                                      s.c.status.in_(store.OPEN_SHIPMENT))
         .order_by(s.c.shipment_id).with_for_update()).scalars())
-    released: dict[stock_store.Key, int] = {}
+    released: dict[store.Key, int] = {}
     for warehouse_id, sku, quantity in session.execute(
             select(s.c.warehouse_id, line.c.sku, line.c.quantity).select_from(line.join(s))
             .where(s.c.shipment_id.in_(open_ids))):
         released[(warehouse_id, sku)] = released.get((warehouse_id, sku), 0) - quantity
     if open_ids:
         session.execute(update(s).where(s.c.shipment_id.in_(open_ids)).values(status="cancelled"))
-    stock_store.lock(session, released)
-    stock_store.change_reserved(session, released, ctx.now)
+    store.lock(session, released)
+    store.change_reserved(session, released, ctx.now)
     log.info("order.released", shop_id=shop_id, order_id=order_id, shipments=open_ids,
              units=-sum(released.values()), event_id=str(event.event_id))
     allocating.fill_backorders(session, {sku for _, sku in released}, emitter, ctx.now)
-    stock_store.check_low(session, released, emitter)
+    store.check_low(session, released, emitter)
     return emitter.emits
 
 
@@ -136,7 +136,7 @@ def _add_stock(session: Session, emitter: Emitter, warehouse_id: str, sku: str, 
     if session.execute(select(tables.warehouses.c.warehouse_id)
                        .where(tables.warehouses.c.warehouse_id == warehouse_id)).first() is None:
         raise ScanRejected(f"warehouse_id {warehouse_id!r} is not a known warehouse")
-    row = stock_store.locked_row(session, *key)
+    row = store.locked_row(session, *key)
     if bin_id is not None:
         _require_bin(session, warehouse_id, bin_id)
     if row is None:
@@ -148,9 +148,9 @@ def _add_stock(session: Session, emitter: Emitter, warehouse_id: str, sku: str, 
     elif bin_id is not None and bin_id != row.bin_id:
         session.execute(update(tables.stock).where(tables.stock.c.warehouse_id == warehouse_id,
                                                    tables.stock.c.sku == sku).values(bin_id=bin_id))
-    stock_store.change_on_hand(session, {key: (quantity, 0)}, reason, emitter.now, event.event_id, reference)
+    store.change_on_hand(session, {key: (quantity, 0)}, reason, emitter.now, event.event_id, reference)
     allocating.fill_backorders(session, [sku], emitter, emitter.now)
-    stock_store.check_low(session, [key], emitter)
+    store.check_low(session, [key], emitter)
 
 
 @handlers.on
@@ -160,7 +160,7 @@ def count_stock(uow: UnitOfWork, event: Event[StockCounted], ctx: Context[Wareho
     counted = event.payload
     session, emitter = uow.session, ctx.emitter(event)
     key = (counted.warehouse_id, counted.sku)
-    row = stock_store.locked_row(session, *key)
+    row = store.locked_row(session, *key)
     if row is None:
         raise ScanRejected(f"sku {counted.sku!r} is not stocked in warehouse {counted.warehouse_id!r}; "
                            "receive it first")
@@ -168,11 +168,11 @@ def count_stock(uow: UnitOfWork, event: Event[StockCounted], ctx: Context[Wareho
         raise ScanRejected(f"sku {counted.sku!r} lives in bin {row.bin_id!r} of {counted.warehouse_id!r}, "
                            f"not {counted.bin!r}")
     on_hand = on_hand_after_count(counted.counted_quantity,
-                                  stock_store.picked_not_packed(session, counted.warehouse_id, counted.sku))
+                                  store.picked_not_packed(session, counted.warehouse_id, counted.sku))
     picking.correct_on_hand(session, key, row.on_hand, row.reserved, on_hand, "counted", event, emitter, ctx.now)
     if on_hand > row.on_hand:
         allocating.fill_backorders(session, [counted.sku], emitter, ctx.now)
-    stock_store.check_low(session, [key], emitter)
+    store.check_low(session, [key], emitter)
     return emitter.emits
 
 

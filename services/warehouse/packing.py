@@ -15,7 +15,7 @@ from schemas.orders import Address
 from schemas.warehouse import ParcelPacked, ShipmentPacked
 from services.common.handling import Emitter
 from services.common.logging import get_logger
-from services.warehouse import stock_store, tables
+from services.warehouse import store, tables
 from services.warehouse.domain.errors import ScanRejected
 from services.warehouse.domain.stock import tracking_number
 
@@ -46,8 +46,8 @@ def pack(session: Session, parcel: ParcelPacked, event: Event[ParcelPacked], emi
         status="packed", parcel_id=parcel.parcel_id, tracking_number=number, weight_kg=parcel.weight_kg,
         volume_m3=parcel.volume_m3, packed_at=parcel.packed_at))
     consumed = {(parcel.warehouse_id, sku): (-units, -units) for sku, units in declared.items()}
-    stock_store.lock(session, consumed)
-    stock_store.change_on_hand(session, consumed, "shipped", now, event.event_id, reference=match)
+    store.lock(session, consumed)
+    store.change_on_hand(session, consumed, "shipped", now, event.event_id, reference=match)
     o = tables.orders
     order = session.execute(select(o.c.delivery).where(o.c.shop_id == parcel.shop_id,
                                                        o.c.order_id == parcel.order_id)).one()

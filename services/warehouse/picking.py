@@ -12,7 +12,7 @@ from schemas.envelope import Event
 from schemas.warehouse import PickConfirmed, PickShort
 from services.common.handling import Emitter
 from services.common.logging import get_logger
-from services.warehouse import allocating, stock_store, tables
+from services.warehouse import allocating, store, tables
 from services.warehouse.domain.allocation import Line
 from services.warehouse.domain.errors import ScanRejected
 from services.warehouse.domain.stock import Promise, releases_for
@@ -93,18 +93,18 @@ def short(session: Session, scan: PickShort, event: Event, emitter: Emitter, now
         return
     key = (scan.warehouse_id, scan.sku)
     missing = _trim_unpicked(session, shipment.shipment_id, scan.sku)
-    stock_store.change_reserved(session, {key: -sum(q for _, q in missing)}, now)
+    store.change_reserved(session, {key: -sum(q for _, q in missing)}, now)
     releases = [((scan.shop_id, scan.order_id), Line(line_id, scan.sku, q)) for line_id, q in missing]
-    row = stock_store.locked_row(session, *key)
+    row = store.locked_row(session, *key)
     assert row is not None  # the shipment reserved from it
-    in_totes = stock_store.picked_not_packed(session, *key)
+    in_totes = store.picked_not_packed(session, *key)
     releases += correct_on_hand(session, key, row.on_hand, row.reserved, in_totes, "short_pick", event, emitter, now,
                                 reallocate=False)
     _settle_status(session, shipment.shipment_id)
     log.info("pick.short", shop_id=scan.shop_id, order_id=scan.order_id, sku=scan.sku, missing=sum(q for _, q in missing),
              written_off=row.on_hand - in_totes, event_id=str(event.event_id))
     allocating.reallocate(session, releases, emitter, now)
-    stock_store.check_low(session, [key], emitter)
+    store.check_low(session, [key], emitter)
 
 
 def _trim_unpicked(session: Session, shipment_id: str, sku: str) -> list[tuple[str, int]]:
@@ -123,27 +123,27 @@ def _trim_unpicked(session: Session, shipment_id: str, sku: str) -> list[tuple[s
     return cut
 
 
-def correct_on_hand(session: Session, key: stock_store.Key, on_hand: int, reserved: int, new_on_hand: int,
+def correct_on_hand(session: Session, key: store.Key, on_hand: int, reserved: int, new_on_hand: int,
                     reason: str, event: Event, emitter: Emitter, now: datetime,
                     reallocate: bool = True) -> list[tuple[allocating.OrderId, Line]]:
     """Set on_hand to what is really there. If promises now exceed it, take back the ones no picker holds
     yet (newest first) and allocate them again. Returns the releases when `reallocate` is False."""
     excess = reserved - new_on_hand
     releases = _take_back(session, key, excess, now) if excess > 0 else []
-    stock_store.change_on_hand(session, {key: (new_on_hand - on_hand, 0)}, reason, now, event.event_id)
+    store.change_on_hand(session, {key: (new_on_hand - on_hand, 0)}, reason, now, event.event_id)
     if reallocate:
         allocating.reallocate(session, releases, emitter, now)
         return []
     return releases
 
 
-def _take_back(session: Session, key: stock_store.Key, excess: int, now: datetime
+def _take_back(session: Session, key: store.Key, excess: int, now: datetime
                ) -> list[tuple[allocating.OrderId, Line]]:
     s, line = tables.shipments, tables.shipment_lines
     rows = session.execute(
         select(s.c.shipment_id, s.c.shop_id, s.c.order_id, s.c.picklist_id, s.c.reserved_at, line.c.line_id, line.c.quantity,
                line.c.picked).select_from(line.join(s))
-        .where(s.c.warehouse_id == key[0], line.c.sku == key[1], s.c.status.in_(stock_store.OPEN_SHIPMENT),
+        .where(s.c.warehouse_id == key[0], line.c.sku == key[1], s.c.status.in_(store.OPEN_SHIPMENT),
                line.c.quantity > line.c.picked)
         .order_by(s.c.shipment_id, line.c.line_id).with_for_update()).all()
     by_line = {(r.shipment_id, r.line_id): r for r in rows}
@@ -157,7 +157,7 @@ def _take_back(session: Session, key: stock_store.Key, excess: int, now: datetim
             session.execute(delete(line).where(where))
         else:
             session.execute(update(line).where(where).values(quantity=row.quantity - release.quantity))
-    stock_store.change_reserved(session, {key: -sum(r.quantity for r in releases)}, now)
+    store.change_reserved(session, {key: -sum(r.quantity for r in releases)}, now)
     for shipment in sorted({r.shipment_id for r in releases}):
         _settle_status(session, shipment)
     log.warning("stock.promises_taken_back", warehouse_id=key[0], sku=key[1], units=excess,
