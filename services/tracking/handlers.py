@@ -24,7 +24,7 @@ from services.common.logging import get_logger
 from services.tracking import tables
 from services.tracking.domain.status import Observation, Status, Window, delay, moved_window
 from services.tracking.settings import TrackingSettings
-from services.tracking.store import Where, announce, locked, observe, window
+from services.tracking.store import Where, announce, change, later_stops, locked, observe, window
 
 log = get_logger(__name__)
 handlers = Handlers()
@@ -161,14 +161,12 @@ def route_planned(uow: UnitOfWork, event: Event[RoutePlanned], ctx: Context[Trac
 @handlers.on
 def stop_unassigned(uow: UnitOfWork, event: Event[StopUnassigned], ctx: Context[TrackingSettings]) -> list[Emit]:
     """Dropped from this wave: an ETA from an earlier plan no longer holds; the status stays."""
-    dropped = event.payload
-    session, emitter, s = uow.session, ctx.emitter(event), tables.shipments
+    dropped, session, emitter = event.payload, uow.session, ctx.emitter(event)
     row = locked(session, shipment_id=dropped.shipment_id)
     if row is None or row.eta_start is None or Status(row.status) is not Status.PLANNED:
         return []
-    after = session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
-        eta_start=None, eta_end=None, plan_id=None, vehicle_id=None, sequence=None, planned_arrival=None,
-        version=s.c.version + 1, updated_at=ctx.now).returning(*s.c)).one()
+    after = change(session, row.shipment_id, eta_start=None, eta_end=None, plan_id=None, vehicle_id=None,
+                   sequence=None, planned_arrival=None, updated_at=ctx.now)
     announce(emitter, after, Status(row.status))
     return emitter.emits
 
@@ -223,24 +221,16 @@ def _apply_scan(session: Session, emitter: Emitter, event: Event[carrier.AnyScan
 
 def _move_later_stops(session: Session, emitter: Emitter, shipment_id: str, at: datetime) -> None:
     """The driver reached this stop at `at`: the later stops of the route move by how late that is."""
-    s = tables.shipments
-    stop = session.execute(select(s).where(s.c.shipment_id == shipment_id)).one()
-    if stop.plan_id is None or stop.planned_arrival is None:
+    stop = locked(session, shipment_id=shipment_id)
+    if stop is None or stop.plan_id is None or stop.planned_arrival is None:
         return
     late_by = delay(stop.planned_arrival, at)
-    later = session.execute(
-        select(s).where(s.c.plan_id == stop.plan_id, s.c.vehicle_id == stop.vehicle_id,
-                        s.c.sequence > stop.sequence,
-                        s.c.status.in_([Status.PLANNED.value, Status.OUT_FOR_DELIVERY.value]))
-        .order_by(s.c.sequence).with_for_update()).all()
-    for row in later:
+    for row in later_stops(session, stop):
         promised = window(row.promised_start, row.promised_end)
         if promised is None:
             continue
         moved = moved_window(promised, late_by)
         if moved == window(row.eta_start, row.eta_end):
             continue
-        after = session.execute(update(s).where(s.c.shipment_id == row.shipment_id).values(
-            eta_start=moved.start, eta_end=moved.end, version=s.c.version + 1, updated_at=emitter.now)
-            .returning(*s.c)).one()
+        after = change(session, row.shipment_id, eta_start=moved.start, eta_end=moved.end, updated_at=emitter.now)
         announce(emitter, after, Status(row.status))

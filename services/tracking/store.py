@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from schemas.base import TimeWindow
@@ -36,14 +36,61 @@ def window(start: datetime | None, end: datetime | None) -> Window | None:
     return Window(start, end) if start is not None and end is not None else None
 
 
-def known_of(row: Any) -> Known:
-    return Known(Status(row.status), row.status_at, window(row.eta_start, row.eta_end))
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """A row of tracking.shipments: one parcel's status, ETA and place on its route."""
+
+    shipment_id: str
+    shop_id: str
+    order_id: str
+    warehouse_id: str | None
+    tracking_number: str | None
+    status: str
+    status_at: datetime
+    reason: str | None
+    eta_start: datetime | None
+    eta_end: datetime | None
+    promised_start: datetime | None
+    promised_end: datetime | None
+    plan_id: str | None
+    vehicle_id: str | None
+    sequence: int | None
+    planned_arrival: datetime | None
+    version: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Shipment:
+        return cls(**row._mapping)
+
+    @property
+    def known(self) -> Known:
+        return Known(Status(self.status), self.status_at, window(self.eta_start, self.eta_end))
 
 
-def locked(session: Session, **key: str) -> Any:
+def locked(session: Session, *, shipment_id: str | None = None, tracking_number: str | None = None
+           ) -> Shipment | None:
+    """The shipment with this id or tracking number, its row locked."""
     s = tables.shipments
-    column, value = next(iter(key.items()))
-    return session.execute(select(s).where(s.c[column] == value).with_for_update()).first()
+    where = s.c.shipment_id == shipment_id if shipment_id is not None else s.c.tracking_number == tracking_number
+    row = session.execute(select(s).where(where).with_for_update()).first()
+    return Shipment.of(row) if row else None
+
+
+def later_stops(session: Session, stop: Shipment) -> list[Shipment]:
+    """The stops after `stop` on its route that are still to be driven to, locked."""
+    s = tables.shipments
+    return [Shipment.of(row) for row in session.execute(
+        select(s).where(s.c.plan_id == stop.plan_id, s.c.vehicle_id == stop.vehicle_id, s.c.sequence > stop.sequence,
+                        s.c.status.in_([Status.PLANNED.value, Status.OUT_FOR_DELIVERY.value]))
+        .order_by(s.c.sequence).with_for_update())]
+
+
+def change(session: Session, shipment_id: str, **values: Any) -> Shipment:
+    """Write `values` to the shipment, bump its version (the ETag) and return it as it now is."""
+    s = tables.shipments
+    return Shipment.of(session.execute(update(s).where(s.c.shipment_id == shipment_id)
+                                       .values(version=s.c.version + 1, **values).returning(*s.c)).one())
 
 
 def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observation, source_event_id: uuid.UUID,
@@ -57,7 +104,7 @@ def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observat
     if row is None and identity is None:
         log.info("tracking.unknown_shipment", shipment_id=shipment_id, status=seen.status)
         return False
-    known = known_of(row) if row is not None else None
+    known = row.known if row is not None else None
     verdict = judge(known, seen)
     fill = {k: v for k, v in (identity or {}).items() if row is None or getattr(row, k) is None}
     if not verdict.accepted:
@@ -74,10 +121,10 @@ def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observat
     if verdict.status_changes:
         values.update(status=seen.status.value, status_at=seen.at, reason=seen.reason)
     if row is None:
-        after = session.execute(insert(s).values(shipment_id=shipment_id, **values).returning(*s.c)).one()
+        after = Shipment.of(session.execute(insert(s).values(shipment_id=shipment_id, **values)
+                                            .returning(*s.c)).one())
     else:
-        after = session.execute(update(s).where(s.c.shipment_id == shipment_id)
-                                .values(version=s.c.version + 1, **values).returning(*s.c)).one()
+        after = change(session, shipment_id, **values)
     if after.tracking_number:
         notify(session, CHANGES, after.tracking_number)  # wakes the long polls of this parcel at commit
     if verdict.status_changes:
@@ -89,7 +136,7 @@ def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observat
     return True
 
 
-def announce(emitter: Emitter, row: Any, previous: Status | None) -> None:
+def announce(emitter: Emitter, row: Shipment, previous: Status | None) -> None:
     if row.tracking_number is None:
         return  # not packed yet: nothing a customer can look up
     eta = window(row.eta_start, row.eta_end)
