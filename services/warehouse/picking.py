@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -20,24 +20,42 @@ from services.warehouse.domain.stock import Promise, releases_for
 log = get_logger(__name__)
 
 
-def _shipment_on_list(session: Session, scan: PickConfirmed | PickShort) -> Any:
+@dataclass(frozen=True, slots=True)
+class OnList:
+    """A shipment on a pick list, as a scan names it."""
+
+    shipment_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentLine:
+    shipment_id: str
+    line_id: str
+    quantity: int
+    picked: int
+
+
+def _shipment_on_list(session: Session, scan: PickConfirmed | PickShort) -> OnList:
     s = tables.shipments
     shipment = session.execute(
-        select(s).where(s.c.picklist_id == scan.picklist_id, s.c.shop_id == scan.shop_id,
-                        s.c.order_id == scan.order_id, s.c.warehouse_id == scan.warehouse_id).with_for_update()).first()
+        select(s.c.shipment_id, s.c.status)
+        .where(s.c.picklist_id == scan.picklist_id, s.c.shop_id == scan.shop_id, s.c.order_id == scan.order_id,
+               s.c.warehouse_id == scan.warehouse_id).with_for_update()).first()
     if shipment is None:
         raise ScanRejected(f"order {scan.order_id!r} of shop {scan.shop_id!r} is not on pick list "
                            f"{scan.picklist_id!r} of warehouse {scan.warehouse_id!r}")
-    return shipment
+    return OnList(shipment.shipment_id, shipment.status)
 
 
-def _lines(session: Session, shipment_id: str, sku: str) -> list[Any]:
+def _lines(session: Session, shipment_id: str, sku: str) -> list[ShipmentLine]:
     line = tables.shipment_lines
-    return list(session.execute(select(line).where(line.c.shipment_id == shipment_id, line.c.sku == sku)
-                                .order_by(line.c.line_id).with_for_update()))
+    return [ShipmentLine(r.shipment_id, r.line_id, r.quantity, r.picked) for r in session.execute(
+        select(line.c.shipment_id, line.c.line_id, line.c.quantity, line.c.picked)
+        .where(line.c.shipment_id == shipment_id, line.c.sku == sku).order_by(line.c.line_id).with_for_update())]
 
 
-def _add_picked(session: Session, lines: list[Any], quantity: int) -> None:
+def _add_picked(session: Session, lines: list[ShipmentLine], quantity: int) -> None:
     """Spread picked units over the shipment's lines of that SKU, first line first."""
     line = tables.shipment_lines
     for row in lines:
@@ -59,7 +77,7 @@ def _settle_status(session: Session, shipment_id: str) -> str:
     return status or "picking"
 
 
-def _record_picked(session: Session, scan: PickConfirmed | PickShort, field: str, picked: int) -> Any | None:
+def _record_picked(session: Session, scan: PickConfirmed | PickShort, field: str, picked: int) -> OnList | None:
     """Add picked units to the scanned order's lines of the SKU; the shipment, or None for a cancelled order
     (the units go back to the bin). Refuses a SKU not on the list and more units than are left to pick."""
     shipment = _shipment_on_list(session, scan)
