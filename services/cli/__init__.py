@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from services.cli.root import app, main
+import time
 
-__all__ = ["app", "main"]
+STARTED = time.monotonic()
+"""When the command started, before its imports: a time limit given on the command line counts from here."""
+
+from services.cli.root import app, main  # noqa: E402
+
+__all__ = ["STARTED", "app", "main"]

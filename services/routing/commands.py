@@ -87,29 +87,45 @@ def dispatch(
 @routing.command("solve")
 def solve(
     path: Annotated[Path, typer.Argument(help="A Solomon-format VRPTW instance")],
-    time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="Seconds")] = 10.0,
+    time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="Seconds, counted from the command's start")
+                          ] = 10.0,
+    vehicles: Annotated[int | None, typer.Option(
+        min=1, help="Vans available (default: one per stop, enough to serve every stop; the file's VEHICLES field "
+                    "is a best-known count, not a fleet)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the ruin-and-recreate search: the same seed, the same search")
+                    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: routes, vehicles, distance")] = False,
 ) -> None:
-    """Solve one benchmark instance with the service's own model building, solver and plan reading."""
+    """Solve one benchmark instance with the service's own model building, solver and plan reading. Exits 1, naming
+    them, when the plan leaves stops unserved."""
+    import sys
+
     from services.routing.domain.plan import violations
     from services.routing.solomon import InstanceError, parse
     from services.routing.waves import solve as solve_problem
     from services.routing.waves import solver_params
+    started = getattr(sys.modules.get("services.cli"), "STARTED", None)
     try:
-        problem = parse(path)
+        problem = parse(path, vehicles)
     except (OSError, InstanceError) as exc:
         raise fail(str(exc)) from None
-    params = solver_params(load_settings(RoutingSettings)).model_copy(update={"time_limit_s": time_limit})
-    plan, raw = solve_problem(problem, params)
+    params = solver_params(load_settings(RoutingSettings)).model_copy(update={"time_limit_s": time_limit,
+                                                                               "seed": seed})
+    plan, raw = solve_problem(problem, params, started=started)
     routes = [[int(problem.stops[v.stop].id) for v in route.visits] for route in plan.routes]
+    unserved = [int(problem.stops[d.stop].id) for d in plan.dropped]
     wrong = violations(problem, [[v.stop for v in route.visits] for route in plan.routes])
     if as_json:
         typer.echo(json.dumps({"routes": routes, "vehicles": plan.vehicles, "distance": plan.distance,
-                               "unserved": [int(problem.stops[d.stop].id) for d in plan.dropped],
-                               "feasible": not wrong and not plan.dropped}))
-        return
-    for k, route in enumerate(routes, 1):
-        typer.echo(f"Route #{k}: {' '.join(map(str, route))}")
-    typer.echo(f"vehicles {plan.vehicles}, distance {plan.distance:.2f}, {raw.status} in {raw.seconds:.1f} s"
-               + (f"; NOT FEASIBLE: {wrong[0]}" if wrong else "")
-               + (f"; {len(plan.dropped)} customer(s) unserved" if plan.dropped else ""))
+                               "unserved": unserved, "feasible": not wrong and not plan.dropped}))
+    else:
+        for k, route in enumerate(routes, 1):
+            typer.echo(f"Route #{k}: {' '.join(map(str, route))}")
+        typer.echo(f"vehicles {plan.vehicles}, distance {plan.distance:.2f}, {raw.status} in {raw.seconds:.1f} s"
+                   + (f"; NOT FEASIBLE: {wrong[0]}" if wrong else ""))
+    if unserved:
+        typer.secho(f"fulfil: {len(unserved)} customer(s) unserved with {len(problem.vehicles)} vehicle(s): "
+                    f"{' '.join(map(str, unserved))}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
+    if wrong:
+        raise typer.Exit(1)

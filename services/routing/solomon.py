@@ -7,14 +7,17 @@ from pathlib import Path
 
 from services.routing.domain.problem import Euclidean, Point, Problem, Stop, Vehicle, Window
 
-FLEET = 25  # the classic fleet; the file's VEHICLES field is a target count, not the fleet
+FLEET = 25
+"""The classic Solomon fleet, which the benchmark plans with; a file's VEHICLES field is the best-known
+solution's count (a target), not the fleet."""
 
 
 class InstanceError(ValueError):
     pass
 
 
-def parse(path: Path, fleet: int = FLEET) -> Problem:
+def parse(path: Path, fleet: int | None = FLEET) -> Problem:
+    """The instance as a Problem with `fleet` vans (None: one per stop, always enough to serve every stop)."""
     header: dict[str, str] = {}
     sections: dict[str, list[list[str]]] = {}
     current = None
@@ -44,5 +47,5 @@ def parse(path: Path, fleet: int = FLEET) -> Problem:
              for node in sorted(coords) if node != 1]
     hours = windows[1]
     vehicles = [Vehicle(id=f"V{k + 1}", capacity_weight=capacity, capacity_volume=0.0, shift=hours)
-                for k in range(fleet)]
+                for k in range(len(stops) if fleet is None else fleet)]
     return Problem.build(coords[1], hours, stops, vehicles, Euclidean())
