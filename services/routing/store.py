@@ -5,8 +5,10 @@ these shipments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -52,3 +54,77 @@ def driver_reported(session: Session, tracking_number: str, status: str) -> None
     s = tables.shipments
     session.execute(update(s).where(s.c.tracking_number == tracking_number,
                                     s.c.status.in_(("planned", "out_for_delivery"))).values(status=status))
+
+
+@dataclass(frozen=True, slots=True)
+class Depot:
+    depot_id: str
+    latitude: float
+    longitude: float
+    time_zone: str
+    service_radius_km: float
+    cutoffs: list[str]
+    """Local HH:MM times a dispatch wave closes"""
+    last_wave_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Depot:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class Van:
+    vehicle_id: str
+    depot_id: str
+    capacity_kg: float
+    capacity_m3: float
+    shift_start: str
+    """Local HH:MM"""
+    shift_end: str
+    break_start: str | None
+    break_end: str | None
+    break_minutes: int | None
+    cost_per_km: float
+    fixed_cost: float
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Van:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """A packed shipment as routing plans it."""
+
+    shipment_id: str
+    shop_id: str
+    order_id: str
+    tracking_number: str
+    depot_id: str
+    latitude: float | None
+    longitude: float | None
+    window_start: datetime
+    window_end: datetime
+    weight_kg: float
+    volume_m3: float
+    status: str
+    priority: int
+    """Waves this shipment was carried over"""
+    wave_id: str | None
+    vehicle_id: str | None
+    sequence: int | None
+    packed_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Shipment:
+        return cls(**row._mapping)
+
+
+def lock_depot(session: Session, depot_id: str) -> tuple[Depot, list[Van]]:
+    """The depot, its row locked (one wave at a time per depot), and its vans; LookupError for an unknown one."""
+    d, v = tables.depots, tables.vehicles
+    depot = session.execute(select(d).where(d.c.depot_id == depot_id).with_for_update()).first()
+    if depot is None:
+        raise LookupError(f"no depot {depot_id!r}; load the fleet file first (fulfil fleet load)")
+    vans = [Van.of(row) for row in session.execute(select(v).where(v.c.depot_id == depot_id).order_by(v.c.vehicle_id))]
+    return Depot.of(depot), vans

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -38,6 +37,7 @@ from services.routing.domain.problem import (
 )
 from services.routing.settings import RoutingSettings
 from services.routing.solver import ORToolsSolver, RawSolution, Solver, SolverParams
+from services.routing.store import Depot, Shipment, Van, lock_depot
 
 log = get_logger(__name__)
 SOURCE = "service:routing"
@@ -55,7 +55,7 @@ def _local(day: date, clock: str, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hours, minutes), tzinfo=zone)
 
 
-def service_day(now: datetime, zone: ZoneInfo, vans: Sequence[Any]) -> date:
+def service_day(now: datetime, zone: ZoneInfo, vans: Sequence[Van]) -> date:
     """The first local day on which some van still has half an hour of shift left."""
     today = now.astimezone(zone).date()
     latest = max(van.shift_end for van in vans)
@@ -64,11 +64,17 @@ def service_day(now: datetime, zone: ZoneInfo, vans: Sequence[Any]) -> date:
 
 @dataclass
 class Wave:
-    depot: Any
-    vans: list[Any]
-    shipments: list[Any]
+    depot: Depot
+    vans: list[Van]
+    shipments: list[Shipment]
     origin: datetime
     day: date
+
+
+def _point(shipment: Shipment) -> Point:
+    if shipment.latitude is None or shipment.longitude is None:  # dispatch hands these to a carrier first
+        raise ValueError(f"shipment {shipment.shipment_id} has no coordinates to route to")
+    return Point(shipment.longitude, shipment.latitude)
 
 
 def wave_problem(wave: Wave, settings: RoutingSettings, fixed: dict[str, Fixed] | None = None) -> Problem:
@@ -81,14 +87,14 @@ def wave_problem(wave: Wave, settings: RoutingSettings, fixed: dict[str, Fixed] 
     for van in wave.vans:
         start, end = seconds(_local(wave.day, van.shift_start, zone)), seconds(_local(wave.day, van.shift_end, zone))
         rest = None
-        if van.break_minutes and van.break_start:
+        if van.break_minutes and van.break_start and van.break_end:
             window = Window(max(0.0, seconds(_local(wave.day, van.break_start, zone))),
                             max(0.0, seconds(_local(wave.day, van.break_end, zone))))
             if window.end > max(0.0, start):
                 rest = Break(window, van.break_minutes * 60.0)
         vehicles.append(Vehicle(van.vehicle_id, van.capacity_kg, van.capacity_m3, Window(max(0.0, start), max(0.0, end)),
                                 van.cost_per_km, van.fixed_cost, rest))
-    stops = [Stop(s.shipment_id, Point(s.longitude, s.latitude), Window(seconds(s.window_start), seconds(s.window_end)),
+    stops = [Stop(s.shipment_id, _point(s), Window(seconds(s.window_start), seconds(s.window_end)),
                   settings.routing_service_time_s, s.weight_kg, s.volume_m3, s.priority,
                   (fixed or {}).get(s.shipment_id)) for s in wave.shipments]
     hours = Window(0.0, max((v.shift.end for v in vehicles), default=0.0))
@@ -116,7 +122,7 @@ def _emitter(now: datetime, name: str) -> Emitter:
     return Emitter(SOURCE, now, namespace=uuid.uuid5(NAMESPACE, name))
 
 
-def _hand_to_carrier(session: Session, emitter: Emitter, shipment: Any, reason: str, now: datetime) -> None:
+def _hand_to_carrier(session: Session, emitter: Emitter, shipment: Shipment, reason: str, now: datetime) -> None:
     s = tables.shipments
     session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(status="carrier"))
     emitter.emit(DeliveryMethodChosen(
@@ -124,19 +130,10 @@ def _hand_to_carrier(session: Session, emitter: Emitter, shipment: Any, reason: 
         shop_id=shipment.shop_id, order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=now))
 
 
-def _locked_depot(session: Session, depot_id: str) -> tuple[Any, list[Any]]:
-    depot = session.execute(select(tables.depots).where(tables.depots.c.depot_id == depot_id).with_for_update()).first()
-    if depot is None:
-        raise LookupError(f"no depot {depot_id!r}; load the fleet file first (fulfil fleet load)")
-    v = tables.vehicles
-    vans = list(session.execute(select(v).where(v.c.depot_id == depot_id).order_by(v.c.vehicle_id)))
-    return depot, vans
-
-
 def dispatch(session: Session, depot_id: str, now: datetime, settings: RoutingSettings, *, day: date | None = None,
              solver: Solver | None = None) -> list[Emit]:
     """Close a wave at the depot now: route what is due on the service day."""
-    depot, vans = _locked_depot(session, depot_id)
+    depot, vans = lock_depot(session, depot_id)
     session.execute(update(tables.depots).where(tables.depots.c.depot_id == depot_id).values(last_wave_at=now))
     if not vans:
         return []
@@ -144,9 +141,9 @@ def dispatch(session: Session, depot_id: str, now: datetime, settings: RoutingSe
     day = day or service_day(now, zone, vans)
     day_end = _local(day, "00:00", zone) + timedelta(days=1)
     s = tables.shipments
-    waiting = list(session.execute(
+    waiting = [Shipment.of(row) for row in session.execute(
         select(s).where(s.c.depot_id == depot_id, s.c.status == "waiting", s.c.window_start < day_end)
-        .order_by(s.c.shipment_id).with_for_update(skip_locked=True)))
+        .order_by(s.c.shipment_id).with_for_update(skip_locked=True))]
     wave_id = f"DW-{depot_id}-{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
     emitter = _emitter(now, wave_id)
     routable = []
@@ -174,10 +171,11 @@ def replan(session: Session, wave_id: str, now: datetime, settings: RoutingSetti
     w = session.execute(select(tables.waves).where(tables.waves.c.wave_id == wave_id)).first()
     if w is None:
         raise LookupError(f"no wave {wave_id!r}")
-    depot, vans = _locked_depot(session, w.depot_id)
+    depot, vans = lock_depot(session, w.depot_id)
     s = tables.shipments
-    rows = list(session.execute(select(s).where(s.c.wave_id == wave_id, s.c.status.in_(("planned", "out_for_delivery")))
-                                .order_by(s.c.vehicle_id, s.c.sequence).with_for_update()))
+    rows = [Shipment.of(row) for row in session.execute(
+        select(s).where(s.c.wave_id == wave_id, s.c.status.in_(("planned", "out_for_delivery")))
+        .order_by(s.c.vehicle_id, s.c.sequence).with_for_update())]
     fixed: dict[str, Fixed] = {}
     positions: dict[str, int] = {}
     for row in rows:
