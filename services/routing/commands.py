@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from services.common.commands import fail, load_settings, session
 from services.common.settings import Settings
 from services.routing.settings import RoutingSettings
+
+if TYPE_CHECKING:
+    from services.routing.fleet import Fleet
 
 commands = typer.Typer()
 fleet_app = typer.Typer(help="Depots, their service areas, wave cut-offs and vans.", no_args_is_help=True)
@@ -22,7 +25,7 @@ routing = typer.Typer(help="The route solver on its own.", no_args_is_help=True)
 commands.add_typer(routing, name="routing")
 
 
-def read_fleet(path: Path) -> Any:
+def read_fleet(path: Path) -> Fleet:
     from services.routing import fleet
     try:
         return fleet.read(path)
@@ -30,7 +33,7 @@ def read_fleet(path: Path) -> Any:
         raise fail(str(exc)) from None
 
 
-def load_fleet(settings: Settings, spec: Any) -> dict[str, int]:
+def load_fleet(settings: Settings, spec: Fleet) -> dict[str, int]:
     """Apply a fleet in one transaction; returns each depot's number of vans."""
     from services.common.db import make_engine, unit_of_work_factory
     from services.routing import fleet

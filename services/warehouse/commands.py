@@ -6,19 +6,22 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from services.common.commands import fail, load_settings, session
 from services.common.settings import Settings
 
+if TYPE_CHECKING:
+    from services.warehouse.layout import Layout
+
 commands = typer.Typer()
 warehouses = typer.Typer(help="Warehouse layouts, stock and shop policies.", no_args_is_help=True)
 commands.add_typer(warehouses, name="warehouses")
 
 
-def read_layout(file: Path) -> Any:
+def read_layout(file: Path) -> Layout:
     from services.warehouse import layout
     from services.warehouse.domain.errors import LayoutError
     try:
@@ -27,7 +30,7 @@ def read_layout(file: Path) -> Any:
         raise fail(str(exc)) from None
 
 
-def load_layout(settings: Settings, spec: Any) -> dict[str, int]:
+def load_layout(settings: Settings, spec: Layout) -> dict[str, int]:
     """Apply a layout in one transaction; returns what it created or changed, by kind."""
     from sqlalchemy.orm import Session
 

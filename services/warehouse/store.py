@@ -4,8 +4,8 @@ only through conditional updates, so no interleaving of workers can ever oversel
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, text
@@ -116,11 +116,21 @@ def change_on_hand(session: Session, changes: Mapping[Key, tuple[int, int]], rea
         session.execute(insert(tables.ledger), ledger_rows)
 
 
-def locked_row(session: Session, warehouse_id: str, sku: str) -> Any | None:
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    """A SKU in a warehouse: its bin and units on hand and promised."""
+
+    bin_id: str
+    on_hand: int
+    reserved: int
+
+
+def locked_row(session: Session, warehouse_id: str, sku: str) -> StockRow | None:
     """One stock row, locked for this transaction (None if the warehouse has never held the SKU)."""
     st = tables.stock
-    return session.execute(select(st).where(st.c.warehouse_id == warehouse_id, st.c.sku == sku)
-                           .with_for_update()).first()
+    row = session.execute(select(st.c.bin_id, st.c.on_hand, st.c.reserved)
+                          .where(st.c.warehouse_id == warehouse_id, st.c.sku == sku).with_for_update()).first()
+    return StockRow(row.bin_id, row.on_hand, row.reserved) if row else None
 
 
 def picked_not_packed(session: Session, warehouse_id: str, sku: str) -> int:
