@@ -1,5 +1,6 @@
-"""The `fulfil` command: the root loads the settings and configures logging once; the platform's commands and
-each service's own (from its declaration in services/catalog.py) hang off it."""
+"""The `fulfil` command: the root loads the settings and configures logging once; the platform's commands
+(running.py, operating.py) and each service's own (services/<name>/commands.py, found through services/catalog.py)
+hang off it."""
 
 from __future__ import annotations
 
