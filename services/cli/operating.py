@@ -215,20 +215,47 @@ def send(
 @commands.command()
 def tail(
     topic: Annotated[str, typer.Argument(help="e.g. orders.events or shop.orders.dlq")],
-    from_beginning: Annotated[bool, typer.Option("--from-beginning/--from-end", help="Where to start")] = False,
+    from_beginning: Annotated[bool, typer.Option("--from-beginning/--from-end",
+                                                 help="All the topic holds, or only what is written from now on")
+                              ] = False,
     max_events: Annotated[int | None, typer.Option("--max", "-n", min=1, help="Stop after N events")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", "-t", min=0, help="Stop after T seconds")] = None,
+    key: Annotated[str | None, typer.Option(help="Only records with this key, e.g. acme/A-1001")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Only events of this type, e.g. order.accepted")
+                          ] = None,
 ) -> None:
-    """Print a topic's events as JSON lines."""
+    """Print a topic's records as JSON lines (ISO 8601 UTC timestamps; values parsed when they are JSON)."""
+    from schemas.registry import TOPICS
+    from services.common.kafka_io import partitions_of
     from services.common.kafka_io import tail as tail_topic
     settings = load_settings()
+    if topic.removesuffix(".dlq") not in TOPICS:
+        raise fail(f"unknown topic {topic!r}; Fulfil's topics are {', '.join(TOPICS)} and each one's .dlq")
+    try:
+        if not asyncio.run(asyncio.wait_for(partitions_of(settings, settings.topic(topic)), 20)):
+            raise fail(f"topic {topic!r} does not exist on {settings.kafka_bootstrap}; `fulfil topics apply` "
+                       "creates Fulfil's topics")
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise fail(f"could not reach Kafka at {settings.kafka_bootstrap}: {exc!r}") from None
+
+    def wanted(record: dict[str, Any]) -> bool:
+        value = record["value"]
+        return (key is None or record["key"] == key) and (
+            event_type is None or (isinstance(value, dict) and value.get("event_type") == event_type))
 
     async def run() -> None:
-        async for record in tail_topic(settings, settings.topic(topic), from_beginning=from_beginning, max_events=max_events,
-                                       timeout_s=timeout):
-            sys.stdout.write(json.dumps(record) + "\n")
-            sys.stdout.flush()
+        async for record in tail_topic(settings, settings.topic(topic), from_beginning=from_beginning,
+                                       max_events=None, timeout_s=timeout):
+            if wanted(record):
+                sys.stdout.write(json.dumps(record) + "\n")
+                sys.stdout.flush()
+                shown[0] += 1
+                if max_events is not None and shown[0] >= max_events:
+                    return
 
+    shown = [0]
     try:
         asyncio.run(run())
     except KeyboardInterrupt:

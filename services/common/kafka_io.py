@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -50,7 +51,9 @@ def render(record: Any) -> dict[str, Any]:
             value = {"base64": base64.b64encode(raw or b"").decode()}
     return {
         "topic": record.topic, "partition": record.partition, "offset": record.offset,
-        "timestamp": record.timestamp, "key": record.key.decode(errors="replace") if record.key else None,
+        "timestamp": datetime.fromtimestamp(record.timestamp / 1000, UTC).isoformat(timespec="milliseconds")
+        if record.timestamp is not None else None,
+        "key": record.key.decode(errors="replace") if record.key else None,
         "headers": {k: v.decode(errors="replace") for k, v in (record.headers or ())},
         "value": value,
     }
@@ -85,10 +88,9 @@ async def tail(settings: Settings, topic: str, *, from_beginning: bool, max_even
             return
         assigned = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(assigned)
-        if from_beginning:
-            await consumer.seek_to_beginning(*assigned)
-        else:
-            await consumer.seek_to_end(*assigned)
+        starts = await (consumer.beginning_offsets if from_beginning else consumer.end_offsets)(assigned)
+        for tp, offset in starts.items():  # explicit offsets: from the end means nothing written before now
+            consumer.seek(tp, offset)
         seen = 0
         while max_events is None or seen < max_events:
             wait_ms = 500
@@ -98,8 +100,10 @@ async def tail(settings: Settings, topic: str, *, from_beginning: bool, max_even
                     return
                 wait_ms = max(1, min(wait_ms, int(left * 1000)))
             batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
-            for records in batches.values():
+            for tp, records in batches.items():
                 for record in records:
+                    if record.offset < starts[tp]:
+                        continue
                     yield render(record)
                     seen += 1
                     if max_events is not None and seen >= max_events:

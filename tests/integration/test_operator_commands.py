@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,15 @@ def test_send_and_tail_round_trip_through_the_orders_worker(stack: Stack, tmp_pa
     assert sorted(line["key"] for line in lines) == ["acme/o-a", "acme/o-b"]
     assert {line["value"]["event_type"] for line in lines} == {"order.accepted"}
     quiet = fulfil(stack.env, "tail", "orders.events", "--timeout", "2")
-    assert quiet.returncode == 0 and quiet.stdout == ""
+    assert quiet.returncode == 0 and quiet.stdout == "", "from the end prints only what is written from now on"
+    assert datetime.fromisoformat(lines[0]["timestamp"]).utcoffset() == timedelta(0)
+    only = fulfil(stack.env, "tail", "orders.events", "--from-beginning", "--key", "acme/o-b", "--type",
+                  "order.accepted", "--timeout", "5")
+    assert [json.loads(line)["key"] for line in only.stdout.splitlines()] == ["acme/o-b"], only.stderr
+    none = fulfil(stack.env, "tail", "orders.events", "--from-beginning", "--type", "order.rejected", "-t", "3")
+    assert none.returncode == 0 and none.stdout == ""
+    unknown = fulfil(stack.env, "tail", "orders.event", "-t", "1")
+    assert unknown.returncode == 2 and "unknown topic 'orders.event'" in unknown.stderr
 
 
 def test_bad_arguments_get_precise_messages(stack: Stack) -> None:
