@@ -14,13 +14,17 @@ from services.catalog import NAMES
 @dataclass(frozen=True)
 class Kpi:
     name: str
-    value: float | None  # None: nothing to measure yet
+    key: str
+    """Its stable snake_case name in `fulfil kpis --json`, unit included (fill_rate_pct, mean_eta_error_min)"""
+    value: float | int | dict[str, str] | None  # None: nothing to measure yet; counts are ints; money by currency
     unit: str
     how: str  # what was counted, in a sentence
 
     def shown(self) -> str:
         if self.value is None:
             return "-"
+        if isinstance(self.value, dict):
+            return ", ".join(f"{amount} {currency}" for currency, amount in self.value.items()) or "0"
         if self.unit == "%":
             return f"{self.value:.1f}%"
         return f"{self.value:,.2f} {self.unit}".strip() if self.value % 1 else f"{self.value:,.0f} {self.unit}".strip()
@@ -59,20 +63,31 @@ def compute(connection: Connection) -> list[Kpi]:
                               "WHERE s.delivered_at IS NOT NULL")
     returned_units = _one(c, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, jsonb_array_elements(r.lines) x "
                              "WHERE r.status <> 'rejected'")
-    refunded = _one(c, "SELECT sum(amount_cents) / 100.0 FROM returns.refunds")
+    refunded = {currency: f"{cents / 100:.2f}" for currency, cents in c.execute(text(
+        "SELECT o.currency, sum(f.amount_cents) FROM returns.refunds f JOIN returns.orders o USING (shop_id, order_id) "
+        "GROUP BY 1 ORDER BY 1"))}
     processed = sum(_one(c, f"SELECT count(*) FROM {service}.inbox") or 0 for service in NAMES)
+    dead = _one(c, "SELECT count(*) FROM (" + " UNION ".join(
+        f"SELECT source_topic, source_partition, source_offset FROM {service}.dead_letters" for service in NAMES)
+        + ") d")
     return [
-        Kpi("fill rate", _pct(reserved, ordered), "%", "units reserved in a shipment / units ordered (open orders)"),
-        Kpi("split-shipment rate", _pct(split_orders, shipped_orders), "%",
+        Kpi("fill rate", "fill_rate_pct", _pct(reserved, ordered), "%",
+            "units reserved in a shipment / units ordered (open orders)"),
+        Kpi("split-shipment rate", "split_shipment_rate_pct", _pct(split_orders, shipped_orders), "%",
             "orders in more than one shipment / orders with a shipment"),
-        Kpi("on-time delivery", _pct(on_time, promised), "%",
+        Kpi("on-time delivery", "on_time_delivery_pct", _pct(on_time, promised), "%",
             "deliveries inside the window the route plan promised / deliveries with a promise"),
-        Kpi("mean ETA error", eta_error, "min", "mean |delivered - planned arrival| of planned deliveries"),
-        Kpi("deliveries", delivered, "", "shipments delivered"),
-        Kpi("pick lines per wave", lines_per_wave, "", "mean lines per pick list"),
-        Kpi("distance per delivery", None if not routed or km is None else km / routed, "km",
-            "planned km of all waves (latest plans) / stops routed"),
-        Kpi("return rate", _pct(returned_units, delivered_units), "%", "units in returns not rejected / units delivered"),
-        Kpi("refund total", refunded or 0.0, "", "sum of refund.issued amounts (all currencies together)"),
-        Kpi("events processed", processed, "", "events in the services' inboxes (each counted once per service)"),
+        Kpi("mean ETA error", "mean_eta_error_min", eta_error, "min",
+            "mean |delivered - planned arrival| of planned deliveries"),
+        Kpi("deliveries", "deliveries", int(delivered or 0), "", "shipments delivered"),
+        Kpi("pick lines per wave", "pick_lines_per_wave", lines_per_wave, "", "mean lines per pick list"),
+        Kpi("distance per delivery", "distance_per_delivery_km", None if not routed or km is None else km / routed,
+            "km", "planned km of all waves (latest plans) / stops routed"),
+        Kpi("return rate", "return_rate_pct", _pct(returned_units, delivered_units), "%",
+            "units in returns not rejected / units delivered"),
+        Kpi("refunds", "refund_totals", refunded, "", "sum of refund.issued amounts, per currency"),
+        Kpi("events processed", "events_processed", int(processed), "",
+            "events in the services' inboxes (each counted once per service)"),
+        Kpi("dead letters", "dead_letters", int(dead or 0), "",
+            "messages refused, each counted once however many services refused it"),
     ]

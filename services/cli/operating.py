@@ -68,8 +68,6 @@ def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")
     """Fill rate, split shipments, on-time delivery, ETA error, pick lines per wave, distance per delivery,
     return rate, refunds, events processed and dead letters: from the services' own records."""
     from services.common.db import make_engine
-    from services.common.kafka_io import message_counts
-    from services.common.topics import load_spec
     from services.kpis import compute
     settings = load_settings()
     engine = make_engine(settings, pool_size=1)
@@ -80,19 +78,11 @@ def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")
         raise fail(f"could not read the services' tables: {str(exc).splitlines()[0]}") from None
     finally:
         engine.dispose()
-    dead: int | None
-    try:
-        topics = [settings.topic(f"{name}.dlq") for name in load_spec(settings.topics_file)]
-        dead = sum(asyncio.run(asyncio.wait_for(message_counts(settings, topics), 20)).values())
-    except Exception:  # no broker to ask: say so rather than guess
-        dead = None
     if as_json:
-        typer.echo(json.dumps({**{k.name: k.value for k in figures}, "dead letters": dead}, indent=2))
+        typer.echo(json.dumps({k.key: k.value for k in figures}, indent=2))
         return
     for k in figures:
         typer.echo(f"{k.name:22} {k.shown():>14}   {k.how}")
-    typer.echo(f"{'dead letters':22} {'-' if dead is None else dead:>14}   "
-               + ("messages on the .dlq topics" if dead is not None else f"Kafka at {settings.kafka_bootstrap} did not answer"))
 
 
 @example_app.command("order")

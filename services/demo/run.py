@@ -124,8 +124,8 @@ def figures(settings: Settings, outcome: Outcome) -> tuple[list[tuple[str, str, 
     finally:
         engine.dispose()
     table = [(k.name, k.shown(), k.how) for k in kpis]
-    table.append(("dead letters", str(outcome.dead_letters), "messages on the dead-letter topics"))
-    summary = {k.name: k.value for k in kpis} | {"dead letters": outcome.dead_letters, "orders placed": outcome.placed,
+    summary = {k.key: k.value for k in kpis} | {"dead letters on the wire": outcome.dead_letters,
+                                                "orders placed": outcome.placed,
                                                  "stages": dict(outcome.counts),
                                                  "conservation": {name: not ids for name, ids in checks.items()},
                                                  "conservation failures": {n: ids for n, ids in checks.items() if ids}}

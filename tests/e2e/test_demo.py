@@ -35,7 +35,7 @@ def test_a_short_demo_on_a_loaded_machine_keeps_its_conservation_laws_and_draws_
     stages = summary["stages"]
     assert summary["orders placed"] == 40 and stages["accepted"] >= 30
     assert stages["packed"] >= 1 and stages["routed"] >= 1 and stages["delivered"] >= 1
-    assert summary["refund total"] is not None and summary["events processed"] > 100
+    assert isinstance(summary["refund_totals"], dict) and summary["events_processed"] > 100
     assert "fill rate" in run.stdout and "Report:" in run.stdout
 
     page = report.read_text()

@@ -5,6 +5,7 @@ refund is issued once, whatever is repeated; requests outside the policy are rej
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -150,5 +151,8 @@ def test_return_restock_through_kafka_and_one_refund(warehouse_stack: Stack) -> 
     kpis = fulfil(stack, "kpis", "--json")
     assert kpis.returncode == 0, kpis.stderr
     figures = json.loads(kpis.stdout)
-    assert (figures["refund total"], figures["fill rate"], figures["return rate"]) == (28.28, 100.0, 100.0)
-    assert figures["events processed"] > 10 and figures["dead letters"] == 1
+    assert (figures["refund_totals"], figures["fill_rate_pct"], figures["return_rate_pct"]) == (
+        {"EUR": "28.28"}, 100.0, 100.0)
+    assert figures["events_processed"] > 10 and figures["dead_letters"] == 1
+    assert all(isinstance(figures[k], int) for k in ("deliveries", "events_processed", "dead_letters"))
+    assert all(re.fullmatch(r"[a-z_]+", key) for key in figures)
