@@ -4,6 +4,8 @@ hang off it."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from services import catalog
@@ -15,9 +17,14 @@ app = typer.Typer(help="Fulfil: event-driven order fulfilment on Kafka and Postg
                   pretty_exceptions_enable=False)
 
 
+RUNS = {"worker", "api", "up", "demo"}
+"""Commands that run the system and log as it runs; the others print their result and one line per error."""
+
+
 @app.callback()
-def root() -> None:
-    configure_logging(load_settings())
+def root(ctx: typer.Context,
+         debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error")) -> None:
+    configure_logging(load_settings(), command=ctx.invoked_subcommand not in RUNS)
 
 
 app.add_typer(running.commands)
@@ -27,4 +34,14 @@ for _commands in catalog.commands():
 
 
 def main() -> None:
-    app()
+    """An unexpected error is one line (the traceback with --debug); a command's own failures say more already."""
+    try:
+        app()
+    except Exception as exc:
+        if "--debug" in sys.argv[1:]:
+            raise
+        detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+        what = ("the database did not answer" if type(exc).__name__ == "OperationalError"
+                else f"unexpected error: {type(exc).__name__}")
+        typer.secho(f"fulfil: {what}: {detail} (--debug shows the traceback)", err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None

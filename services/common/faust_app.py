@@ -299,4 +299,6 @@ def run(app: faust.App, settings: Settings) -> None:
     # less often, and leave what start-up built (modules, models) out of every collection.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False).execute_from_commandline()
+    worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # Faust's start-up spinner writes terminal escapes into log files
+    worker.execute_from_commandline()

@@ -29,8 +29,8 @@ async def send_all(settings: Settings, topic: str, messages: list[Outgoing]) -> 
     """Publish in order and wait for every acknowledgement."""
     producer = AIOKafkaProducer(**settings.aiokafka_options(), acks="all", enable_idempotence=False,
                                 max_request_size=message_max_bytes(settings.topics_file))
-    await producer.start()
     try:
+        await producer.start()
         pending = [await producer.send(topic, m.value, key=m.key, headers=list(m.headers)) for m in messages]
         await asyncio.gather(*pending)
         return len(pending)

@@ -11,8 +11,10 @@ import structlog
 from services.common.settings import Settings
 
 
-def configure_logging(settings: Settings) -> None:
-    level = getattr(logging, settings.log_level.upper())
+def configure_logging(settings: Settings, *, command: bool = False) -> None:
+    """`command`: a one-shot command, whose output is its result and one line per error: only errors are logged,
+    and the Kafka client's and asyncio's complaints about a failure the command reports itself are not."""
+    level = logging.ERROR if command else getattr(logging, settings.log_level.upper())
     as_json = settings.log_format == "json" or (settings.log_format == "auto" and not sys.stderr.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -35,6 +37,9 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level)
     for noisy in ("aiokafka", "faust", "mode", "sqlalchemy.engine", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if command:
+        for reported in ("aiokafka", "asyncio", "kafka"):
+            logging.getLogger(reported).setLevel(logging.CRITICAL)
 
 
 def get_logger(name: str) -> Any:

@@ -74,6 +74,9 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
         printed = subprocess.run([sys.executable, "-m", "services.cli", "picklists", "WH-BER-N"], env=client,
                                  capture_output=True, text=True, timeout=60)
         assert printed.returncode == 0 and "SKU-MUG" in printed.stdout, printed.stderr
+        assert printed.stderr == "" and sent.stderr.strip().startswith("sent "), "commands print no log lines"
+        for log in (tmp_path / "data" / "logs").glob("*.log"):
+            assert "\x1b" not in log.read_text(errors="replace"), f"{log.name} holds terminal escapes"
     finally:
         up.send_signal(signal.SIGINT)
         rest = output.rest(60)

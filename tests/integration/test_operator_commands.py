@@ -65,6 +65,21 @@ def test_db_upgrade_on_an_unreachable_database_says_so() -> None:
     assert "database upgrade failed" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_commands_say_one_line_when_infrastructure_is_away_and_the_traceback_only_with_debug(tmp_path: Path) -> None:
+    away = {"FULFIL_DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/none",
+            "FULFIL_KAFKA_BOOTSTRAP": "127.0.0.1:1", "FULFIL_DB_RETRY_ATTEMPTS": "1"}
+    dispatched = fulfil(away, "dispatch", "WH-1")
+    assert dispatched.returncode == 2 and dispatched.stdout == ""
+    assert dispatched.stderr.count("\n") == 1 and "the database did not answer" in dispatched.stderr
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps(order_placed("o-away")))
+    sent = fulfil(away, "send", "shop.orders", str(order))
+    assert sent.returncode == 2 and sent.stderr.count("\n") == 1 and "could not publish" in sent.stderr
+    assert "Unclosed" not in sent.stderr and "Traceback" not in sent.stderr + dispatched.stderr
+    debugged = fulfil(away, "--debug", "dispatch", "WH-1")
+    assert debugged.returncode != 0 and "Traceback" in debugged.stderr
+
+
 def test_send_validates_everything_before_sending_anything(stack: Stack, tmp_path: Path) -> None:
     good, bad = order_placed("o-ok"), order_placed("o-broken")
     bad["payload"]["currency"] = "euro"
