@@ -62,6 +62,8 @@ def up(
     fleet: Annotated[Path | None, typer.Option(help="Depots and vans to load once the database is ready")] = None,
     metrics_port: Annotated[int, typer.Option(min=0, max=65535,
                                               help="First Prometheus /metrics port, one per worker (0: none)")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Where PostgreSQL's data, the logs and the env file live (default FULFIL_DATA_DIR, .fulfil)")] = None,
 ) -> None:
     """Run everything on this machine: embedded PostgreSQL, Tansu and every service's workers."""
     from services.cli.stack import run_stack
@@ -70,14 +72,21 @@ def up(
     if broker not in ("tansu", "external"):
         raise fail(f"--broker must be 'tansu' or 'external', got {broker!r}")
     settings = load_settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
     spec = read_layout(layout) if layout is not None else None
     depots = read_fleet(fleet) if fleet is not None else None
 
     def prepare(ready: Settings) -> None:
         if spec is not None:
-            load_layout(ready, spec)
+            counts = load_layout(ready, spec)
+            typer.echo(f"  Layout       {layout}: {counts['warehouses']} warehouse(s), {counts['bins']} bin(s), "
+                       f"{counts['skus']} SKU location(s), {counts['opening_units']} unit(s) in stock, "
+                       f"{counts['shops']} shop polic{'y' if counts['shops'] == 1 else 'ies'}")
         if depots is not None:
-            load_fleet(ready, depots)
+            vans = load_fleet(ready, depots)
+            typer.echo(f"  Fleet        {fleet}: {len(vans)} depot(s), {sum(vans.values())} vehicle(s) "
+                       f"({', '.join(f'{depot} {n}' for depot, n in vans.items())})")
     raise typer.Exit(run_stack(settings, kafka_port=kafka_port, pg_port=pg_port, broker=broker, workers=workers,
                                services=list(catalog.NAMES),
                                http_services=[s.name for s in catalog.services() if s.api is not None],

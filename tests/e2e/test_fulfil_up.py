@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,17 +26,20 @@ pytestmark = pytest.mark.e2e
 
 def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -> None:
     kafka_port, pg_port, http_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "FULFIL_DATA_DIR": str(tmp_path / "data"), "FULFIL_LOG_FORMAT": "json",
-           "FULFIL_WAREHOUSE_WAVE_INTERVAL_S": "1"}
+    env = {**os.environ, "FULFIL_LOG_FORMAT": "json", "FULFIL_WAREHOUSE_WAVE_INTERVAL_S": "1"}
     up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--kafka-port", str(kafka_port),
-                           "--pg-port", str(pg_port), "--http-port", str(http_port),
-                           "--layout", str(ROOT / "deploy/sample/warehouses.yaml")],
+                           "--pg-port", str(pg_port), "--http-port", str(http_port), "--data-dir", str(tmp_path / "data"),
+                           "--layout", str(ROOT / "deploy/sample/warehouses.yaml"),
+                           "--fleet", str(ROOT / "deploy/sample/fleet.yaml")],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output = Output(up)
         banner = output.wait_for("fulfil send", timeout_s=120)
         env_file = tmp_path / "data" / "env"
         assert f"source {env_file}" in banner
+        assert re.search(r"Layout .*warehouses.yaml: 3 warehouse\(s\), \d+ bin\(s\), \d+ SKU location\(s\), \d+ unit",
+                         banner), banner
+        assert re.search(r"Fleet .*fleet.yaml: 3 depot\(s\), \d+ vehicle\(s\) \(WH-BER-N \d+", banner), banner
         exports = dict(line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines())
         password = (tmp_path / "data" / "postgres.password").read_text().strip()
         assert exports == {"FULFIL_DATABASE_URL": f"postgresql+psycopg2://postgres:{password}@127.0.0.1:{pg_port}/fulfil",
