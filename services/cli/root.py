@@ -9,7 +9,7 @@ import sys
 import typer
 
 from services import catalog
-from services.cli import operating, running
+from services.cli import dlq, operating, running
 from services.common.commands import load_settings
 from services.common.logging import configure_logging
 
@@ -29,6 +29,7 @@ def root(ctx: typer.Context,
 
 app.add_typer(running.commands)
 app.add_typer(operating.commands)
+app.add_typer(dlq.commands)
 for _commands in catalog.commands():
     app.add_typer(_commands)
 

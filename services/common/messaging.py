@@ -103,6 +103,7 @@ class Messaging:
             Column("failed_at", DateTime(timezone=True), nullable=False),
             Column("size", Integer, nullable=False),
             Column("sha256", Text, nullable=False),
+            Column("replayed_at", DateTime(timezone=True), doc="When `fulfil dlq replay` last sent it back"),
             UniqueConstraint("source_topic", "source_partition", "source_offset"),
         )
         self.offsets = Table(
