@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import sys
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -84,8 +85,10 @@ def _event_id(value: bytes) -> str | None:
         document = json.loads(value)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    event_id = document.get("event_id") if isinstance(document, dict) else None
-    return str(event_id) if event_id is not None else None
+    try:  # as the inbox stores it: canonical lower case, whatever case the sender wrote
+        return str(uuid.UUID(str(document["event_id"])))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @dlq.command("list")
