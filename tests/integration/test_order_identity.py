@@ -5,6 +5,7 @@ its own, return ids of the same name answered for each shop."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -121,6 +122,23 @@ def test_three_shops_use_one_order_id_and_never_touch_each_other(warehouse_stack
     assert answers_by_shop["initech"] == ["the order was cancelled"], answers_by_shop
     assert stack.sql("SELECT shop_id, return_id FROM returns.returns ORDER BY shop_id") == [("acme", "R-1"),
                                                                                          ("initech", "R-1")]
+
+    # The operator reads acme's A-301 story across the services, in time order, and nothing of the others'.
+    told = fulfil(stack, "orders", "show", "acme", "A-301", "--json")
+    assert told.returncode == 0, told.stderr
+    story = json.loads(told.stdout)
+    steps = [(step["service"], step["what"]) for step in story["story"]]
+    assert [step["at"] for step in story["story"]] == sorted(step["at"] for step in story["story"])
+    whats = " | ".join(what for _, what in steps)
+    for expected in ("status accepted -> allocated", "reserved in W-ONE (single_warehouse)", "on pick list",
+                     "packed as parcel P-acme", "status picking -> packed", "return R-1 rejected"):
+        assert expected in whats, whats
+    assert {step["shipment_id"] for step in story["story"] if step["shipment_id"]} == {shipments["acme"]}
+    assert any(service == "tracking" and what.startswith("packed") for service, what in steps)
+    printed = fulfil(stack, "orders", "show", "acme", "A-301")
+    assert printed.stdout.startswith("order A-301 of acme: packed") and "reserved in W-ONE" in printed.stdout
+    nobody = fulfil(stack, "orders", "show", "umbrella", "A-301")
+    assert nobody.returncode == 2 and "shop 'umbrella' has no order 'A-301'" in nobody.stderr
 
 
 def return_request(shop: str, sku: str) -> dict[str, Any]:
