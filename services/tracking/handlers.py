@@ -65,15 +65,13 @@ def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context[
 def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context[TrackingSettings]) -> list[Emit]:
     reserved = event.payload
     session, emitter = uow.session, ctx.emitter(event)
-    _count_waiting(session, reserved.shop_id, reserved.order_id, ctx.now,
-                   {line.line_id: -line.quantity for line in reserved.lines})
+    order_status = _count_waiting(session, reserved.shop_id, reserved.order_id, ctx.now,
+                                  {line.line_id: -line.quantity for line in reserved.lines})
     observe(session, emitter, reserved.shipment_id, Observation(Status.ALLOCATED, reserved.reserved_at),
             event.event_id, Where(reserved.warehouse_id),
             identity={"shop_id": reserved.shop_id, "order_id": reserved.order_id,
                       "warehouse_id": reserved.warehouse_id})
-    o = tables.orders
-    if session.execute(select(o.c.status).where(o.c.shop_id == reserved.shop_id, o.c.order_id == reserved.order_id)
-                       ).scalar() == "cancelled":  # order.cancelled (another topic) overtook this reservation
+    if order_status == "cancelled":  # order.cancelled (another topic) overtook this reservation
         observe(session, emitter, reserved.shipment_id, Observation(Status.CANCELLED, ctx.now), event.event_id,
                 Where(reserved.warehouse_id))
     return emitter.emits
@@ -87,15 +85,17 @@ def order_backordered(uow: UnitOfWork, event: Event[OrderBackordered], ctx: Cont
     return []
 
 
-def _count_waiting(session: Session, shop_id: str, order_id: str, now: datetime, change: dict[str, int]) -> None:
-    """Units waiting for stock, per line: a backorder adds, a reservation (of a backorder or not) takes off."""
+def _count_waiting(session: Session, shop_id: str, order_id: str, now: datetime, change: dict[str, int]) -> str:
+    """Units waiting for stock, per line: a backorder adds, a reservation (of a backorder or not) takes off.
+    Returns the order's status, read with them."""
     o = tables.orders
     _order(session, shop_id, order_id, now)
     where = (o.c.shop_id == shop_id) & (o.c.order_id == order_id)
-    waiting = session.execute(select(o.c.waiting).where(where).with_for_update()).scalar_one()
+    waiting, status = session.execute(select(o.c.waiting, o.c.status).where(where).with_for_update()).one()
     after = {line: n for line in waiting.keys() | change.keys() if (n := waiting.get(line, 0) + change.get(line, 0)) > 0}
     if after != waiting:
         session.execute(update(o).where(where).values(waiting=after))
+    return str(status)
 
 
 @handlers.on
