@@ -75,8 +75,12 @@ def _by_id(ids: list[str]) -> list[DeadLetter]:
             if row is None:
                 raise fail(f"no dead letter {one!r}; ids look like orders:6f1c2f0e-... (`fulfil dlq list`)")
             positions.append((row.source_topic, row.source_partition, row.source_offset))
-    letters = {(d.topic, d.partition, d.offset): d for d in _rows()}
-    return list({position: letters[position] for position in positions}.values())
+    found: dict[tuple[str, int, int], DeadLetter] = {}
+    for topic, partition, offset in dict.fromkeys(positions):  # only these messages' rows, each message once
+        (found[(topic, partition, offset)],) = _rows(
+            "WHERE source_topic = :topic AND source_partition = :partition AND source_offset = :offset",
+            topic=topic, partition=partition, offset=offset)
+    return list(found.values())
 
 
 def _event_id(value: bytes) -> str | None:
