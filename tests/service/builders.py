@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from schemas import carrier
@@ -145,5 +144,3 @@ def return_inspected(rma: str, *items: tuple[str, str, int, str], warehouse: str
         "rma": rma, "warehouse_id": warehouse, "inspected_at": NOW.isoformat(),
         "lines": [{"line_id": line, "sku": sku, "quantity": q, "disposition": d} for line, sku, q, d in items]})
 
-
-MONEY = Decimal("0.01")

@@ -84,10 +84,6 @@ class Harness:
         with self.sessions() as session:
             return [tuple(row) for row in session.execute(text(sql), params)]
 
-    def execute(self, sql: str, **params: Any) -> None:
-        with self.sessions.begin() as session:
-            session.execute(text(sql), params)
-
     def session(self) -> Any:
         return self.sessions.begin()
 
