@@ -203,8 +203,9 @@ class Search:
         return removed
 
     # -- the loop --------------------------------------------------------------------------------------
-    def run(self, time_left: Callable[[], float], start_temperature: float, end_temperature: float
-            ) -> tuple[list[list[int]], list[int], int]:
+    def run(self, time_left: Callable[[], float], start_temperature: float, end_temperature: float,
+            patience: int | None = None) -> tuple[list[list[int]], list[int], int]:
+        """Until the time is up or `patience` iterations in a row have found nothing better than the best."""
         current = [list(r) for r in self.routes]
         current_left = list(self.unassigned)
         penalty = self.m.penalties
@@ -212,8 +213,8 @@ class Search:
         current_cost = sum(costs) + sum(penalty[i] for i in current_left)
         best, best_left, best_cost = [list(r) for r in current], list(current_left), current_cost
         total = max(time_left(), 1e-9)
-        iterations = 0
-        while (remaining := time_left()) > 0:
+        iterations = last_better = 0
+        while (remaining := time_left()) > 0 and (patience is None or iterations - last_better < patience):
             iterations += 1
             progress = 1 - remaining / total
             temperature = start_temperature * (end_temperature / start_temperature) ** progress
@@ -228,15 +229,18 @@ class Search:
                 self.timing = timing
                 if cost < best_cost:
                     best, best_left, best_cost = [list(r) for r in routes], list(left), cost
+                    last_better = iterations
         self.iterations = iterations
         return best, best_left, best_cost
 
 
 def improve(model: IntModel, routes: Sequence[Sequence[int]], time_left: Callable[[], float], seed: int = 1,
-            start_temperature: float = 10.0, end_temperature: float = 0.1) -> tuple[list[list[int]], list[int], int]:
-    """Better routes (per vehicle, model nodes) from `routes`, until `time_left()` reaches 0. Temperatures are
-    in true distance units at the cheapest vehicle's rate. Returns routes, nodes left out, and iterations."""
+            start_temperature: float = 10.0, end_temperature: float = 0.1, patience: int | None = None
+            ) -> tuple[list[list[int]], list[int], int]:
+    """Better routes (per vehicle, model nodes) from `routes`, until `time_left()` reaches 0 or `patience`
+    iterations in a row found nothing better. Temperatures are in true distance units at the cheapest vehicle's
+    rate. Returns routes, nodes left out, and iterations."""
     search = Search(model, routes, seed)
     unit = SCALE * min(v.cost_per_unit for v in model.vehicles)  # one true distance unit, in cost units
-    best, left, _ = search.run(time_left, start_temperature * unit, end_temperature * unit)
+    best, left, _ = search.run(time_left, start_temperature * unit, end_temperature * unit, patience)
     return best, left, search.iterations
