@@ -18,11 +18,9 @@ commands = typer.Typer()
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The event contract.", no_args_is_help=True)
-example_app = typer.Typer(help="Events to send as they are, dated now.", no_args_is_help=True)
 commands.add_typer(db_app, name="db")
 commands.add_typer(topics_app, name="topics")
 commands.add_typer(schemas_app, name="schemas")
-commands.add_typer(example_app, name="example")
 
 
 @db_app.command("upgrade")
@@ -83,17 +81,6 @@ def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")
         return
     for k in figures:
         typer.echo(f"{k.name:22} {k.shown():>14}   {k.how}")
-
-
-@example_app.command("order")
-def example_order(order_id: Annotated[str, typer.Argument(help="the order id")] = "A-1001",
-                  shop: Annotated[str, typer.Option(help="the shop placing it")] = "acme") -> None:
-    """An order.placed a shop would send, dated now and delivered tomorrow, with SKUs of the sample layout:
-    `fulfil example order A-1001 | fulfil send shop.orders -`."""
-    from datetime import UTC, datetime
-
-    from services.examples import order_placed
-    typer.echo(json.dumps(order_placed(order_id, shop, datetime.now(UTC))))
 
 
 @commands.command()

@@ -122,7 +122,13 @@ def test_the_example_order_is_accepted_on_any_day_and_the_readme_shows_its_shape
     import re
     from pathlib import Path
 
-    from services.examples import order_placed as example
+    from schemas.envelope import make_event
+    from services.cli.examples import order_placed
+
+    def example(order_id: str, shop_id: str, now: datetime) -> dict[str, object]:
+        event = make_event(order_placed(order_id, shop_id, now), source=f"shop:{shop_id}",
+                           correlation_id=f"{shop_id}/{order_id}", occurred_at=now, event_id=uuid.uuid4())
+        return json.loads(event.to_json())
     from services.orders.domain.validation import OrderRules, validate_order
     for now in (datetime.now(UTC), datetime(2031, 2, 28, 23, 59, tzinfo=UTC)):
         event = decode("shop.orders", to_bytes(example("A-1001", "acme", now)))
