@@ -17,8 +17,9 @@ app = typer.Typer(help="Fulfil: event-driven order fulfilment on Kafka and Postg
                   pretty_exceptions_enable=False)
 
 
-RUNS = {"worker", "api", "up", "demo"}
-"""Commands that run the system and log as it runs; the others print their result and one line per error."""
+RUNS = {"worker", "api", "up"}
+"""Commands that run the system and log as it runs; the others (the demo too: it prints its own progress) print
+their result and one line per error."""
 
 
 @app.callback()

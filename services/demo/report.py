@@ -1,6 +1,7 @@
 """The demo's report: one self-contained HTML file (no request to the internet when opened): a map per depot
 with its routes drawn over the coordinates in colour, stops numbered, the depot and the city area outlined;
-the KPI table; orders accepted over time and on-time rate per wave as bar charts. All inline SVG."""
+the stage funnel and the latency from placed to accepted, reserved and delivered; the KPI table; orders accepted
+over time and on-time rate per wave as charts with labelled axes; a pick list as staff get it. All inline SVG."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from services.demo.simulator import STAGES, Outcome
 from services.demo.world import CENTRE, RADIUS_KM, World
 
 COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#469990",
@@ -55,25 +57,91 @@ def depot_map(depot: dict[str, Any], routes: list[dict[str, Any]], where: dict[s
     return "".join(parts)
 
 
-def bar_chart(title: str, values: Sequence[tuple[str, float]], unit: str = "", top: float | None = None) -> str:
-    width, height, pad = 520, 200, 30
-    peak = top or max([v for _, v in values] + [1])
-    step = (width - 2 * pad) / max(1, len(values))
-    bars = []
+def _ticks(top: float) -> list[float]:
+    """Three to six round values from 0 to at least `top`, for an axis."""
+    step = 10 ** math.floor(math.log10(max(top, 1e-9)))
+    for factor in (1, 2, 5, 10):
+        if top / (step * factor) <= 5:
+            step *= factor
+            break
+    return [i * step for i in range(int(math.ceil(top / step - 1e-9)) + 1)]
+
+
+def bar_chart(title: str, values: Sequence[tuple[str, float]], x_label: str, y_label: str, unit: str = "",
+              top: float | None = None, chart_id: str = "") -> str:
+    """Vertical bars with a labelled y axis (ticks and grid lines), a labelled x axis and each bar's value in its
+    tooltip; every bar is labelled under the axis when there is room, every n-th otherwise."""
+    width, height, left, right, top_pad, bottom = 640, 280, 64, 16, 16, 64
+    ticks = _ticks(top if top is not None else max([v for _, v in values] + [1]))
+    peak = ticks[-1] or 1
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+    step = plot_w / max(1, len(values))
+    every = max(1, math.ceil(len(values) * 34 / plot_w))
+    parts = [f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'role="img" aria-label="{html.escape(title)}">']
+    for t in ticks:
+        y = top_pad + plot_h * (1 - t / peak)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{t:g}{unit}</text>')
     for i, (label, value) in enumerate(values):
-        h = (height - 2 * pad) * value / peak
-        x = pad + i * step
-        bars.append(f'<rect x="{x + 1:.1f}" y="{height - pad - h:.1f}" width="{max(1.0, step - 2):.1f}" height="{h:.1f}" '
-                    f'fill="#4363d8"><title>{html.escape(label)}: {value:g}{unit}</title></rect>')
-    return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg class="chart" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}"><line x1="{pad}" y1="{height - pad}" x2="{width - pad}" '
-            f'y2="{height - pad}" stroke="#333"/>{"".join(bars)}<text x="{pad}" y="{pad - 10}" font-size="11">'
-            f'max {peak:g}{unit}</text></svg></figure>')
+        h = plot_h * min(value, peak) / peak
+        x = left + i * step
+        parts.append(f'<rect x="{x + 1:.1f}" y="{top_pad + plot_h - h:.1f}" width="{max(1.0, step - 2):.1f}" '
+                     f'height="{h:.1f}" fill="#4363d8"><title>{html.escape(label)}: {value:g}{unit}</title></rect>')
+        if i % every == 0:
+            cx, cy = x + step / 2, top_pad + plot_h + 12
+            parts.append(f'<text x="{cx:.1f}" y="{cy:.1f}" font-size="10" text-anchor="end" '
+                         f'transform="rotate(-35 {cx:.1f} {cy:.1f})">{html.escape(label)}</text>')
+    parts.append(f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - right}" y2="{top_pad + plot_h}" stroke="#333"/>'
+                 f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{top_pad + plot_h}" stroke="#333"/>'
+                 f'<text class="axis" x="{left + plot_w / 2:.1f}" y="{height - 4}" font-size="12" '
+                 f'text-anchor="middle">{html.escape(x_label)}</text>'
+                 f'<text class="axis" x="14" y="{top_pad + plot_h / 2:.1f}" font-size="12" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {top_pad + plot_h / 2:.1f})">{html.escape(y_label)}</text></svg>')
+    return f'<figure><figcaption>{html.escape(title)}</figcaption>{"".join(parts)}</figure>'
+
+
+def funnel(stages: Sequence[tuple[str, int]]) -> str:
+    """Horizontal bars, one per stage, each labelled with its count and its share of the orders placed."""
+    width, row, left, right = 640, 30, 90, 150
+    placed = max(stages[0][1], 1) if stages else 1
+    parts = [f'<svg class="chart" id="funnel" viewBox="0 0 {width} {row * len(stages) + 10}" width="{width}" '
+             f'height="{row * len(stages) + 10}" role="img" aria-label="orders reaching each stage">']
+    for i, (stage, count) in enumerate(stages):
+        y, w = 5 + i * row, (width - left - right) * count / placed
+        parts.append(f'<text x="{left - 8}" y="{y + 18}" font-size="13" text-anchor="end">{html.escape(stage)}</text>'
+                     f'<rect x="{left}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 8}" fill="#3cb44b"/>'
+                     f'<text x="{left + w + 6:.1f}" y="{y + 18}" font-size="12">{count} ({100 * count / placed:.0f}%)'
+                     '</text>')
+    parts.append("</svg>")
+    return ('<figure><figcaption>Orders reaching each stage (share of orders placed)</figcaption>'
+            f'{"".join(parts)}</figure>')
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least q% of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def funnel_of(outcome: Outcome) -> dict[str, int]:
+    """Orders placed, and orders seen at each later stage."""
+    return {"placed": outcome.placed} | {stage: len(outcome.reached.get(stage, {})) for stage in STAGES}
+
+
+def latency_of(outcome: Outcome) -> dict[str, dict[str, float]]:
+    """Per stage: how many orders reached it and the p50/p95/p99 seconds from placing them."""
+    found = {}
+    for stage in ("accepted", "reserved", "delivered"):
+        waits = [t - outcome.placed_at[k] for k, t in outcome.reached.get(stage, {}).items() if k in outcome.placed_at]
+        found[stage] = {"orders": len(waits)} | {
+            f"p{q}": round(percentile(waits, q), 3) if waits else 0.0 for q in (50, 95, 99)}
+    return found
 
 
 def render(world: World, plans: dict[str, dict[str, Any]], where: dict[str, tuple[float, float]],
-           kpis: list[tuple[str, str, str]], accepted_at: Sequence[float], on_time: dict[str, list[bool]],
-           conservation: dict[str, bool], title: str) -> str:
+           kpis: list[tuple[str, str, str]], outcome: Outcome, conservation: dict[str, bool], title: str,
+           picklist: str) -> str:
     maps = []
     for w in world.warehouses:
         routes = [r for plan in plans.values() if plan["depot_id"] == w["id"] for r in plan["routes"]]
@@ -84,11 +152,17 @@ def render(world: World, plans: dict[str, dict[str, Any]], where: dict[str, tupl
                    for n, v, h in kpis)
     checks = "".join(f"<li class='{'ok' if ok else 'bad'}'>{'✔' if ok else '✘'} {html.escape(name)}</li>"
                      for name, ok in conservation.items())
+    latency_rows = []
+    for stage, figures in latency_of(outcome).items():
+        cells = "".join(f"<td class='v'>{figures[q]:.2f}</td>" if figures["orders"] else "<td class='v'>-</td>"
+                        for q in ("p50", "p95", "p99"))
+        latency_rows.append(f"<tr><td>placed &rarr; {stage}</td><td class='v'>{figures['orders']:g}</td>{cells}</tr>")
+    accepted = sorted(outcome.reached.get("accepted", {}).values())
     buckets: dict[int, int] = {}
-    for t in accepted_at:
+    for t in accepted:
         buckets[int(t // 5)] = buckets.get(int(t // 5), 0) + 1
-    over_time = [(f"{b * 5}-{b * 5 + 5} s", float(buckets.get(b, 0))) for b in range(max(buckets, default=0) + 1)]
-    per_wave = [(wave, 100.0 * sum(v) / len(v)) for wave, v in sorted(on_time.items()) if v]
+    over_time = [(f"{b * 5}-{b * 5 + 5}", float(buckets.get(b, 0))) for b in range(max(buckets, default=0) + 1)]
+    per_wave = [(_wave_label(wave), 100.0 * sum(v) / len(v)) for wave, v in sorted(outcome.on_time.items()) if v]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -96,13 +170,31 @@ body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 .maps {{ display: flex; flex-wrap: wrap; gap: 1.5em; }} .depot h3 {{ font-size: 1em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; }} td.v {{ text-align: right; }}
 .ok {{ color: #2a7d2a; }} .bad {{ color: #b00; font-weight: bold; }} figure {{ display: inline-block; margin: 1em; }}
+figcaption {{ font-weight: 600; margin-bottom: .4em; }} pre {{ background: #f7f7f2; padding: 1em; display: inline-block; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
+<h2>Flow</h2>
+{funnel(list(funnel_of(outcome).items()))}
+<figure><figcaption>Latency from an order placed to each stage (seconds of this run)</figcaption>
+<table id="latency"><tr><th>from &rarr; to</th><th>orders</th><th>p50 s</th><th>p95 s</th><th>p99 s</th></tr>
+{"".join(latency_rows)}</table>
+<p><small>Picks, parcels and deliveries are scanned by the simulation as soon as each is possible, and waves close
+when the system has drained: delivery latency is that of the system, not of a day's driving.</small></p></figure>
 <h2>Routes per depot</h2><div class="maps">{''.join(maps)}</div>
 <h2>Key figures</h2><table id="kpis"><tr><th>KPI</th><th>value</th><th>how it is counted</th></tr>{rows}</table>
 <h2>Conservation checks</h2><ul id="conservation">{checks}</ul>
 <h2>Over time</h2>
-{bar_chart("Orders accepted per 5 s", over_time)}
-{bar_chart("On-time deliveries per wave (inside the promised ETA window)", per_wave, "%", 100)}
+{bar_chart("Orders accepted per 5 seconds", over_time, "seconds since the first order", "orders accepted",
+           chart_id="accepted")}
+{bar_chart("On-time deliveries per dispatch wave (inside the promised ETA window)", per_wave,
+           "dispatch wave (depot, time it closed)", "on time", "%", 100, chart_id="on-time")}
+<h2>A pick list, as printed</h2>
+<pre id="picklist">{html.escape(picklist)}</pre>
 </body></html>
 """
+
+
+def _wave_label(wave_id: str) -> str:
+    """DW-WH-N-20261202025251809 -> WH-N 02:52:51"""
+    depot, _, stamp = wave_id.removeprefix("DW-").rpartition("-")
+    return f"{depot} {stamp[8:10]}:{stamp[10:12]}:{stamp[12:14]}" if len(stamp) >= 14 else wave_id

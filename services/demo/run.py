@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
-from services.catalog import consumers
+from services.catalog import NAMES, consumers
 from services.common.embedded import free_port
 from services.common.settings import Settings
 from services.common.status import wait_drained
-from services.demo.report import render
+from services.demo.report import funnel_of, latency_of, render
 from services.demo.simulator import STAGES, Outcome, Simulation
 from services.demo.world import generate
 from services.kpis import compute
@@ -58,7 +59,7 @@ class Stack:
 
     def __init__(self, data: Path, layout: Path, fleet: Path) -> None:
         self.data = data
-        self.kafka_port, self.pg_port = free_port(), free_port()
+        self.kafka_port, self.pg_port, self.metrics_port = free_port(), free_port(), free_port()
         env = {**os.environ, "FULFIL_DATA_DIR": str(data), "FULFIL_WAREHOUSE_WAVE_INTERVAL_S": "2",
                "FULFIL_WAREHOUSE_WAVE_MAX_ORDERS": "25", "FULFIL_ROUTING_TIME_LIMIT_S": "3",
                # the demo plays tomorrow's deliveries (and returns two days after them) now: its drivers' scans
@@ -67,7 +68,8 @@ class Stack:
                "FULFIL_LOG_FORMAT": "json", "FULFIL_OUTBOX_SWEEP_GRACE_S": "2"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--kafka-port", str(self.kafka_port), "--pg-port",
-             str(self.pg_port), "--http-port", "0", "--layout", str(layout), "--fleet", str(fleet)],
+             str(self.pg_port), "--http-port", "0", "--metrics-port", str(self.metrics_port), "--layout", str(layout),
+             "--fleet", str(fleet)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -84,12 +86,28 @@ class Stack:
             if "fulfil send" in text_so_far:
                 exports = dict(line.strip().removeprefix("export ").split("=", 1)
                                for line in (self.data / "env").read_text().splitlines() if line.startswith("export "))
+                self._wait_workers_ready(deadline)
                 return RoutingSettings(database_url=exports["FULFIL_DATABASE_URL"],
                                        kafka_bootstrap=exports["FULFIL_KAFKA_BOOTSTRAP"])
             if self.process.poll() is not None:
                 break
             time.sleep(0.2)
         raise RuntimeError("the embedded stack did not come up:\n" + "".join(self.lines[-30:]))
+
+    def _wait_workers_ready(self, deadline: float) -> None:
+        """Until every worker's /readyz says it holds its partitions, so the first orders' latency is the
+        system's, not that of consumers still joining their groups."""
+        import urllib.request
+        ports = [self.metrics_port + n for n in range(len(NAMES))]
+        while ports and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/readyz", timeout=2) as answer:
+                    if answer.status == 200:
+                        ports.pop(0)
+                        continue
+            except OSError:
+                pass
+            time.sleep(0.2)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -110,6 +128,26 @@ def unfinished(settings: Settings) -> list[str]:
         engine.dispose()
 
 
+def delivered(settings: Settings) -> int:
+    """Shipments tracking holds as delivered."""
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text(
+                "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered'")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def sample_picklist(session: Session) -> str:
+    """The longest pick list of the run, as `fulfil picklists` prints it."""
+    from services.warehouse import views
+    from services.warehouse.printing import picklist_table
+    warehouses = session.execute(text("SELECT warehouse_id FROM warehouse.warehouses ORDER BY warehouse_id")).scalars()
+    lists = [v for w in warehouses.all() for v in views.picklists(session, w, "all", 20)]
+    return picklist_table(max(lists, key=lambda v: (len(v.lines), v.picklist_id))) if lists else "(no pick list)"
+
+
 def figures(settings: Settings, outcome: Outcome) -> tuple[list[tuple[str, str, str]], dict[str, list[str]],
                                                           dict[str, tuple[float, float]], dict[str, Any]]:
     """The KPI table, the conservation checks (name -> the ids that break it), shipment positions, the summary."""
@@ -121,6 +159,7 @@ def figures(settings: Settings, outcome: Outcome) -> tuple[list[tuple[str, str, 
                       for name, sql in CONSERVATION.items()}
             where = {row[0]: (row[1], row[2]) for row in connection.execute(text(
                 "SELECT shipment_id, latitude, longitude FROM routing.shipments WHERE latitude IS NOT NULL"))}
+            picklist = sample_picklist(Session(bind=connection))
     finally:
         engine.dispose()
     table = [(k.name, k.shown(), k.how) for k in kpis]
@@ -128,7 +167,9 @@ def figures(settings: Settings, outcome: Outcome) -> tuple[list[tuple[str, str, 
                                                 "orders placed": outcome.placed,
                                                  "stages": dict(outcome.counts),
                                                  "conservation": {name: not ids for name, ids in checks.items()},
-                                                 "conservation failures": {n: ids for n, ids in checks.items() if ids}}
+                                                 "conservation failures": {n: ids for n, ids in checks.items() if ids},
+                                                "funnel": funnel_of(outcome), "latency_s": latency_of(outcome),
+                                                "sample pick list": picklist}
     return table, checks, where, summary
 
 
@@ -158,7 +199,7 @@ def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callab
 
                 readers = consumers()
                 simulation = Simulation(settings, world, orders, seed, progress, consumers=readers,
-                                        unfinished=lambda: unfinished(settings))
+                                        unfinished=lambda: unfinished(settings), delivered=lambda: delivered(settings))
                 outcome = asyncio.run(simulation.run(timeout_s))
             drained, _ = wait_drained(settings, readers, 120)  # the last scans settle in tracking and returns
             if not drained:
@@ -167,8 +208,8 @@ def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callab
         finally:
             stack.stop()
     passed = {name: not ids for name, ids in checks.items()}
-    report.write_text(render(world, outcome.plans, where, table, outcome.accepted_at, outcome.on_time, passed,
-                             f"Fulfil demo: {orders} orders, seed {seed}"))
+    report.write_text(render(world, outcome.plans, where, table, outcome, passed,
+                             f"Fulfil demo: {orders} orders, seed {seed}", summary.pop("sample pick list")))
     report.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str))
     say("")
     for name, value, how in table:

@@ -28,6 +28,8 @@ from services.routing.settings import RoutingSettings
 WATCHED = ("orders.events", "warehouse.events", "routing.events", "tracking.events", "returns.events")
 INPUTS = ("shop.orders", "warehouse.scans", "carrier.scans", "shop.returns")
 STAGES = ("accepted", "reserved", "picked", "packed", "routed", "delivered", "returned")
+REACHED = {"order.accepted": "accepted", "stock.reserved": "reserved", "shipment.packed": "packed",
+           "delivery.method_chosen": "routed", "refund.issued": "returned"}  # the rest are read from their payload
 
 
 def envelope(event_type: str, payload: dict[str, Any], correlation_id: str, source: str) -> dict[str, Any]:
@@ -47,22 +49,26 @@ class Outcome:
     order_state: dict[str, str] = field(default_factory=dict)  # accepted, rejected, cancelled, ...
     shipments: dict[str, dict[str, Any]] = field(default_factory=dict)  # stock.reserved payloads
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # wave id -> latest route.planned
-    accepted_at: list[float] = field(default_factory=list)  # seconds since the start
     on_time: dict[str, list[bool]] = field(default_factory=dict)  # wave id -> delivered inside the ETA window?
     dead_letters: int = 0
+    placed_at: dict[str, float] = field(default_factory=dict)  # order key -> seconds since the start
+    reached: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> order key -> first seen, s
 
 
 class Simulation:
     def __init__(self, settings: RoutingSettings, world: World, orders: int, seed: int,
                  progress: Callable[[Outcome], None] = lambda _: None,
                  consumers: Mapping[str, Sequence[str]] | None = None,
-                 unfinished: Callable[[], list[str]] = lambda: []) -> None:
+                 unfinished: Callable[[], list[str]] = lambda: [],
+                 delivered: Callable[[], int] = lambda: 0) -> None:
         """`consumers` (service -> topics it reads) is what the system must have drained before the dispatcher
         looks again; `unfinished` names the accepted orders not yet delivered, backordered, cancelled or failed
-        with a reason: the simulation ends when nothing is left to move and it is empty."""
+        with a reason: the simulation ends when nothing is left to move and it is empty, once it has read every
+        delivery tracking recorded (`delivered` counts them) and every return it asked for is answered."""
         self.settings, self.world, self.n = settings, world, orders
         self.consumers = consumers or {}
         self.unfinished = unfinished
+        self.delivered_in_tracking = delivered
         self.rng = random.Random(seed)
         self.out = Outcome()
         self.progress = progress
@@ -73,7 +79,10 @@ class Simulation:
         self.skus = {s.sku: s for s in world.skus}
         self.picked: dict[tuple[str, str, str], Counter[str]] = {}
         self.packed: set[str] = set()
-        self.emptied: dict[tuple[str, str], datetime] = {}  # (warehouse, sku) -> when a short pick emptied its bin
+        self.delivered: set[str] = set()  # shipments the simulation has seen delivered
+        self.returns_open: set[str] = set()  # return ids asked for and not yet refunded or rejected
+        self.returns_due: list[tuple[str, dict[str, Any]]] = []  # asked for once the system has drained
+        self.emptied: set[tuple[str, str]] = set()  # (warehouse, sku) whose bin a short pick found empty
         self.handed_over: set[str] = set()  # routed, or handed to a carrier, or to be collected
         self.started = time.monotonic()
         self.stop = asyncio.Event()
@@ -151,6 +160,7 @@ class Simulation:
                 self.malformed += 1
                 continue
             await self.send("shop.orders", key, event)
+            self.out.placed_at.setdefault(key, time.monotonic() - self.started)
             if roll > 0.97:  # the shop's retry: the same event again
                 await self.send("shop.orders", key, event)
             if 0.03 <= roll < 0.07:  # the customer changes their mind
@@ -178,11 +188,18 @@ class Simulation:
             drained, _ = await asyncio.to_thread(wait_drained, self.settings, self.consumers, 10.0)
             if not drained:
                 continue
-            if self.packed - self.handed_over:
+            if self.returns_due:  # customers ask days later: by then the returns service knows the delivery
+                for key, request in self.returns_due:
+                    self.returns_open.add(request["payload"]["return_id"])
+                    await self.send("shop.returns", key, request)
+                self.returns_due.clear()
+                await self.producer.flush()
+            elif self.packed - self.handed_over:
                 for w in self.world.warehouses:
                     await asyncio.to_thread(run_dispatch, self.settings, w["id"], self.day)
                 self._changed()
-            elif not await asyncio.to_thread(self.unfinished):
+            elif (not self.returns_open and not await asyncio.to_thread(self.unfinished)
+                  and len(self.delivered) >= await asyncio.to_thread(self.delivered_in_tracking)):
                 self.stop.set()
                 return
 
@@ -194,15 +211,25 @@ class Simulation:
             return
         event = json.loads(raw)
         kind, p = event["event_type"], event["payload"]
+        if kind in REACHED:
+            self._reached(REACHED[kind], p["shop_id"], p["order_id"])
+        elif kind == "shipment.status_changed" and p["status"] == "delivered":
+            self._reached("delivered", p["shop_id"], p["order_id"])
+        elif kind == "route.planned":
+            for stop in (s for route in p["routes"] for s in route["stops"]):
+                self._reached("routed", stop["shop_id"], stop["order_id"])
         handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
         if handler is not None:
             await handler(p)
             self._changed()
 
+    def _reached(self, stage: str, shop_id: str, order_id: str) -> None:
+        """The first time an order is seen at a stage, for the funnel and the latencies."""
+        self.out.reached.setdefault(stage, {}).setdefault(order_key(shop_id, order_id), time.monotonic() - self.started)
+
     async def _on_order_accepted(self, p: dict[str, Any]) -> None:
         self.out.order_state[p["order_id"]] = "accepted"
         self.out.counts["accepted"] += 1
-        self.out.accepted_at.append(time.monotonic() - self.started)
 
     async def _on_order_rejected(self, p: dict[str, Any]) -> None:
         self.out.order_state[p["order_id"]] = "rejected"
@@ -216,21 +243,19 @@ class Simulation:
 
     async def _on_picklist_issued(self, p: dict[str, Any]) -> None:
         wh = p["warehouse_id"]
-        issued = datetime.fromisoformat(p["issued_at"])
         for line in p["lines"]:
             for tote in line["totes"]:
-                emptied = self.emptied.get((wh, line["sku"]))
-                if emptied is not None and issued <= emptied:
-                    # a short pick emptied this SKU's bin: the warehouse took back every promise on it not yet
-                    # picked (re-allocated elsewhere), so a picker finds nothing to pick here
-                    continue
                 want = tote["quantity"]
                 common = {"warehouse_id": wh, "picklist_id": p["picklist_id"], "shop_id": tote["shop_id"],
                           "order_id": tote["order_id"], "sku": line["sku"], "bin": line["bin"]}
                 now = datetime.now(UTC).isoformat()
-                if self.rng.random() < 0.03:  # the bin held less than the list said
-                    got = self.rng.randrange(0, want)
-                    self.emptied[(wh, line["sku"])] = datetime.now(UTC)
+                empty = (wh, line["sku"]) in self.emptied
+                if empty or self.rng.random() < 0.03:  # the bin held less than the list said
+                    # A bin a short pick emptied stays empty until a return restocks it: the picker finds nothing
+                    # there again (if the warehouse already took that promise back, the scan is refused as off
+                    # the list, and the tote is right either way).
+                    got = 0 if empty else self.rng.randrange(0, want)
+                    self.emptied.add((wh, line["sku"]))
                     scan = envelope("pick.short", {**common, "requested_quantity": want, "picked_quantity": got,
                                                    "reported_at": now}, tote["order_id"], f"device:{wh}")
                 else:
@@ -246,13 +271,27 @@ class Simulation:
             items = self.picked.pop((wh, shop_id, order_id), Counter())
             if not items:
                 continue
-            weight = sum(self.skus[s].weight_kg * n for s, n in items.items())
-            volume = sum(self.skus[s].volume_m3 * n for s, n in items.items())
-            await self.send("warehouse.scans", wh, envelope("parcel.packed", {
-                "warehouse_id": wh, "shop_id": shop_id, "order_id": order_id, "parcel_id": f"P-{uuid.uuid4().hex[:10]}",
-                "weight_kg": f"{max(weight, 0.001):.3f}", "volume_m3": f"{max(volume, 0.0001):.4f}",
-                "items": [{"sku": s, "quantity": n} for s, n in sorted(items.items())],
-                "packed_at": datetime.now(UTC).isoformat()}, order_id, f"device:{wh}"))
+            self._reached("picked", shop_id, order_id)
+            for parcel in self._parcels(wh, shop_id, order_id, items):
+                weight = sum(self.skus[s].weight_kg * n for s, n in parcel.items())
+                volume = sum(self.skus[s].volume_m3 * n for s, n in parcel.items())
+                await self.send("warehouse.scans", wh, envelope("parcel.packed", {
+                    "warehouse_id": wh, "shop_id": shop_id, "order_id": order_id,
+                    "parcel_id": f"P-{uuid.uuid4().hex[:10]}", "weight_kg": f"{max(weight, 0.001):.3f}",
+                    "volume_m3": f"{max(volume, 0.0001):.4f}",
+                    "items": [{"sku": s, "quantity": n} for s, n in sorted(parcel.items())],
+                    "packed_at": datetime.now(UTC).isoformat()}, order_id, f"device:{wh}"))
+
+    def _parcels(self, wh: str, shop_id: str, order_id: str, items: Counter[str]) -> list[Counter[str]]:
+        """One parcel per shipment when the tote holds several shipments of the order (a short pick elsewhere
+        moved lines here) and they add up to what was picked; otherwise the tote as one parcel."""
+        open_here = [sum((Counter({line["sku"]: line["quantity"]}) for line in sh["lines"]), Counter())
+                     for sid, sh in self.out.shipments.items()
+                     if sh["warehouse_id"] == wh and (sh["shop_id"], sh["order_id"]) == (shop_id, order_id)
+                     and sid not in self.packed]
+        if len(open_here) > 1 and sum(open_here, Counter()) == items:
+            return open_here
+        return [items]
 
     async def _on_shipment_packed(self, p: dict[str, Any]) -> None:
         self.out.counts["packed"] += 1
@@ -299,6 +338,7 @@ class Simulation:
         if p["status"] != "delivered":
             return
         self.out.counts["delivered"] += 1
+        self.delivered.add(p["shipment_id"])
         shipment = self.out.shipments.get(p["shipment_id"])
         if shipment is None or self.rng.random() >= 0.12:
             return
@@ -306,11 +346,11 @@ class Simulation:
         reason = self.rng.choice(["changed_mind", "changed_mind", "damaged", "wrong_item", "not_as_described"])
         requested = datetime.fromisoformat(p["changed_at"]) + timedelta(days=2)
         key = order_key(p["shop_id"], p["order_id"])
-        await self.send("shop.returns", key, envelope("return.requested", {
+        self.returns_due.append((key, envelope("return.requested", {
             "return_id": f"R-{p['shipment_id']}", "order_id": p["order_id"], "shop_id": "demo-shop",
             "requested_at": requested.isoformat(),
             "lines": [{"line_id": line["line_id"], "sku": line["sku"], "quantity": 1, "reason": reason,
-                       "opened": self.rng.random() < 0.5}]}, key, "shop:demo-shop"))
+                       "opened": self.rng.random() < 0.5}]}, key, "shop:demo-shop")))
 
     async def _on_return_authorised(self, p: dict[str, Any]) -> None:
         shipment = self.out.shipments.get(p["return_id"].removeprefix("R-"))
@@ -320,9 +360,15 @@ class Simulation:
         await self.send("warehouse.scans", wh, envelope("return.received", {
             "rma": p["rma"], "warehouse_id": wh, "lines": lines, "received_at": now}, p["order_id"], f"device:{wh}"))
         disposition = "restock" if self.rng.random() < 0.8 else "write_off"
+        if disposition == "restock":
+            self.emptied -= {(wh, line["sku"]) for line in lines}
         await self.send("warehouse.scans", wh, envelope("return.inspected", {
             "rma": p["rma"], "warehouse_id": wh, "inspected_at": now,
             "lines": [{**line, "disposition": disposition} for line in lines]}, p["order_id"], f"device:{wh}"))
 
+    async def _on_return_rejected(self, p: dict[str, Any]) -> None:
+        self.returns_open.discard(p["return_id"])
+
     async def _on_refund_issued(self, p: dict[str, Any]) -> None:
+        self.returns_open.discard(p["return_id"])
         self.out.counts["returned"] += 1

@@ -38,6 +38,15 @@ def test_a_short_demo_on_a_loaded_machine_keeps_its_conservation_laws_and_draws_
     assert isinstance(summary["refund_totals"], dict) and summary["events_processed"] > 100
     assert "fill rate" in run.stdout and "Report:" in run.stdout
 
+    funnel = summary["funnel"]
+    assert list(funnel) == ["placed", "accepted", "reserved", "picked", "packed", "routed", "delivered", "returned"]
+    assert funnel["placed"] == 40 and funnel["accepted"] == stages["accepted"] >= funnel["reserved"] >= 1
+    latency = summary["latency_s"]
+    for stage in ("accepted", "reserved", "delivered"):
+        figures = latency[stage]
+        assert figures["orders"] >= 1 and 0 < figures["p50"] <= figures["p95"] <= figures["p99"], latency
+    assert latency["accepted"]["p50"] <= latency["reserved"]["p50"] <= latency["delivered"]["p50"]
+
     page = report.read_text()
     assert len(re.findall(r'<section class="depot"><h3>WH-(N|SE|SW) ', page)) == 3
     assert page.count('<svg class="map"') == 3 and '<table id="kpis">' in page
@@ -53,3 +62,24 @@ def test_a_short_demo_on_a_loaded_machine_keeps_its_conservation_laws_and_draws_
     assert dom.count("<tr>") >= 12  # a header and a row per KPI
     console = [line for line in browser.stderr.splitlines() if "CONSOLE" in line]
     assert console == [], console
+    # What an operations lead reads: the funnel, the latency table, both charts with their axes named, and a pick
+    # list as printed.
+    assert '<svg class="chart" id="funnel"' in dom and dom.count("<text x=") > 20
+    for label in ("seconds since the first order", "orders accepted", "dispatch wave (depot, time it closed)",
+                  "on time", "placed → accepted", "placed → reserved", "placed → delivered", "p99 s"):
+        assert label in dom, label
+    assert re.search(r'<pre id="picklist">PL-\d+ +wave WV-\d+ +warehouse WH-', dom)
+
+    # And drawn: a screenshot of the page holds the funnel's green bars, the charts' blue bars and the routes.
+    shot = tmp_path / "report.png"
+    taken = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            f"--screenshot={shot}", "--window-size=1400,3200", report.as_uri()],
+                           capture_output=True, text=True, timeout=120)
+    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    from PIL import Image
+    with Image.open(shot) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
+    count = {rgb: n for n, rgb in colours}
+    assert count.get((0x3C, 0xB4, 0x4B), 0) > 2000, "the funnel's bars are not drawn"
+    assert count.get((0x43, 0x63, 0xD8), 0) > 2000, "the charts' bars are not drawn"
+    assert count.get((0xF7, 0xF7, 0xF2), 0) > 3 * 300 * 300, "the three depot maps are not drawn"
