@@ -36,13 +36,22 @@ class Bench:
     env: dict[str, str]
     work: Path
     broker: str
+    code: Path = ROOT  # the checkout whose workers and CLI run: this one, or a base revision's worktree
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, **self.env, **extra, "PYTHONPATH": str(self.code)}
 
     def start_worker(self, service: str, **extra: str) -> None:
         log = (self.work / f"{service}-{len(self.workers)}.log").open("wb")
         self.workers.append(subprocess.Popen([sys.executable, "-m", "services.cli", "worker", service],
-                                             env={**os.environ, **self.env, **extra}, cwd=ROOT, stdout=log,
+                                             env=self._env(**extra), cwd=self.code, stdout=log,
                                              stderr=subprocess.STDOUT))
+
+    def fulfil(self, *args: str) -> None:
+        """A CLI command of the checkout under test (its own migrations, topics and loaders)."""
+        subprocess.run([sys.executable, "-m", "services.cli", *args], env=self._env(), cwd=self.code, check=True,
+                       stdout=subprocess.DEVNULL)
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by each worker and by PostgreSQL (all its backends)."""
@@ -59,8 +68,49 @@ class Bench:
 
 
 @contextmanager
-def infrastructure(kafka_bootstrap: str | None, **settings: str) -> Iterator[Bench]:
-    """Apache Kafka (unless a bootstrap is given) and PostgreSQL for one run, torn down afterwards."""
+def checkout(revision: str) -> Iterator[Path]:
+    """A worktree of `revision` (anything git names: a commit, a tag, HEAD~3) for the time of a comparison."""
+    where = Path(tempfile.mkdtemp(prefix="fulfil-base-")) / "code"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(where), revision], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], check=False)
+
+
+def profile(pids: dict[str, int], seconds: float, into: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy records each worker while the measured orders flow (collapsed stacks, one file per worker), or
+    None when py-spy is not installed (pip install py-spy)."""
+    import shutil
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("py-spy is not installed: no profile")
+        return None
+    script = " & ".join(f"{spy} record --nonblocking --format raw --rate 200 --duration {int(seconds)} "
+                        f"--pid {pid} --output {into / name}.txt >/dev/null 2>&1" for name, pid in pids.items())
+    return subprocess.Popen(["bash", "-c", f"{script} & wait"])
+
+
+def profile_summary(path: Path, top: int = 12) -> str:
+    """Where a worker's samples are, by package: the innermost frame of our code or a library."""
+    totals: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        leaf = frames[-1] if frames else "?"
+        where = leaf.split(" (")[-1].rstrip(")")
+        package = next((p for p in ("faust", "mode", "aiokafka", "kafka", "asyncio", "sqlalchemy", "psycopg2",
+                                    "pydantic", "structlog", "json", "orjson", "services", "schemas", "selectors",
+                                    "prometheus_client") if f"/{p}/" in where or where.startswith(p)), "other")
+        totals[package] = totals.get(package, 0) + int(count)
+    whole = sum(totals.values()) or 1
+    return ", ".join(f"{k} {100 * v / whole:.0f}%" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])[:top])
+
+
+@contextmanager
+def infrastructure(kafka_bootstrap: str | None, code: Path = ROOT, **settings: str) -> Iterator[Bench]:
+    """Apache Kafka (unless a bootstrap is given) and PostgreSQL for one run, torn down afterwards; the schema and
+    topics are made by `code`'s own CLI, so a base revision runs on what it expects."""
     work = Path(tempfile.mkdtemp(prefix="fulfil-bench-"))
     broker_port = None
     if not kafka_bootstrap:
@@ -78,9 +128,13 @@ def infrastructure(kafka_bootstrap: str | None, **settings: str) -> Iterator[Ben
                "FULFIL_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "info"),  # the production default
                **{f"FULFIL_{k.upper()}": v for k, v in settings.items()}}
         bench = Bench(Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()}), env, work,
-                      f"Apache Kafka {kafka_bootstrap}" if broker_port else kafka_bootstrap)
-        upgrade(bench.settings)
-        asyncio.run(apply_spec(bench.settings, load_spec()))
+                      f"Apache Kafka {kafka_bootstrap}" if broker_port else kafka_bootstrap, code)
+        if code == ROOT:
+            upgrade(bench.settings)
+            asyncio.run(apply_spec(bench.settings, load_spec()))
+        else:
+            bench.fulfil("db", "upgrade")
+            bench.fulfil("topics", "apply")
         yield bench
     finally:
         if bench:
@@ -157,14 +211,16 @@ def wait_until_counted(settings: Settings, table: str, count: int, timeout_s: fl
         engine.dispose()
 
 
-def report(sent: dict[str, int], seen: dict[str, int], what: str) -> None:
+def report(sent: dict[str, int], seen: dict[str, int], what: str) -> dict[str, float]:
+    """Prints throughput and latency; returns them (orders/s, p50 and p99 ms)."""
     latencies = sorted(seen[k] - sent[k] for k in seen if k in sent)
     if not latencies:
         print("nothing was processed")
-        return
+        return {"throughput": 0.0, "p50": 0.0, "p99": 0.0}
     span_ms = max(seen.values()) - min(sent.values())
     print(f"processed {len(seen)}/{len(sent)}")
-    print(f"sustained throughput: {len(seen) / (span_ms / 1000):.0f} orders/s (first send to last answer: "
-          f"{span_ms / 1000:.1f} s)")
+    throughput = len(seen) / (span_ms / 1000)
+    print(f"sustained throughput: {throughput:.0f} orders/s (first send to last answer: {span_ms / 1000:.1f} s)")
     q = statistics.quantiles(latencies, n=100)
     print(f"latency {what}: p50 {q[49]:.0f} ms  p99 {q[98]:.0f} ms  max {latencies[-1]} ms")
+    return {"throughput": throughput, "p50": q[49], "p99": q[98]}

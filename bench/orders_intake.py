@@ -30,7 +30,7 @@ def order(i: int, now: datetime, skus: int = 2000, shops: int = 1, prefix: str =
     start = now + timedelta(days=1)
     return json.dumps({
         "event_id": str(uuid.uuid4()), "event_type": "order.placed", "schema_version": 1,
-        "occurred_at": now.isoformat(), "source": "shop:bench", "correlation_id": f"{prefix}-{i}",
+        "occurred_at": now.isoformat(), "source": f"shop:shop-{i % shops}", "correlation_id": f"{prefix}-{i}",
         "payload": {"order_id": f"{prefix}-{i}", "shop_id": f"shop-{i % shops}", "placed_at": now.isoformat(),
                     "currency": "EUR", "customer": {"name": "Bench"},
                     "delivery_address": {"line1": "x", "city": "Gent", "postcode": "9000", "country": "BE",

@@ -5,34 +5,50 @@ A generated network of W warehouses stocks S SKUs (each warehouse holds about 70
 each, so some orders ship from one warehouse, some split and some backorder). N orders of 1-5 lines are
 published (optionally at a fixed rate); the figures are sustained orders/s from the first order.placed to
 the last order's first warehouse answer (stock.reserved, or order.backordered when nothing is in stock),
-p50/p99 latency between the two, and how the orders were allocated. Pick waves close as configured.
+p50/p99 latency between the two, CPU per order of each worker and of PostgreSQL, and how the orders were
+allocated. Pick waves close as configured.
+
+With --base REV it compares: the base revision (a git worktree of it, migrating its own schema) and this
+checkout run alternately, each round on fresh infrastructure, and it prints every run, the medians and the ratio;
+--profile records each worker with py-spy during the measured orders and says where its CPU went.
 
     python bench/warehouse_allocation.py                       # 20,000 orders, as fast as possible
     python bench/warehouse_allocation.py --orders 10000 --rate 500
+    python bench/warehouse_allocation.py --base 3172919 --rounds 2
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
+import statistics
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from harness import collect, infrastructure, publish, report, wait_until_counted
+from harness import (
+    ROOT,
+    checkout,
+    collect,
+    infrastructure,
+    profile,
+    profile_summary,
+    publish,
+    report,
+    wait_until_counted,
+)
 from orders_intake import orders
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
-
-from services.warehouse import layout
 
 
 def bin_of(s: int) -> str:
     return f"A-{1 + s // 200:02d}-{1 + s % 200 // 10:02d}-{1 + s % 10 // 3}"
 
 
-def network(warehouses: int, skus: int, seed: int) -> layout.Layout:
+def network(warehouses: int, skus: int, seed: int) -> dict[str, Any]:
     """The measured SKU-* stock, plus plenty of WARM-* stock everywhere for the warm-up orders, which so leave
     the measured stock alone yet fill shipments, lines and pick lists as real traffic does."""
     rng = random.Random(seed)
@@ -44,16 +60,81 @@ def network(warehouses: int, skus: int, seed: int) -> layout.Layout:
         sites.append({"id": f"WH-{w + 1}", "name": f"Warehouse {w + 1}", "latitude": 50.5 + rng.random(),
                       "longitude": 3.5 + rng.random() * 2, "priority": w + 1,
                       "grid": {"zones": ["A"], "aisles": 1 + skus // 200, "bays": 20, "levels": 4}, "stock": stock})
-    return layout.Layout.model_validate({"warehouses": sites})
+    return {"warehouses": sites}
 
 
 def warehouse_answer(key: bytes, value: bytes) -> str | None:
-    """The order id of a stock.reserved or order.backordered (keyed by order id); cheap, so that the
-    benchmark's own reader takes little CPU from the system it measures."""
-    head = value[:200]
-    if (b'"event_type":"stock.reserved"' in head or b'"event_type":"order.backordered"' in head) and key[:2] == b"b-":
-        return key.decode()
+    """The order id of a stock.reserved or order.backordered (keyed by `<shop>/<order>`, or by the order id in
+    revisions before per-shop identity); cheap, so that the benchmark's own reader takes little CPU from the
+    system it measures."""
+    head, order = value[:200], key.rpartition(b"/")[2]
+    if (b'"event_type":"stock.reserved"' in head or b'"event_type":"order.backordered"' in head) and order[:2] == b"b-":
+        return order.decode()
     return None
+
+
+def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
+    """One run on fresh infrastructure: the figures, also printed."""
+    with infrastructure(args.kafka_bootstrap, code, **dict(s.split("=", 1) for s in args.set)) as bench:
+        engine = create_engine(bench.settings.database_url)
+        spec = bench.work / "network.json"
+        spec.write_text(json.dumps(network(args.warehouses, args.skus, args.seed)))
+        bench.fulfil("warehouses", "load", str(spec))
+        for _ in range(args.orders_workers):
+            bench.start_worker("orders")
+        for _ in range(args.warehouse_workers):
+            bench.start_worker("warehouse")
+        time.sleep(10)  # group joins and assignment
+        if args.warmup:
+            asyncio.run(publish(bench.settings, "shop.orders", orders(args.warmup, prefix="w", sku_prefix="WARM",
+                                                                      skus=args.skus, shops=args.shops), 0))
+            wait_until_counted(bench.settings, "warehouse.orders", args.warmup, timeout_s=300)
+            time.sleep(3)
+            # Steady state: a database that has run for a minute has been analysed by autovacuum. Without
+            # statistics (tables filled within seconds) PostgreSQL guesses and scans whole tables.
+            with engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
+        spy = None
+        if args.profile:
+            pids = {f"{label}-{w.args[-1]}-{i}": w.pid for i, w in enumerate(bench.workers)}
+            spy = profile(pids, max(5.0, args.orders / 1000), bench.work)
+        cpu_before = bench.cpu_seconds()
+        t0 = time.monotonic()
+        sent = asyncio.run(publish(bench.settings, "shop.orders", orders(args.orders, skus=args.skus,
+                                                                         shops=args.shops), args.rate))
+        print(f"[{label}] orders: {args.orders}  warehouses: {args.warehouses}  skus: {args.skus}  workers: "
+              f"{args.orders_workers} orders + {args.warehouse_workers} warehouse  publish rate: "
+              f"{args.rate or 'max'}/s  broker: {bench.broker}; published in {time.monotonic() - t0:.1f} s")
+        wait_until_counted(bench.settings, "warehouse.orders", args.warmup + args.orders,
+                           timeout_s=max(180, args.orders / 40))
+        time.sleep(1)  # the last batch's events are published just after its commit
+        cpu = {k: v - cpu_before.get(k, 0) for k, v in bench.cpu_seconds().items()}
+        seen = asyncio.run(collect(bench.settings, "warehouse.events", args.orders,
+                                   timeout_s=max(180, args.orders / 40), key_of=warehouse_answer))
+        figures = report(sent, seen, "order.placed->stock.reserved")
+        print("worker RSS: " + ", ".join(f"{r:.0f} MiB" for r in bench.rss_mib()))
+        per_order = {k: 1000 * v / args.orders for k, v in cpu.items()}
+        print("CPU per order: " + ", ".join(f"{k} {v:.2f} ms" for k, v in per_order.items()))
+        with engine.connect() as connection:
+            shipments = Counter(dict(connection.execute(text(
+                "SELECT n, count(*) FROM (SELECT count(*) AS n FROM warehouse.shipments WHERE order_id LIKE 'b-%' "
+                "GROUP BY order_id) x "
+                "GROUP BY n")).all()))
+            rules = dict(connection.execute(text(
+                "SELECT rule, count(DISTINCT order_id) FROM warehouse.shipments WHERE order_id LIKE 'b-%' GROUP BY rule")).all())
+            waiting = connection.execute(text(
+                "SELECT count(DISTINCT order_id) FROM warehouse.backorders WHERE order_id LIKE 'b-%'")).scalar()
+            lists = connection.execute(text("SELECT count(DISTINCT picklist_id) FROM warehouse.shipments "
+                                            "WHERE order_id LIKE 'b-%'")).scalar()
+        print(f"orders by shipment count: {dict(sorted(shipments.items()))}; deciding rule: {rules}; "
+              f"orders with a backorder: {waiting}; pick lists issued: {lists}")
+        engine.dispose()
+        if spy is not None:
+            spy.wait(60)
+            for name in pids:
+                if (bench.work / f"{name}.txt").exists():
+                    print(f"profile {name}: {profile_summary(bench.work / f'{name}.txt')}")
+        return {**figures, "cpu_ms": per_order}
 
 
 def main() -> None:
@@ -71,54 +152,27 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for every worker, e.g. --set batch_size=500")
     parser.add_argument("--kafka-bootstrap", help="use this broker instead of starting Apache Kafka")
+    parser.add_argument("--shops", type=int, default=1, help="orders spread over this many shops")
+    parser.add_argument("--base", help="a git revision to compare with, e.g. 3172919 (the code before issue 17)")
+    parser.add_argument("--rounds", type=int, default=2, help="with --base: runs of each, alternating")
+    parser.add_argument("--profile", action="store_true", help="py-spy each worker during the measured orders")
     args = parser.parse_args()
-    with infrastructure(args.kafka_bootstrap, **dict(s.split("=", 1) for s in args.set)) as bench:
-        engine = create_engine(bench.settings.database_url)
-        with engine.begin() as connection:
-            layout.apply(Session(bind=connection), network(args.warehouses, args.skus, args.seed), datetime.now(UTC))
-        for _ in range(args.orders_workers):
-            bench.start_worker("orders")
-        for _ in range(args.warehouse_workers):
-            bench.start_worker("warehouse")
-        time.sleep(10)  # group joins and assignment
-        if args.warmup:
-            asyncio.run(publish(bench.settings, "shop.orders", orders(args.warmup, prefix="w", sku_prefix="WARM",
-                                                                      skus=args.skus), 0))
-            wait_until_counted(bench.settings, "warehouse.orders", args.warmup, timeout_s=300)
-            time.sleep(3)
-            # Steady state: a database that has run for a minute has been analysed by autovacuum. Without
-            # statistics (tables filled within seconds) PostgreSQL guesses and scans whole tables.
-            with engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
-        cpu_before = bench.cpu_seconds()
-        t0 = time.monotonic()
-        sent = asyncio.run(publish(bench.settings, "shop.orders", orders(args.orders, skus=args.skus), args.rate))
-        print(f"orders: {args.orders}  warehouses: {args.warehouses}  skus: {args.skus}  workers: "
-              f"{args.orders_workers} orders + {args.warehouse_workers} warehouse  publish rate: "
-              f"{args.rate or 'max'}/s  broker: {bench.broker}; published in {time.monotonic() - t0:.1f} s")
-        wait_until_counted(bench.settings, "warehouse.orders", args.warmup + args.orders,
-                           timeout_s=max(180, args.orders / 40))
-        time.sleep(1)  # the last batch's events are published just after its commit
-        seen = asyncio.run(collect(bench.settings, "warehouse.events", args.orders,
-                                   timeout_s=max(180, args.orders / 40), key_of=warehouse_answer))
-        report(sent, seen, "order.placed->stock.reserved")
-        print("worker RSS: " + ", ".join(f"{r:.0f} MiB" for r in bench.rss_mib()))
-        cpu = {k: v - cpu_before.get(k, 0) for k, v in bench.cpu_seconds().items()}
-        print("CPU per order: " + ", ".join(f"{k} {1000 * v / args.orders:.2f} ms" for k, v in cpu.items()))
-        with engine.connect() as connection:
-            shipments = Counter(dict(connection.execute(text(
-                "SELECT n, count(*) FROM (SELECT count(*) AS n FROM warehouse.shipments WHERE order_id LIKE 'b-%' "
-                "GROUP BY order_id) x "
-                "GROUP BY n")).all()))
-            rules = dict(connection.execute(text(
-                "SELECT rule, count(DISTINCT order_id) FROM warehouse.shipments WHERE order_id LIKE 'b-%' GROUP BY rule")).all())
-            waiting = connection.execute(text(
-                "SELECT count(DISTINCT order_id) FROM warehouse.backorders WHERE order_id LIKE 'b-%'")).scalar()
-            lists = connection.execute(text("SELECT count(DISTINCT picklist_id) FROM warehouse.shipments "
-                                            "WHERE order_id LIKE 'b-%'")).scalar()
-        print(f"orders by shipment count: {dict(sorted(shipments.items()))}; deciding rule: {rules}; "
-              f"orders with a backorder: {waiting}; pick lists issued: {lists}")
-        engine.dispose()
+    if not args.base:
+        measure(args, ROOT, "current")
+        return
+    runs: dict[str, list[dict[str, Any]]] = {"base": [], "current": []}
+    with checkout(args.base) as base:
+        for n in range(args.rounds):
+            for label, code in (("base", base), ("current", ROOT)) if n % 2 == 0 else (("current", ROOT), ("base", base)):
+                runs[label].append(measure(args, code, label))
+    print(f"\n{'':8} {'run':>4} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7}   CPU per order (ms)")
+    for label, found in runs.items():
+        for i, r in enumerate(found, 1):
+            print(f"{label:8} {i:>4} {r['throughput']:>9.0f} {r['p50']:>7.0f} {r['p99']:>7.0f}   "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms"].items()))
+    base_rate = statistics.median(r["throughput"] for r in runs["base"])
+    rate = statistics.median(r["throughput"] for r in runs["current"])
+    print(f"median orders/s: base {args.base} {base_rate:.0f}, current {rate:.0f}; ratio {rate / base_rate:.2f}")
 
 
 if __name__ == "__main__":
