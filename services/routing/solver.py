@@ -16,7 +16,7 @@ from services.routing.domain.ruin_recreate import improve
 FirstSolution = Literal["parallel_cheapest_insertion", "local_cheapest_insertion", "path_cheapest_arc",
                         "savings", "christofides", "automatic"]
 ORTOOLS_S_PER_STOP = 0.01  # OR-Tools' start needs no more: a hundred stops get a second, as tuned at 10 s
-LEAST_PATIENCE = 300  # iterations: a wave of ten stops is done in about a tenth of a second
+LEAST_PATIENCE = 300  # iterations: a wave of ten stops is planned in about a quarter of a second
 Metaheuristic = Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"]
 
 
