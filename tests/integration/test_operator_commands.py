@@ -126,6 +126,27 @@ def test_bad_arguments_get_precise_messages(stack: Stack) -> None:
     assert no_service.returncode == 2 and "unknown service 'billing'" in no_service.stderr
 
 
+def test_examples_are_valid_events_and_say_in_one_line_when_there_is_nothing_to_act_on(stack: Stack) -> None:
+    from schemas.registry import TOPIC_OF, decode
+    from schemas.registry import payload_model as model_of
+    standalone = {("order", "A-1"): "shop.orders", ("cancel", "A-1"): "shop.orders",
+                  ("stock-received", "WH-1", "SKU-MUG", "3"): "warehouse.scans",
+                  ("stock-counted", "WH-1", "SKU-MUG", "0"): "warehouse.scans"}
+    for args, topic in standalone.items():
+        made = fulfil(stack.env, "example", *args)
+        assert made.returncode == 0 and made.stderr == "", made.stderr
+        event = decode(topic, made.stdout.strip().encode())  # every required field, at the version read now
+        assert TOPIC_OF[model_of(topic, event.envelope.event_type, event.envelope.schema_version)] == topic
+    for args in (("picks", "acme", "NOPE"), ("pick-short", "acme", "NOPE"), ("parcel", "acme", "NOPE"),
+                 ("carrier-scan", "acme", "NOPE", "delivered"), ("return", "acme", "NOPE"),
+                 ("return-received", "acme", "R-NOPE"), ("return-inspected", "acme", "R-NOPE")):
+        made = fulfil(stack.env, "example", *args)
+        assert made.returncode == 2 and made.stdout == "", (args, made.stdout)
+        assert len(made.stderr.strip().splitlines()) == 1 and "NOPE" in made.stderr, (args, made.stderr)
+    wrong = fulfil(stack.env, "example", "carrier-scan", "acme", "A-1", "teleported")
+    assert wrong.returncode == 2 and "teleported" in wrong.stderr
+
+
 def test_two_workers_share_the_partitions_and_process_each_order_once(stack: Stack) -> None:
     stack.start_worker()
     stack.start_worker()
