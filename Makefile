@@ -53,8 +53,17 @@ faults: install
 	$(BIN)/python -m tests.faults.suite --broker kafka --orders 3000
 	$(BIN)/python -m tests.faults.suite --broker tansu --orders 3000
 
-bench: install
-	$(BIN)/python bench/orders_intake.py
+bench: install  # every command of the README's Benchmarks section (tests/e2e/test_readme.py keeps them in step)
+	$(BIN)/pip install -e '.[bench]'
+	$(BIN)/python bench/orders_intake.py --orders 20000 --workers 1
+	$(BIN)/python bench/orders_intake.py --orders 10000 --rate 500
+	$(BIN)/python bench/warehouse_allocation.py
+	$(BIN)/python bench/warehouse_allocation.py --orders 10000 --rate 500
+	$(BIN)/python bench/warehouse_allocation.py --base 3172919 --rounds 2
+	$(BIN)/python bench/tracking_endpoint.py
+	$(BIN)/python bench/routing/solomon.py
+	$(BIN)/python bench/routing/solomon.py --time-limit 60 --only fulfil
+	$(BIN)/python bench/routing/large_wave.py
 
 clean:
 	rm -rf $(VENV) .fulfil .pytest_cache .mypy_cache

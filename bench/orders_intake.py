@@ -62,7 +62,8 @@ def main() -> None:
         wait_until_counted(bench.settings, "orders.orders", args.orders,
                            timeout_s=max(120, args.orders / 50))
         time.sleep(1)  # the last batch's events are published just after its commit
-        seen = asyncio.run(collect(bench.settings, "orders.events", args.orders, timeout_s=60))
+        seen = asyncio.run(collect(bench.settings, "orders.events", args.orders, timeout_s=60,
+                                   key_of=lambda key, _: key.decode().rpartition("/")[2]))  # <shop>/<order>
         report(sent, seen, "placed->accepted")
         print("worker RSS: " + ", ".join(f"{r:.0f} MiB" for r in bench.rss_mib()))
 

@@ -21,7 +21,7 @@ WALK_THROUGH = "Try it: one order's whole life"
 ELSEWHERE = {
     "The two commands": "CI runs `make test`; tests/e2e/test_demo.py runs `fulfil demo`",
     "Running in production": "needs Docker and a Kafka cluster: docker compose is for users",
-    "Benchmarks": "minutes each, printing figures: `make bench`",
+    "Benchmarks": "minutes each, printing figures: `make bench` runs every one of them (checked below)",
 }
 
 pytestmark = pytest.mark.e2e
@@ -42,6 +42,18 @@ def test_every_bash_block_is_run_by_a_test_or_says_where_it_runs() -> None:
     sections = {section for section, _ in bash_blocks((ROOT / "README.md").read_text())}
     assert WALK_THROUGH in sections
     assert sections - {WALK_THROUGH} <= set(ELSEWHERE), sections - {WALK_THROUGH} - set(ELSEWHERE)
+
+
+def test_make_bench_runs_every_command_of_the_benchmarks_section() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nbench:"):].split("\n\n")[0]
+    for section, code in bash_blocks((ROOT / "README.md").read_text()):
+        if section != "Benchmarks":
+            continue
+        for line in code.splitlines():
+            command = line.split(" #")[0].strip().replace(".venv/bin/", "$(BIN)/")
+            if command:
+                assert command in recipe, f"`make bench` does not run the README's `{command}`"
 
 
 def test_the_readme_walk_through_runs_as_written_on_a_fresh_fulfil_up(tmp_path: Path) -> None:
