@@ -139,12 +139,12 @@ def latency_of(outcome: Outcome) -> dict[str, dict[str, float]]:
     return found
 
 
-def render(world: World, plans: dict[str, dict[str, Any]], where: dict[str, tuple[float, float]],
+def render(world: World, where: dict[str, tuple[float, float]],
            kpis: list[tuple[str, str, str]], outcome: Outcome, conservation: dict[str, bool], title: str,
            picklist: str) -> str:
     maps = []
     for w in world.warehouses:
-        routes = [r for plan in plans.values() if plan["depot_id"] == w["id"] for r in plan["routes"]]
+        routes = [r for plan in outcome.plans.values() if plan["depot_id"] == w["id"] for r in plan["routes"]]
         stops = sum(len(r["stops"]) for r in routes)
         maps.append(f'<section class="depot"><h3>{html.escape(w["id"])} ({html.escape(w["name"])}): '
                     f'{len(routes)} route(s), {stops} stop(s)</h3>{depot_map(w, routes, where)}</section>')

@@ -208,8 +208,8 @@ def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callab
         finally:
             stack.stop()
     passed = {name: not ids for name, ids in checks.items()}
-    report.write_text(render(world, outcome.plans, where, table, outcome, passed,
-                             f"Fulfil demo: {orders} orders, seed {seed}", summary.pop("sample pick list")))
+    report.write_text(render(world, where, table, outcome, passed, f"Fulfil demo: {orders} orders, seed {seed}",
+                             summary["sample pick list"]))
     report.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str))
     say("")
     for name, value, how in table:
