@@ -1,5 +1,5 @@
 """A 1,000-stop dispatch wave through the service's own path (shipment rows -> problem -> waves.solve: integer
-model, OR-Tools, ruin and recreate, plan), within the configured time limit (FULFIL_ROUTING_TIME_LIMIT_S, default 10 s). Stops are
+model, PyVRP or OR-Tools with ruin and recreate, plan), within the configured time limit (FULFIL_ROUTING_TIME_LIMIT_S, default 10 s). Stops are
 spread over a 25 km radius around a depot with 2-hour windows between 08:00 and 18:00; 45 vans of 800 kg.
 Prints what the solve reached: stops routed and dropped (with reasons), vans used, distance, solver status,
 and the time each phase took.
@@ -71,11 +71,11 @@ def main() -> None:
     t2 = time.monotonic()
     wrong = violations(problem, [[v.stop for v in route.visits] for route in plan.routes])
     routed = sum(len(r.visits) for r in plan.routes)
-    print(f"{args.stops} stops, {args.vans} vans, time limit {params.time_limit_s:g} s ({params.first_solution}, "
-          f"{params.metaheuristic})")
+    print(f"{args.stops} stops, {args.vans} vans, time limit {params.time_limit_s:g} s (engine {params.engine}: "
+          f"PyVRP without breaks, else OR-Tools {params.first_solution} then ruin and recreate)")
     print(f"routed {routed}, dropped {len(plan.dropped)} {dict(Counter(d.code for d in plan.dropped))}, "
           f"vans used {plan.vehicles}, distance {plan.distance:.1f} km, solver {raw.status}")
-    print(f"matrix {t1 - t0:.2f} s, solver {raw.seconds:.2f} s ({raw.iterations} ruin-and-recreate iterations), "
+    print(f"matrix {t1 - t0:.2f} s, solver {raw.seconds:.2f} s ({raw.iterations} search iterations), "
           f"total {t2 - t0:.2f} s (limit {params.time_limit_s:g} s); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print("plan feasible" if not wrong else f"PLAN NOT FEASIBLE: {wrong[:3]}")
 

@@ -95,7 +95,7 @@ def solve(
     vehicles: Annotated[int | None, typer.Option(
         min=1, help="Vans available (default: one per stop, enough to serve every stop; the file's VEHICLES field "
                     "is a best-known count, not a fleet)")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the ruin-and-recreate search: the same seed, the same search")
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the route search: the same seed, the same search")
                     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: routes, vehicles, distance")] = False,
 ) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from services.common.settings import Settings
-from services.routing.solver import FirstSolution, Metaheuristic
+from services.routing.solver import Engine, FirstSolution, Metaheuristic
 
 
 class RoutingSettings(Settings):
     routing_time_limit_s: float = Field(10.0, gt=0, le=3600, description="Solver time limit of one dispatch wave")
+    routing_engine: Engine = Field(
+        "pyvrp", description="pyvrp: PyVRP searches every wave without breaks or stops already out, OR-Tools the "
+                             "rest; ortools: OR-Tools and ruin and recreate for every wave")
     routing_first_solution: FirstSolution = Field(
         "parallel_cheapest_insertion", description="OR-Tools first-solution strategy")
     routing_metaheuristic: Metaheuristic = Field(

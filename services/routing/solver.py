@@ -1,5 +1,7 @@
-"""OR-Tools behind a small interface: typed, validated parameters in, routes of node indices out. The model's
-integers come from domain.model; nothing here knows about events or the database."""
+"""The route search behind a small interface: typed, validated parameters in, routes of node indices out. A tiny
+wave is solved exactly; PyVRP searches any wave its model covers; OR-Tools then ruin and recreate plan the rest
+(driver breaks, stops already out for delivery). The model's integers come from domain.model; nothing here
+knows about events or the database."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.routing import pyvrp_search
 from services.routing.domain.exact import exact_plan
 from services.routing.domain.model import IntModel, fixed_routes, route_cost
 from services.routing.domain.ruin_recreate import improve
@@ -18,21 +21,25 @@ FirstSolution = Literal["parallel_cheapest_insertion", "local_cheapest_insertion
 ORTOOLS_S_PER_STOP = 0.01  # OR-Tools' start needs no more: a hundred stops get a second, as tuned at 10 s
 LEAST_PATIENCE = 300  # iterations: a wave of ten stops is planned in about a quarter of a second
 Metaheuristic = Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"]
+Engine = Literal["pyvrp", "ortools"]
 
 
 class SolverParams(BaseModel):
-    """What OR-Tools may be told. The defaults are what measured best on the Solomon tuning instances
-    (bench/routing); there is no seed to set: OR-Tools' routing search is deterministic for a given model."""
+    """What the search may be told. The defaults are what measured best on the Solomon tuning instances
+    (bench/routing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     time_limit_s: float = Field(10.0, gt=0, le=3600, description="Wall-clock budget of one solve")
+    engine: Engine = Field("pyvrp", description="pyvrp: PyVRP for every wave its model covers (no breaks, no "
+                                                "stops already out), OR-Tools for the rest; ortools: always OR-Tools")
     first_solution: FirstSolution = "parallel_cheapest_insertion"
     metaheuristic: Metaheuristic = "guided_local_search"
     guided_local_search_lambda: float = Field(0.3, gt=0, le=10)
     ruin_recreate_share: float = Field(
         0.9, ge=0, lt=1, description="Share of the time limit spent improving OR-Tools' plan by ruin and recreate")
-    seed: int = Field(1, description="Seed of the ruin-and-recreate search (OR-Tools' own search is deterministic)")
+    seed: int = Field(1, ge=0, lt=2**31, description="Seed of PyVRP's and of the ruin-and-recreate search "
+                                                      "(OR-Tools' own search is deterministic)")
     temperatures: tuple[float, float] = Field((50.0, 0.5), description="Annealing from and to, in distance units")
     patience: int = Field(
         3, ge=0, description="The search stops when this many iterations per stop squared (and at least "
@@ -47,35 +54,50 @@ class RawSolution:
     objective: int
     seconds: float
     status: str
-    iterations: int = 0  # of the ruin-and-recreate search
+    iterations: int = 0  # of PyVRP's or the ruin-and-recreate search
 
 
 class Solver(Protocol):
     def solve(self, model: IntModel, params: SolverParams) -> RawSolution: ...
 
 
-class ORToolsSolver:
+def objective_of(model: IntModel, routes: list[list[int]], left: list[int]) -> int:
+    return sum(route_cost(model, k, r) for k, r in enumerate(routes)) + sum(model.penalties[i] for i in left)
+
+
+class RouteSolver:
     """Capacity (weight and volume) and time dimensions, optional stops with penalties, driver breaks and
     locked route prefixes for stops already out for delivery."""
 
     def solve(self, model: IntModel, params: SolverParams) -> RawSolution:
-        """A tiny wave exactly; any other with OR-Tools for the first part of the time limit, then ruin and
-        recreate from its plan until the limit or until it stops finding better plans. A wave of a few hundred
-        stops or more never runs out of patience inside its limit: a small one is done long before it."""
+        """A tiny wave exactly; one whose needs PyVRP models with PyVRP; any other with OR-Tools for
+        the first part of the limit, then ruin and recreate from its plan until the limit or until it stops
+        finding better plans. A wave of a few hundred stops or more never runs out of patience inside its
+        limit: a small one is done long before it."""
         started = time.monotonic()
         if (exact := exact_plan(model)) is not None:
             routes, left, objective = exact
             return RawSolution(routes, left, objective, time.monotonic() - started, "optimal")
-        share, stops = params.ruin_recreate_share, len(model.distance) - 1
+        stops = len(model.distance) - 1
+        patience = max(LEAST_PATIENCE, params.patience * stops * stops) if params.patience else None
+        if params.engine == "pyvrp" and pyvrp_search.covers(model):
+            routes, left, iterations, feasible = pyvrp_search.search(model, params.time_limit_s, params.seed,
+                                                                     patience)
+            if feasible:
+                return RawSolution(routes, left, objective_of(model, routes, left), time.monotonic() - started,
+                                   "pyvrp", iterations)
+            # Never seen (every stop is optional), but a plan must come out: OR-Tools gets what time is left.
+            remaining = max(0.5, params.time_limit_s - (time.monotonic() - started))
+            return self.solve_ortools(model, params.model_copy(update={"time_limit_s": remaining}))
+        share = params.ruin_recreate_share
         ortools_s = min(params.time_limit_s * (1 - share), ORTOOLS_S_PER_STOP * stops) if share else params.time_limit_s
         first = self.solve_ortools(model, params.model_copy(update={"time_limit_s": ortools_s}))
         if share == 0:
             return first
         deadline = started + params.time_limit_s
-        patience = max(LEAST_PATIENCE, params.patience * stops * stops) if params.patience else None
         routes, left, iterations = improve(model, first.routes, lambda: deadline - time.monotonic(), params.seed,
                                            *params.temperatures, patience)
-        objective = sum(route_cost(model, k, r) for k, r in enumerate(routes)) + sum(model.penalties[i] for i in left)
+        objective = objective_of(model, routes, left)
         status = first.status if objective >= first.objective else f"{first.status}+ruin_recreate"
         return RawSolution(routes, left, objective, time.monotonic() - started, status, iterations)
 

@@ -36,7 +36,7 @@ from services.routing.domain.problem import (
     great_circle_km,
 )
 from services.routing.settings import RoutingSettings
-from services.routing.solver import ORToolsSolver, RawSolution, Solver, SolverParams
+from services.routing.solver import RawSolution, RouteSolver, Solver, SolverParams
 from services.routing.store import Depot, Shipment, Van, lock_depot
 
 log = get_logger(__name__)
@@ -46,7 +46,8 @@ CARRIER_CODES = {"window_unreachable", "shift_too_short", "no_vehicle_capacity"}
 
 
 def solver_params(settings: RoutingSettings) -> SolverParams:
-    return SolverParams(time_limit_s=settings.routing_time_limit_s, first_solution=settings.routing_first_solution,
+    return SolverParams(time_limit_s=settings.routing_time_limit_s, engine=settings.routing_engine,
+                        first_solution=settings.routing_first_solution,
                         metaheuristic=settings.routing_metaheuristic)
 
 
@@ -109,7 +110,7 @@ def solve(problem: Problem, params: SolverParams, solver: Solver | None = None, 
     started = monotonic() if started is None else started
     model = int_model.build(problem)
     left = max(0.5, params.time_limit_s - (monotonic() - started))
-    raw = (solver or ORToolsSolver()).solve(model, params.model_copy(update={"time_limit_s": left}))
+    raw = (solver or RouteSolver()).solve(model, params.model_copy(update={"time_limit_s": left}))
     routes = [[node - 1 for node in route] for route in raw.routes]
     plan = read(problem, routes, [node - 1 for node in raw.dropped], eta_half_width_s)
     wrong = violations(problem, routes)

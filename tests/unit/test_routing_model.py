@@ -8,7 +8,7 @@ import pytest
 from services.routing.domain.model import SCALE, build, fixed_routes
 from services.routing.domain.plan import read, violations, why_dropped
 from services.routing.domain.problem import Euclidean, Fixed, Point, Problem, Stop, Vehicle, Window
-from services.routing.solver import ORToolsSolver, SolverParams
+from services.routing.solver import RouteSolver, SolverParams
 from services.routing.waves import solve
 
 WIDE = Window(0, 1000)
@@ -112,7 +112,7 @@ def test_violations_are_found_without_the_solver() -> None:
 
 
 def test_solver_reports_what_it_did() -> None:
-    raw = ORToolsSolver().solve(build(problem([stop("A", 0, 10)])), FAST)
+    raw = RouteSolver().solve(build(problem([stop("A", 0, 10)])), FAST)
     assert raw.routes == [[1]] and raw.dropped == [] and raw.status in ("local_optimum", "time_limit_reached", "optimal")
 
 

@@ -13,7 +13,7 @@ from services.routing.domain.exact import exact_plan
 from services.routing.domain.model import IntModel, build, route_cost
 from services.routing.domain.problem import Break, Euclidean, Fixed, Point, Problem, Stop, Vehicle, Window
 from services.routing.domain.ruin_recreate import Search, improve
-from services.routing.solver import ORToolsSolver, SolverParams
+from services.routing.solver import RouteSolver, SolverParams
 
 
 def random_model(seed: int, stops: int) -> IntModel:
@@ -83,12 +83,12 @@ def test_waves_too_large_or_already_out_are_left_to_the_search() -> None:
     out = Problem.build(Point(0, 0), Window(0, 500), [stops[0], Stop("F", Point(1, 1), Window(0, 500), fixed=Fixed("V", 0))],
                         [Vehicle("V", 10, 10.0, Window(0, 500))], Euclidean())
     assert exact_plan(build(out)) is None
-    raw = ORToolsSolver().solve(build(out), SolverParams(time_limit_s=5))
+    raw = RouteSolver().solve(build(out), SolverParams(time_limit_s=5))
     assert raw.routes[0][0] == 2 and raw.dropped == []
 
 
 def test_the_solver_says_a_tiny_wave_is_optimal() -> None:
-    raw = ORToolsSolver().solve(random_model(7, stops=4), SolverParams(time_limit_s=3600))
+    raw = RouteSolver().solve(random_model(7, stops=4), SolverParams(time_limit_s=3600))
     assert raw.status == "optimal" and raw.iterations == 0
 
 
@@ -116,3 +116,50 @@ def test_patience_counts_from_the_last_better_plan() -> None:
     budget = iter(range(400, -1, -1))
     search.run(lambda: float(next(budget)), 50.0 * 100, 0.5 * 100, patience=5)
     assert search.iterations > 5  # a zig-zag of forty stops improves more often than every fifth try
+
+
+def plain_model(seed: int, stops: int, vans: list[Vehicle]) -> IntModel:
+    rng = random.Random(seed)
+    return build(Problem.build(Point(0, 0), Window(0, 400), [
+        Stop(f"S{i}", Point(rng.randint(-20, 20), rng.randint(-20, 20)), Window(o := rng.randint(0, 200), o + 60),
+             service=3, weight=rng.randint(1, 5), volume=rng.uniform(0.1, 1.0)) for i in range(stops)],
+        vans, Euclidean()))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pyvrp_plans_a_wave_its_model_covers_on_the_vans_it_was_given(seed: int) -> None:
+    """Two kinds of van, each route on a van of the right kind (capacity, shift and cost are the van's own), every
+    route feasible by the search's own full test, and what is left out is what could not be served."""
+    vans = [Vehicle(f"small-{k}", 6, 3.0, Window(0, 300), fixed_cost=5) for k in range(3)] + [
+        Vehicle(f"big-{k}", 20, 10.0, Window(50, 400), cost_per_km=2) for k in range(2)]
+    model = plain_model(seed, 40, vans)
+    raw = RouteSolver().solve(model, SolverParams(time_limit_s=2, patience=0))
+    assert raw.status == "pyvrp" and raw.iterations > 0
+    search = Search(model, [[] for _ in model.vehicles])
+    assert all(feasible(model, search, k, tuple(r)) for k, r in enumerate(raw.routes))
+    assert sorted([i for r in raw.routes for i in r] + raw.dropped) == list(range(1, 41))
+    assert raw.objective == sum(route_cost(model, k, r) for k, r in enumerate(raw.routes)) + sum(
+        model.penalties[i] for i in raw.dropped)
+
+
+def test_pyvrp_leaves_out_a_stop_nobody_can_reach_instead_of_sinking_the_wave() -> None:
+    vans = [Vehicle("V", 100, 100.0, Window(0, 100))]
+    stops = [Stop(f"S{i}", Point(i, 0), Window(0, 100)) for i in range(1, 9)] + [
+        Stop("far", Point(500, 0), Window(0, 100))]
+    model = build(Problem.build(Point(0, 0), Window(0, 100), stops, vans, Euclidean()))
+    raw = RouteSolver().solve(model, SolverParams(time_limit_s=2))
+    assert raw.status == "pyvrp" and raw.dropped == [9]
+    assert sorted(raw.routes[0]) == list(range(1, 9))
+
+
+def test_breaks_and_stops_already_out_go_to_the_search_that_models_them() -> None:
+    with_break = random_model(3, stops=9)  # its big van has a driver's break
+    assert RouteSolver().solve(with_break, SolverParams(time_limit_s=1)).status != "pyvrp"
+    plain = plain_model(1, 9, [Vehicle("V", 100, 100.0, Window(0, 400))])
+    assert RouteSolver().solve(plain, SolverParams(time_limit_s=1, engine="ortools")).status != "pyvrp"
+
+
+def test_pyvrp_on_a_small_wave_stops_when_it_stops_improving() -> None:
+    model = plain_model(2, 12, [Vehicle(f"V{k}", 100, 100.0, Window(0, 400)) for k in range(3)])
+    raw = RouteSolver().solve(model, SolverParams(time_limit_s=60))
+    assert raw.status == "pyvrp" and raw.seconds < 30 and raw.dropped == []
