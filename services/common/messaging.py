@@ -9,11 +9,15 @@ Every service schema has the same tables, declared once here; migrations create 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    BindParameter,
     Column,
     DateTime,
     Identity,
@@ -25,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    any_,
     bindparam,
     delete,
     func,
@@ -153,10 +158,8 @@ class Messaging:
         """Published rows leave the outbox: it only ever holds what is still to send, and a delete costs
         PostgreSQL far less than rewriting each row (with its payload) to stamp it. Rows a sweeper holds locked
         are left to it (it publishes and deletes them itself): waiting for its lock could wait for the broker."""
-        if ids:
-            o = self.outbox.c
-            free = select(o.id).where(o.id.in_(ids)).with_for_update(skip_locked=True)
-            session.execute(delete(self.outbox).where(o.id.in_(free.scalar_subquery())))
+        if locked := self.lock_ids(session, ids):
+            session.execute(delete(self.outbox).where(self.outbox.c.id == any_(_ids(locked))))
 
     def lock_unsent(self, session: Session, grace: timedelta, limit: int = 500) -> list[OutboxRecord]:
         """Unsent rows older than `grace` by the database's clock (workers' clocks may differ) and due for another
@@ -183,34 +186,41 @@ class Messaging:
     def defer(self, session: Session, failures: list[tuple[int, str]], base_s: float, cap_s: float) -> None:
         """Rows whose publishing failed for a reason that may pass: tried again after a back-off that doubles
         with their attempts (base_s, 2*base_s, ... never above cap_s)."""
-        if not failures:
+        locked = self.lock_ids(session, [row_id for row_id, _ in failures])
+        if not locked:
             return
         o = self.outbox.c
         wait = func.least(cap_s, base_s * func.power(2, o.attempts)) * text("interval '1 second'")
-        free = select(o.id).where(o.id == bindparam("row_id")).with_for_update(skip_locked=True)
         session.execute(
-            update(self.outbox).where(o.id.in_(free.scalar_subquery()))
+            update(self.outbox).where(o.id == bindparam("row_id"))
             .values(attempts=o.attempts + 1, last_error=bindparam("error"), next_attempt_at=func.now() + wait),
-            [{"row_id": row_id, "error": error[:1000]} for row_id, error in failures])
+            [{"row_id": row_id, "error": error[:1000]} for row_id, error in failures if row_id in locked])
 
     def lock_ids(self, session: Session, ids: list[int]) -> set[int]:
-        """Lock these rows for the caller's transaction, skipping the ones someone else holds; returns those locked."""
+        """Lock these rows for the caller's transaction, skipping the ones someone else holds; returns those locked.
+
+        Every statement on outbox rows by id finds them through the primary key (`id = ANY(array)`), never as
+        a join against a locking subquery: the outbox is filled and emptied all day, so its statistics say it
+        is almost empty, and the planner then joins by scanning all of it once per id (a quadratic delete that
+        took 40% of PostgreSQL's time under load)."""
         if not ids:
             return set()
         o = self.outbox.c
-        return set(session.execute(select(o.id).where(o.id.in_(ids)).with_for_update(skip_locked=True)).scalars())
+        return set(session.execute(select(o.id).where(o.id == any_(_ids(ids))).with_for_update(skip_locked=True)
+                                   ).scalars())
 
     def still_unsent(self, session: Session, ids: list[int]) -> set[int]:
-        return set(session.execute(select(self.outbox.c.id).where(self.outbox.c.id.in_(ids))).scalars())
+        return set(session.execute(select(self.outbox.c.id).where(self.outbox.c.id == any_(_ids(ids)))).scalars())
 
     def park(self, session: Session, failures: list[tuple[int, str]]) -> None:
         """Rows that can never be published (too large, refused for good) leave the outbox for the parked table,
         with the reason: kept, counted and shown, never retried in a loop."""
         o = self.outbox.c
+        locked = self.lock_ids(session, [row_id for row_id, _ in failures])
         for row_id, reason in failures:
-            free = select(o.id).where(o.id == row_id).with_for_update(skip_locked=True)
-            row = session.execute(delete(self.outbox).where(o.id.in_(free.scalar_subquery()))
-                                  .returning(*self.outbox.c)).first()
+            if row_id not in locked:
+                continue
+            row = session.execute(delete(self.outbox).where(o.id == row_id).returning(*self.outbox.c)).first()
             if row is not None:
                 session.execute(insert(self.parked).values(
                     id=row.id, event_id=row.event_id, topic=row.topic, key=row.key, value=row.value,
@@ -249,6 +259,12 @@ class Messaging:
                                        ).one()
         parked = session.execute(select(func.count()).select_from(self.parked)).scalar_one()
         return Backlog(int(rows), float(oldest) if oldest is not None else None, int(parked))
+
+
+def _ids(ids: Iterable[int]) -> BindParameter[Any]:
+    """Row ids as one array parameter: one value to send and parse, however many rows."""
+    array: Any = ARRAY(BigInteger)
+    return bindparam(None, sorted(ids), type_=array, unique=True)
 
 
 @dataclass(frozen=True, slots=True)
