@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,10 +22,8 @@ def worker(service: Annotated[str, typer.Argument(help=f"one of: {', '.join(cata
     except LookupError as exc:
         raise fail(str(exc.args[0])) from None
     settings = load_settings(chosen.settings)
-    from services.common.faust_app import run, use_fast_event_loop
-    use_fast_event_loop()
-    sys.argv = [f"fulfil-{service}", "worker"]
-    run(chosen.build(settings), settings)
+    from services.common.worker import run
+    run(chosen.build(settings))
 
 
 @commands.command()

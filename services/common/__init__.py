@@ -1,1 +1,1 @@
-"""Shared plumbing only: settings, logging, database, Faust app factory, inbox/outbox, dead letters."""
+"""Shared plumbing only: settings, logging, database, the worker (Kafka consumer, outbox relay, timers), inbox/outbox, dead letters."""

@@ -1,7 +1,7 @@
 """Whether a worker is alive and ready, as `/healthz` and `/readyz` tell an orchestrator.
 
 Ready means: the database answers, the consumer has its partitions, consumption is not paused for an outage,
-and the oldest unsent outbox row is younger than a threshold. The processor, the Faust wiring and the outbox
+and the oldest unsent outbox row is younger than a threshold. The processor, the worker and the outbox
 sweep report here from their threads; the HTTP server reads it.
 """
 

@@ -1,5 +1,5 @@
 """A service's HTTP API (FastAPI) served by uvicorn in a thread of the worker process, with its own event
-loop: slow requests never hold up the stream processor, and Faust keeps its signal handling.
+loop: slow requests never hold up the stream processor, and the worker keeps its signal handling.
 
 Every API is hardened the same way (`harden`): a malformed id in a path is answered like an unknown one (404,
 never a 500 from the database nor a 422 that echoes it), other invalid input gets a 422 that names the field

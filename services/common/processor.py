@@ -257,7 +257,7 @@ class Processor:
 
     def abandon(self, messages: list[Incoming], reason: str) -> BatchOutcome:
         """Dead-letter a whole batch: the last resort when processing failed in a way no retry or isolation
-        could handle (Faust acks a batch whatever happens; this keeps it). Through the database when it
+        could handle (a batch is never skipped; this keeps it). Through the database when it
         answers, so the messages are kept whole like every dead letter; published directly when it does not."""
         log.error("batch.dead_lettered", size=len(messages), error=reason)
         now = self.clock()

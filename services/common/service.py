@@ -16,7 +16,7 @@ from services.common.messaging import Messaging
 from services.common.settings import Settings
 
 if TYPE_CHECKING:
-    import faust
+    from services.common.worker import Worker
 
 
 def no_jobs(settings: Settings) -> Sequence[Scheduled]:
@@ -46,16 +46,15 @@ class Service:
         """The topics it consumes."""
         return list(self.handlers)
 
-    def build(self, settings: Settings) -> faust.App:
-        """Its worker: one agent per consumed topic, its jobs' timers, the outbox relay and, if any, its API.
+    def build(self, settings: Settings) -> Worker:
+        """Its worker: one consumer for its topics, its jobs' timers, the outbox relay and, if any, its API.
         `settings` are of its own class (`self.settings`)."""
         from services.common.db import make_engine, unit_of_work_factory
-        from services.common.faust_app import create_app, wire
         from services.common.http import serve_in_thread
-        app = create_app(self.name, settings)
+        from services.common.worker import Worker
         sessions = unit_of_work_factory(make_engine(settings))
-        wire(app, settings, service=self.name, sessions=sessions, messaging=self.messaging, handlers=self.handlers,
-             jobs=self.jobs(settings))
+        worker = Worker(settings, service=self.name, sessions=sessions, messaging=self.messaging,
+                        handlers=self.handlers, jobs=self.jobs(settings))
         if self.api is not None:
             serve_in_thread(self.api(sessions, settings), settings, self.name)
-        return app
+        return worker

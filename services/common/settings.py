@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_s: float = Field(1.0, gt=0, description="Consumer group heartbeat interval")
     kafka_rebalance_timeout_s: float = Field(
         6.0, gt=0, description="Rebalance timeout; Tansu's join waits this long, so keep it short there")
-    kafka_topic_partitions: int = Field(4, ge=1, description="Partitions of topics Faust declares itself")
     topic_namespace: str = Field(
         "", pattern=r"^[a-z0-9._-]*$",
         description="Prefix of every topic and consumer group, to share one cluster between environments")
@@ -59,7 +58,6 @@ class Settings(BaseSettings):
 
     # Processing
     batch_size: int = Field(500, ge=1, description="Events per database transaction at most")
-    batch_within_s: float = Field(0.02, gt=0, description="How long an agent waits to fill a batch")
     db_retry_attempts: int = Field(
         12, ge=1, description="Attempts on a transient database error in a timer's job or a command before it gives "
         "up; event processing waits out an outage of any length")
