@@ -81,14 +81,13 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event[OrderPlaced]], ctx: Con
 def _rounds(events: Sequence[Event[OrderPlaced]]) -> list[list[Event[OrderPlaced]]]:
     """Rounds in which each order appears once, in arrival order: one statement may not touch a row twice."""
     rounds: list[list[Event[OrderPlaced]]] = []
+    seen: dict[tuple[str, str], int] = {}  # order -> how many rounds it is in already
     for event in events:
         order = (event.payload.shop_id, event.payload.order_id)
-        for round_ in rounds:
-            if all((other.payload.shop_id, other.payload.order_id) != order for other in round_):
-                round_.append(event)
-                break
-        else:
-            rounds.append([event])
+        n = seen[order] = seen.get(order, 0) + 1
+        if n > len(rounds):
+            rounds.append([])
+        rounds[n - 1].append(event)
     return rounds
 
 
