@@ -137,6 +137,7 @@ class Worker:
         self.consumer: AIOKafkaConsumer | None = None
         self.publisher: KafkaPublisher | None = None
         self.relay: OutboxRelay | None = None
+        self.failed = False
 
     async def run_db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
@@ -159,7 +160,9 @@ class Worker:
         consumer.subscribe(topics=sorted(self.topics), listener=_Rebalance(self))
         await _start(consumer.start, "consumer", self.stopping)
         log.info("worker.started", service=self.service, pid=os.getpid(), topics=sorted(self.topics.values()))
-        tasks = [asyncio.ensure_future(self._consume()),
+        consuming = asyncio.ensure_future(self._consume())
+        consuming.add_done_callback(self._consumer_ended)
+        tasks = [consuming,
                  asyncio.ensure_future(self._every(self.settings.outbox_sweep_interval_s, self._sweep)),
                  asyncio.ensure_future(self._every(0.5, self._watch_outage)),
                  asyncio.ensure_future(self._every(KAFKA_COMMIT_INTERVAL_S, self._commit_kafka)),
@@ -179,13 +182,29 @@ class Worker:
             self.outbox_executor.shutdown(wait=False, cancel_futures=True)
             log.info("worker.stopped", service=self.service)
 
+    def _consumer_ended(self, task: asyncio.Task[None]) -> None:
+        """Consuming only ends when the worker stops; if it ever ends otherwise, the process must not live on
+        looking healthy while it processes nothing: it stops, and exits non-zero for its supervisor to restart."""
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("worker.consumer_failed", error=repr(error), exc_info=error)
+            self.failed = True
+            self.stopping.set()
+
     async def _consume(self) -> None:
         """Take what the fetcher has buffered (up to a batch, waiting for the first record when there is none),
         process each topic's records in one transaction, and publish what it committed while the next batch is processed; publishes still
         go out one batch after another, so order per key is kept."""
         assert self.consumer is not None
+        attempt = 0
         while True:
-            fetched = await self.consumer.getmany(timeout_ms=IDLE_POLL_MS, max_records=self.settings.batch_size)
+            try:
+                fetched = await self.consumer.getmany(timeout_ms=IDLE_POLL_MS, max_records=self.settings.batch_size)
+            except KafkaError as exc:  # the broker away, a rebalance gone wrong: waited out, like any outage
+                attempt += 1
+                log.warning("kafka.fetch_failed", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(backoff_delay(attempt, 0.5, 5.0))
+                continue
+            attempt = 0
             by_topic: dict[str, list[Incoming]] = {}
             for tp, records in fetched.items():
                 by_topic.setdefault(tp.topic, []).extend(
@@ -404,3 +423,5 @@ def run(worker: Worker) -> None:
     gc.set_threshold(50_000, 50, 100)
     use_fast_event_loop()
     asyncio.run(worker.run())
+    if worker.failed:
+        raise SystemExit(1)
