@@ -192,8 +192,10 @@ class Worker:
 
     async def _consume(self) -> None:
         """Take what the fetcher has buffered (up to a batch, waiting for the first record when there is none),
-        process each topic's records in one transaction, and publish what it committed while the next batch is processed; publishes still
-        go out one batch after another, so order per key is kept."""
+        process each topic's records in one transaction, and publish what it committed while the next batch is
+        processed; publishes still go out one batch after another, so order per key is kept. Records of a
+        partition revoked since they were fetched are left to its new owner (it resumes at PostgreSQL's
+        position; were they processed here too, the inbox would drop them, after the work)."""
         assert self.consumer is not None
         attempt = 0
         while True:
@@ -211,7 +213,9 @@ class Worker:
                     Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ())) for r in records)
             for topic, batch in by_topic.items():
                 async with self.in_hand:
-                    await self._process(self.topics.get(topic, topic), batch)
+                    mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+                    if batch := [m for m in batch if (m.topic, m.partition) in mine]:
+                        await self._process(self.topics.get(topic, topic), batch)
 
     async def _process(self, topics: str, batch: list[Incoming]) -> None:
         """One topic's share of a fetch, in one transaction."""
@@ -354,7 +358,10 @@ class Worker:
         for m in batch:
             last[TopicPartition(m.topic, m.partition)] = m.offset
         for tp, offset in last.items():
-            highwater = self.consumer.highwater(tp)
+            try:
+                highwater = self.consumer.highwater(tp)
+            except Exception:  # revoked meanwhile, or no fetch position yet: nothing to say
+                continue
             if highwater is not None:
                 metrics.LAG.labels(self.service, self.topics.get(tp.topic, tp.topic), str(tp.partition)).set(
                     max(0, highwater - offset - 1))

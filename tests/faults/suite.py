@@ -136,6 +136,8 @@ class Workers:
                 if process.poll() is not None:
                     if process.returncode != -signal.SIGKILL:
                         self.exited_alone += 1
+                        tail = (self.logs / f"{name}.log").read_bytes()[-1500:].decode(errors="replace")
+                        print(f"  {name} exited by itself ({process.returncode}); its log ends:\n{tail}", flush=True)
                     self.start(name)
 
     def stop_all(self) -> None:
