@@ -38,6 +38,7 @@ class Bench:
     broker: str
     code: Path = ROOT  # the checkout whose workers and CLI run: this one, or a base revision's worktree
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    broker_pid: int | None = None  # the Apache Kafka broker this run started, if it started one
 
     def _env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, **self.env, **extra, "PYTHONPATH": str(self.code)}
@@ -54,13 +55,16 @@ class Bench:
                        stdout=subprocess.DEVNULL)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time used so far by each worker and by PostgreSQL (all its backends)."""
+        """CPU time used so far by each worker, by PostgreSQL (all its backends) and by the broker this run
+        started (a JVM: the same machine's cores)."""
         used = {f"{w.args[-1]}-{i}": sum(psutil.Process(w.pid).cpu_times()[:2])
                 for i, w in enumerate(self.workers) if w.poll() is None}
         postgres = [p for p in psutil.process_iter(["cmdline"]) if str(self.work / "pg") in " ".join(
             p.info["cmdline"] or [])]
         backends = {c for p in postgres for c in p.children(recursive=True)} | set(postgres)
         used["postgres"] = sum(sum(p.cpu_times()[:2]) for p in backends)
+        if self.broker_pid is not None and psutil.pid_exists(self.broker_pid):
+            used["kafka"] = sum(psutil.Process(self.broker_pid).cpu_times()[:2])
         return used
 
     def rss_mib(self) -> list[float]:
@@ -129,6 +133,10 @@ def infrastructure(kafka_bootstrap: str | None, code: Path = ROOT, **settings: s
                **{f"FULFIL_{k.upper()}": v for k, v in settings.items()}}
         bench = Bench(Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()}), env, work,
                       f"Apache Kafka {kafka_bootstrap}" if broker_port else kafka_bootstrap, code)
+        if broker_port:
+            home = Path(os.environ.get("FULFIL_KAFKA_HOME", Path.home() / ".cache/fulfil/kafka"))
+            pid_file = home / f"run-{broker_port}" / "pid"
+            bench.broker_pid = int(pid_file.read_text()) if pid_file.exists() else None
         if code == ROOT:
             upgrade(bench.settings)
             asyncio.run(apply_spec(bench.settings, load_spec()))

@@ -5,7 +5,7 @@ A generated network of W warehouses stocks S SKUs (each warehouse holds about 70
 each, so some orders ship from one warehouse, some split and some backorder). N orders of 1-5 lines are
 published (optionally at a fixed rate); the figures are sustained orders/s from the first order.placed to
 the last order's first warehouse answer (stock.reserved, or order.backordered when nothing is in stock),
-p50/p99 latency between the two, CPU per order of each worker and of PostgreSQL, and how the orders were
+p50/p99 latency between the two, CPU per order of each worker, of PostgreSQL and of the broker, and how the orders were
 allocated. Pick waves close as configured.
 
 With --base REV it compares: the base revision (a git worktree of it, migrating its own schema) and this
