@@ -3,8 +3,8 @@
 PyVRP has capacities in several dimensions, time windows, shifts, fixed and per-distance vehicle costs and
 optional stops with prizes; it has no driver breaks and no route prefixes locked in place. A wave with either
 goes to OR-Tools and ruin and recreate (services/routing/solver.py). Measured on the Solomon benchmark at 10 s
-(bench/routing/solomon.py), this search is the state of the art among open-source solvers; ours came to within
-about one percentage point of it, widest on long routes with wide windows (R2, RC2)."""
+(bench/routing/solomon.py), this search is the best open-source one we know of: OR-Tools with ruin and recreate
+came to within about one percentage point of it, furthest behind on long routes with wide windows (R2, RC2)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,6 @@ def search(model: IntModel, time_limit_s: float, seed: int, patience: int | None
     from pyvrp.stop import MultipleCriteria, NoImprovement
 
     started = time.monotonic()
-
     n = len(model.distance)
     # The model's travel times include the service at the origin, so PyVRP is told service 0: the same
     # arithmetic, rounding and all, as OR-Tools is given.
