@@ -134,6 +134,8 @@ class Worker:
         self.in_flight: asyncio.Task[None] | None = None  # the last batch's publishing
         self.done: dict[TopicPartition, int] = {}  # next offset per partition, committed in PostgreSQL
         self.committed: dict[TopicPartition, int] = {}  # ... and in Kafka
+        self.positioned = asyncio.Event()  # set once an assignment's partitions are at PostgreSQL's positions
+        self.resume: dict[TopicPartition, int] = {}  # PostgreSQL's position at assignment: below it is done
         self.consumer: AIOKafkaConsumer | None = None
         self.publisher: KafkaPublisher | None = None
         self.relay: OutboxRelay | None = None
@@ -199,6 +201,7 @@ class Worker:
         assert self.consumer is not None
         attempt = 0
         while True:
+            await self.positioned.wait()
             try:
                 fetched = await self.consumer.getmany(timeout_ms=IDLE_POLL_MS, max_records=self.settings.batch_size)
             except KafkaError as exc:  # the broker away, a rebalance gone wrong: waited out, like any outage
@@ -207,10 +210,14 @@ class Worker:
                 await asyncio.sleep(backoff_delay(attempt, 0.5, 5.0))
                 continue
             attempt = 0
+            if not self.positioned.is_set():  # a rebalance began meanwhile: what to read is its positions' call
+                continue
             by_topic: dict[str, list[Incoming]] = {}
             for tp, records in fetched.items():
+                floor = self.resume.get(tp, 0)
                 by_topic.setdefault(tp.topic, []).extend(
-                    Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ())) for r in records)
+                    Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+                    for r in records if r.offset >= floor)
             for topic, batch in by_topic.items():
                 async with self.in_hand:
                     mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -283,13 +290,20 @@ class Worker:
 
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         """Resume each partition where PostgreSQL says this service got to (the broker's committed offset, or
-        the start of the log, where it has no record)."""
+        the start of the log, where it has no record). The fetcher starts from the broker's offsets before this
+        runs (aiokafka refreshes them first): nothing is taken from it until the seeks are done, and records
+        below PostgreSQL's position are never processed again, whatever was fetched meanwhile."""
         assert self.consumer is not None
-        positions = await self.run_outbox(self._positions)
+        try:
+            positions = await self.run_outbox(self._positions)
+        except Exception:  # never seen; the broker's offsets then decide, and the inbox drops what is repeated
+            log.exception("partitions.positions_unread")
+            positions = {}
         for tp in assigned:
             if (next_offset := positions.get((tp.topic, tp.partition))) is not None:
                 self.consumer.seek(tp, next_offset)
-                self.done[tp] = next_offset
+                self.done[tp] = self.resume[tp] = next_offset
+        self.positioned.set()
         mine: dict[str, list[int]] = {}
         for tp in assigned:
             mine.setdefault(self.topics.get(tp.topic, tp.topic), []).append(tp.partition)
@@ -297,11 +311,13 @@ class Worker:
         log.info("partitions.assigned", pid=os.getpid(), partitions={t: sorted(p) for t, p in mine.items()})
 
     async def revoked(self, revoked: set[TopicPartition]) -> None:
+        self.positioned.clear()  # nothing more is taken until the next assignment is positioned
         async with self.in_hand:
             await self._settle()
         for tp in revoked:
             self.done.pop(tp, None)
             self.committed.pop(tp, None)
+            self.resume.pop(tp, None)
 
     def _positions(self) -> dict[tuple[str, int], int]:
         return retry_positions(self.sessions, self.messaging, self.stopping)
