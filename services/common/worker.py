@@ -43,7 +43,7 @@ from services.common.logging import get_logger
 from services.common.messaging import Backlog, Messaging, OutboxRecord
 from services.common.processor import Processor, describe
 from services.common.relay import Failure, OutboxRelay, publish_in_key_order
-from services.common.retry import RetryPolicy, backoff_delay, is_transient
+from services.common.retry import RetryPolicy, backoff_delay, is_transient, retry_transient
 from services.common.settings import Settings
 from services.common.topics import message_max_bytes
 
@@ -320,7 +320,12 @@ class Worker:
             self.resume.pop(tp, None)
 
     def _positions(self) -> dict[tuple[str, int], int]:
-        return retry_positions(self.sessions, self.messaging, self.stopping)
+        """The positions PostgreSQL holds, waiting out an outage: resuming anywhere else could skip or repeat."""
+        def read() -> dict[tuple[str, int], int]:
+            with self.sessions() as session:
+                return self.messaging.positions(session)
+
+        return retry_transient(read, RetryPolicy.from_settings(self.settings).forever())
 
     async def _every(self, interval_s: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -392,22 +397,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.worker.assigned(assigned)
-
-
-def retry_positions(sessions: sessionmaker[Session], messaging: Messaging,
-                    stopping: asyncio.Event) -> dict[tuple[str, int], int]:
-    """The positions PostgreSQL holds, waiting out an outage: resuming anywhere else could skip or repeat."""
-    attempt = 0
-    while True:
-        try:
-            with sessions() as session:
-                return messaging.positions(session)
-        except Exception as exc:
-            if not is_transient(exc) or stopping.is_set():
-                raise
-            attempt += 1
-            log.warning("database.retry", attempt=attempt, error=str(exc).splitlines()[0])
-            time.sleep(backoff_delay(attempt, 0.2, 5.0))
 
 
 async def _start(start: Callable[[], Awaitable[None]], what: str, stopping: asyncio.Event) -> None:
