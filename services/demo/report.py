@@ -139,6 +139,18 @@ def latency_of(outcome: Outcome) -> dict[str, dict[str, float]]:
     return found
 
 
+def out_of_order(outcome: Outcome) -> list[str]:
+    """Orders stamped at a later stage before an earlier one (placed, accepted, reserved, delivered): each stage
+    is caused by the one before, so any here means the stamps, not the orders, are wrong."""
+    stages = [outcome.placed_at] + [outcome.reached.get(s, {}) for s in ("accepted", "reserved", "delivered")]
+    found = []
+    for key in outcome.placed_at:
+        stamps = [stage[key] for stage in stages if key in stage]
+        if stamps != sorted(stamps):
+            found.append(key)
+    return found
+
+
 def render(world: World, where: dict[str, tuple[float, float]],
            kpis: list[tuple[str, str, str]], outcome: Outcome, conservation: dict[str, bool], title: str,
            picklist: str) -> str:

@@ -24,7 +24,7 @@ from services.catalog import NAMES, consumers
 from services.common.embedded import free_port
 from services.common.settings import Settings
 from services.common.status import wait_drained
-from services.demo.report import funnel_of, latency_of, render
+from services.demo.report import funnel_of, latency_of, out_of_order, render
 from services.demo.simulator import STAGES, Outcome, Simulation
 from services.demo.world import generate
 from services.kpis import compute
@@ -169,6 +169,7 @@ def figures(settings: Settings, outcome: Outcome) -> tuple[list[tuple[str, str, 
                                                  "conservation": {name: not ids for name, ids in checks.items()},
                                                  "conservation failures": {n: ids for n, ids in checks.items() if ids},
                                                 "funnel": funnel_of(outcome), "latency_s": latency_of(outcome),
+                                                "orders stamped out of stage order": out_of_order(outcome),
                                                 "sample pick list": picklist}
     return table, checks, where, summary
 

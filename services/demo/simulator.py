@@ -84,7 +84,7 @@ class Simulation:
         self.returns_due: list[tuple[str, dict[str, Any]]] = []  # asked for once the system has drained
         self.emptied: set[tuple[str, str]] = set()  # (warehouse, sku) whose bin a short pick found empty
         self.handed_over: set[str] = set()  # routed, or handed to a carrier, or to be collected
-        self.started = time.monotonic()
+        self.started = time.time()  # stages are stamped on the wall clock Kafka stamps records with
         self.stop = asyncio.Event()
         self.malformed = 0
 
@@ -114,7 +114,8 @@ class Simulation:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batches.items():
                     for record in records:
-                        await self._handle(self.settings.logical_topic(tp.topic), record.value)
+                        await self._handle(self.settings.logical_topic(tp.topic), record.value,
+                                           record.timestamp / 1000)
                 await self.producer.flush()
             for task in tasks:
                 task.cancel()
@@ -159,8 +160,9 @@ class Simulation:
                 self.out.placed += 1
                 self.malformed += 1
                 continue
+            placed_at = time.time() - self.started
             await self.send("shop.orders", key, event)
-            self.out.placed_at.setdefault(key, time.monotonic() - self.started)
+            self.out.placed_at.setdefault(key, placed_at)
             if roll > 0.97:  # the shop's retry: the same event again
                 await self.send("shop.orders", key, event)
             if 0.03 <= roll < 0.07:  # the customer changes their mind
@@ -204,7 +206,9 @@ class Simulation:
                 return
 
     # -- what the services say -------------------------------------------------------------------------
-    async def _handle(self, topic: str, raw: bytes) -> None:
+    async def _handle(self, topic: str, raw: bytes, published_at: float) -> None:
+        """One record; published_at is when its service sent it (the record's timestamp), not when it was read
+        here, so an order's stages keep the order its services put them in."""
         if topic.endswith(".dlq"):
             self.out.dead_letters += 1
             self._changed()
@@ -212,20 +216,21 @@ class Simulation:
         event = json.loads(raw)
         kind, p = event["event_type"], event["payload"]
         if kind in REACHED:
-            self._reached(REACHED[kind], p["shop_id"], p["order_id"])
+            self._reached(REACHED[kind], p["shop_id"], p["order_id"], published_at)
         elif kind == "shipment.status_changed" and p["status"] == "delivered":
-            self._reached("delivered", p["shop_id"], p["order_id"])
+            self._reached("delivered", p["shop_id"], p["order_id"], published_at)
         elif kind == "route.planned":
             for stop in (s for route in p["routes"] for s in route["stops"]):
-                self._reached("routed", stop["shop_id"], stop["order_id"])
+                self._reached("routed", stop["shop_id"], stop["order_id"], published_at)
         handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
         if handler is not None:
             await handler(p)
             self._changed()
 
-    def _reached(self, stage: str, shop_id: str, order_id: str) -> None:
-        """The first time an order is seen at a stage, for the funnel and the latencies."""
-        self.out.reached.setdefault(stage, {}).setdefault(order_key(shop_id, order_id), time.monotonic() - self.started)
+    def _reached(self, stage: str, shop_id: str, order_id: str, at: float | None = None) -> None:
+        """The first time an order is at a stage (now, unless the record says when), for the funnel and latencies."""
+        when = (time.time() if at is None else at) - self.started
+        self.out.reached.setdefault(stage, {}).setdefault(order_key(shop_id, order_id), when)
 
     async def _on_order_accepted(self, p: dict[str, Any]) -> None:
         self.out.order_state[p["order_id"]] = "accepted"

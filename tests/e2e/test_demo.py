@@ -45,7 +45,9 @@ def test_a_short_demo_on_a_loaded_machine_keeps_its_conservation_laws_and_draws_
     for stage in ("accepted", "reserved", "delivered"):
         figures = latency[stage]
         assert figures["orders"] >= 1 and 0 < figures["p50"] <= figures["p95"] <= figures["p99"], latency
-    assert latency["accepted"]["p50"] <= latency["reserved"]["p50"] <= latency["delivered"]["p50"]
+    # Each stage is caused by the one before it, so no order may be stamped at one before the last (medians over
+    # the orders reaching each stage need not be ordered: the populations differ).
+    assert summary["orders stamped out of stage order"] == []
 
     page = report.read_text()
     assert len(re.findall(r'<section class="depot"><h3>WH-(N|SE|SW) ', page)) == 3
