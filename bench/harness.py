@@ -90,7 +90,7 @@ def profile(pids: dict[str, int], seconds: float, into: Path) -> subprocess.Pope
     if not Path(spy).exists():
         print("py-spy is not installed: no profile")
         return None
-    script = " & ".join(f"{spy} record --nonblocking --format raw --rate 200 --duration {int(seconds)} "
+    script = " & ".join(f"{spy} record --nonblocking --gil --format raw --rate 200 --duration {int(seconds)} "
                         f"--pid {pid} --output {into / name}.txt >/dev/null 2>&1" for name, pid in pids.items())
     return subprocess.Popen(["bash", "-c", f"{script} & wait"])
 

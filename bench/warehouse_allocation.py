@@ -10,7 +10,8 @@ allocated. Pick waves close as configured.
 
 With --base REV it compares: the base revision (a git worktree of it, migrating its own schema) and this
 checkout run alternately, each round on fresh infrastructure, and it prints every run, the medians and the ratio;
---profile records each worker with py-spy during the measured orders and says where its CPU went.
+--profile records each worker with py-spy (the GIL holder: CPU, not waits) during the measured orders and says
+where its CPU went.
 
     python bench/warehouse_allocation.py                       # 20,000 orders, as fast as possible
     python bench/warehouse_allocation.py --orders 10000 --rate 500
@@ -23,7 +24,9 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import statistics
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -133,7 +136,10 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
             spy.wait(60)
             for name in pids:
                 if (bench.work / f"{name}.txt").exists():
-                    print(f"profile {name}: {profile_summary(bench.work / f'{name}.txt')}")
+                    kept = Path(tempfile.gettempdir()) / "fulfil-profiles" / f"{name}.txt"
+                    kept.parent.mkdir(exist_ok=True)
+                    shutil.copy(bench.work / f"{name}.txt", kept)
+                    print(f"profile {name}: {profile_summary(kept)} (collapsed stacks: {kept})")
         return {**figures, "cpu_ms": per_order}
 
 

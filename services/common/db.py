@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 import pydantic_core
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import JSON, Engine, MetaData, Table, Uuid, column, create_engine, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from services.common.settings import Settings
 
@@ -40,6 +46,43 @@ def _json_text(value: object) -> str:
     """JSONB columns (order documents, lines, pick lists) are written with pydantic's Rust serialiser: json.dumps
     cost a few per cent of a worker's CPU."""
     return pydantic_core.to_json(value).decode()
+
+
+class Rows:
+    """Many rows of one table sent as one array per column, `INSERT ... SELECT * FROM unnest(...)`: SQLAlchemy and
+    psycopg2 handle one parameter per column however many rows, where a multi-row VALUES (executemany) costs
+    them Python work per value, a third of a worker's CPU in the allocation benchmark. Build the statement once
+    (`insert()`, to which ON CONFLICT and RETURNING add as to any PostgreSQL insert) and bind each batch with
+    `params(rows)`. Not for bytea: PostgreSQL parses an array of it at twice the cost of VALUES."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table, self.columns = table, tuple(columns)
+        dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+        casts = ", ".join(f"CAST(:c{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
+                          for i, name in enumerate(self.columns))
+        self.source = text(f"SELECT * FROM unnest({casts})").columns(*(column(name) for name in self.columns))
+        self.convert = [_converter(table.c[name].type) for name in self.columns]
+
+    def insert(self) -> Insert:
+        return pg_insert(self.table).from_select(list(self.columns), self.source)
+
+    def params(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        rows = rows if isinstance(rows, Sequence) else list(rows)
+        found = {}
+        for i, (name, convert) in enumerate(zip(self.columns, self.convert, strict=True)):
+            values = [row[name] for row in rows]
+            found[f"c{i}"] = values if convert is None else [convert(v) for v in values]
+        return found
+
+
+def _converter(kind: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy's bind processing would do to a value of this type, where psycopg2 cannot on its own:
+    JSON as text (None as JSON null unless the column says SQL NULL, as SQLAlchemy does), UUIDs as text."""
+    if isinstance(kind, JSON):
+        return (lambda v: None if v is None else _json_text(v)) if kind.none_as_null else _json_text
+    if isinstance(kind, Uuid):
+        return lambda v: None if v is None else str(v)
+    return None
 
 
 class UnitOfWork:

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from schemas.orders import RejectionReason
+from services.common.db import Rows
 from services.orders import tables
 from services.orders.domain.state_machine import OrderStatus
 
@@ -50,19 +50,22 @@ def place(session: Session, placements: Sequence[Placement], now: datetime) -> d
     """Insert orders (each order once per call); an order under an id whose earlier order was rejected replaces
     it. Returns order -> the status it had before (None when new) for the orders this call stored; an order left
     out is one whose id its shop already uses."""
-    o = tables.orders
     rows = [{"shop_id": p.order[0], "order_id": p.order[1], "status": p.status.value, "placed_at": p.placed_at,
              "updated_at": now, "placed_event_id": p.event_id, "document": p.document,
              "rejection_reasons": [r.model_dump() for r in p.reasons] or None} for p in placements]
-    new = pg_insert(o)
-    statement = new.on_conflict_do_update(
-        index_elements=["shop_id", "order_id"],
-        set_={c: new.excluded[c] for c in ("status", "placed_at", "updated_at", "placed_event_id", "document",
-                                           "rejection_reasons")},
-        where=o.c.status == OrderStatus.REJECTED.value,
-    ).returning(o.c.shop_id, o.c.order_id, text("xmax = 0"))
     return {(shop_id, order_id): (None if inserted else OrderStatus.REJECTED)
-            for shop_id, order_id, inserted in session.execute(statement, rows)}
+            for shop_id, order_id, inserted in session.execute(_PLACE, _ORDER_ROWS.params(rows))}
+
+
+_ORDER_ROWS = Rows(tables.orders, ("shop_id", "order_id", "status", "placed_at", "updated_at", "placed_event_id",
+                                   "document", "rejection_reasons"))
+_new = _ORDER_ROWS.insert()
+_PLACE = _new.on_conflict_do_update(
+    index_elements=["shop_id", "order_id"],
+    set_={c: _new.excluded[c] for c in ("status", "placed_at", "updated_at", "placed_event_id", "document",
+                                        "rejection_reasons")},
+    where=tables.orders.c.status == OrderStatus.REJECTED.value,
+).returning(tables.orders.c.shop_id, tables.orders.c.order_id, text("xmax = 0"))
 
 
 def lock_statuses(session: Session, orders: Sequence[OrderId]) -> dict[OrderId, OrderStatus]:
@@ -95,6 +98,10 @@ _SET_STATUSES = text("""
 
 def record(session: Session, transitions: Sequence[Transition]) -> None:
     if transitions:
-        session.execute(insert(tables.transitions), [
+        session.execute(_RECORD, _TRANSITION_ROWS.params([
             {"shop_id": t.order[0], "order_id": t.order[1], "from_status": t.before.value if t.before else None,
-             "to_status": t.after.value, "at": t.at, "event_id": t.event_id} for t in transitions])
+             "to_status": t.after.value, "at": t.at, "event_id": t.event_id} for t in transitions]))
+
+
+_TRANSITION_ROWS = Rows(tables.transitions, ("shop_id", "order_id", "from_status", "to_status", "at", "event_id"))
+_RECORD = _TRANSITION_ROWS.insert()

@@ -9,12 +9,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from schemas.registry import order_key
 from schemas.warehouse import OrderBackordered, StockReserved
+from services.common.db import Rows
 from services.common.handling import Emitter
 from services.common.logging import get_logger
 from services.warehouse import store, tables
@@ -125,24 +125,28 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
                 "shop_id": demand.shop_id, "order_id": demand.order_id, "lines": _lines(plan.backordered),
                 "reason": plan.explanation, "backordered_at": now}))
     if shipment_rows:
-        session.execute(insert(tables.shipments), shipment_rows)
-        session.execute(insert(tables.shipment_lines), line_rows)
-    _add_backorders(session, backorder_rows)
+        session.execute(_NEW_SHIPMENTS, _SHIPMENT_ROWS.params(shipment_rows))
+        session.execute(_NEW_LINES, _LINE_ROWS.params(line_rows))
+    if backorder_rows:
+        session.execute(_ADD_BACKORDERS, _BACKORDER_ROWS.params(backorder_rows))
+
+
+_SHIPMENT_ROWS = Rows(tables.shipments, ("shipment_id", "shop_id", "order_id", "warehouse_id", "status", "rule",
+                                         "explanation", "reserved_at"))
+_NEW_SHIPMENTS = _SHIPMENT_ROWS.insert()
+_LINE_ROWS = Rows(tables.shipment_lines, ("shipment_id", "line_id", "sku", "quantity"))
+_NEW_LINES = _LINE_ROWS.insert()
+_BACKORDER_ROWS = Rows(tables.backorders, ("shop_id", "order_id", "line_id", "sku", "quantity", "since"))
+_new_backorders = _BACKORDER_ROWS.insert()
+_ADD_BACKORDERS = _new_backorders.on_conflict_do_update(
+    index_elements=["shop_id", "order_id", "line_id"],
+    set_={"quantity": tables.backorders.c.quantity + _new_backorders.excluded.quantity})
+"""New backordered units; a line already waiting keeps its place in the queue (its id) and waits for more."""
 
 
 def _lines(lines: Iterable[Line]) -> list[dict[str, object]]:
     """Event lines as plain data: one validation of the whole event is much cheaper than one per line."""
     return [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in lines]
-
-
-def _add_backorders(session: Session, rows: list[dict[str, object]]) -> None:
-    """New backordered units; a line already waiting keeps its place in the queue (its id) and waits for more."""
-    if not rows:
-        return
-    statement = pg_insert(tables.backorders)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["shop_id", "order_id", "line_id"],
-        set_={"quantity": tables.backorders.c.quantity + statement.excluded.quantity}), rows)
 
 
 def _replace_backorders(session: Session, demand: Demand, plan: Plan) -> None:

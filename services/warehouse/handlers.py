@@ -13,7 +13,7 @@ from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
 from schemas.returns import ReturnInspected
 from schemas.warehouse import ParcelPacked, PickConfirmed, PickShort, StockCounted, StockReceived
-from services.common.db import UnitOfWork
+from services.common.db import Rows, UnitOfWork
 from services.common.handling import Context, Emit, Emitter, Handlers
 from services.common.logging import get_logger
 from services.warehouse import allocating, packing, picking, store, tables
@@ -32,6 +32,12 @@ def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, P
     return {shop: Policy(found.get(shop, default)) for shop in shop_ids}
 
 
+_ORDER_ROWS = Rows(tables.orders, ("order_id", "shop_id", "policy", "status", "latitude", "longitude", "lines",
+                                   "delivery", "accepted_at"))
+_NEW_ORDERS = _ORDER_ROWS.insert().on_conflict_do_nothing().returning(tables.orders.c.shop_id,
+                                                                      tables.orders.c.order_id)
+
+
 @handlers.on
 def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]],
                     ctx: Context[WarehouseSettings]) -> list[Emit]:
@@ -45,8 +51,7 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]],
              "delivery": {"address": e.envelope.payload["delivery_address"],  # validated, as received
                           "window": e.envelope.payload["delivery_window"]},
              "accepted_at": o.accepted_at} for e, o in accepted]
-    inserted = {(shop, order) for shop, order in session.execute(pg_insert(tables.orders).on_conflict_do_nothing()
-                .returning(tables.orders.c.shop_id, tables.orders.c.order_id), rows)} if rows else set()
+    inserted = {(shop, order) for shop, order in session.execute(_NEW_ORDERS, _ORDER_ROWS.params(rows))}
     demands, emitters = [], []
     for event, order in accepted:
         if (order.shop_id, order.order_id) not in inserted:

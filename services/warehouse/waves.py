@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from schemas.warehouse import PicklistIssued
-from services.common.db import UnitOfWork
+from services.common.db import Rows, UnitOfWork
 from services.common.handling import Context, Emit
 from services.common.logging import get_logger
 from services.warehouse import tables
@@ -143,4 +143,8 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Reservation]], 
         log.info("picklist.issued", warehouse_id=warehouse_id, picklist_id=picklist_id, orders=len(orders),
                  lines=len(pick_lines))
     session.execute(_START_PICKING, updates)
-    session.execute(insert(tables.picklists), documents)
+    session.execute(_NEW_PICKLISTS, _PICKLIST_ROWS.params(documents))
+
+
+_PICKLIST_ROWS = Rows(tables.picklists, ("picklist_id", "warehouse_id", "wave_id", "issued_at", "document"))
+_NEW_PICKLISTS = _PICKLIST_ROWS.insert()
