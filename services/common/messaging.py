@@ -40,6 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
+from services.common.db import Rows
+
 Headers = list[tuple[str, bytes]]
 
 
@@ -119,6 +121,12 @@ class Messaging:
             Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
             PrimaryKeyConstraint("topic", "partition"),
         )
+        self._inbox_rows = Rows(self.inbox, ("event_id", "event_type", "topic", "partition", "offset"))
+        self._claim = (self._inbox_rows.insert().on_conflict_do_nothing(index_elements=["event_id"])
+                       .returning(self.inbox.c.event_id))
+        self._outbox_rows = Rows(self.outbox, ("event_id", "topic", "key", "value", "headers"))
+        self._enqueue = (self._outbox_rows.insert().on_conflict_do_nothing(index_elements=["event_id"])
+                         .returning(self.outbox.c.id, self.outbox.c.event_id))
 
     def claim(self, session: Session, event_id: uuid.UUID, event_type: str, topic: str, partition: int,
               offset: int) -> bool:
@@ -127,36 +135,19 @@ class Messaging:
                                                "partition": partition, "offset": offset}]))
 
     def claim_many(self, session: Session, claims: list[dict[str, object]]) -> set[uuid.UUID]:
-        """Record many events as processed in one statement; returns the ids that were new. The rows travel as
-        one array per column (unnest): a few values to bind, however many events, where a multi-row VALUES
-        costs SQLAlchemy and psycopg2 work per value."""
+        """Record many events as processed in one statement; returns the ids that were new."""
         if not claims:
             return set()
-        statement = text(f"""
-            INSERT INTO {self._name(self.inbox)} (event_id, event_type, topic, partition, "offset")
-            SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[]), CAST(:topics AS text[]),
-                                 CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]))
-            ON CONFLICT (event_id) DO NOTHING RETURNING event_id""").columns(event_id=Uuid)
-        return set(session.execute(statement, {
-            "ids": [str(c["event_id"]) for c in claims], "types": [c["event_type"] for c in claims],
-            "topics": [c["topic"] for c in claims], "partitions": [c["partition"] for c in claims],
-            "offsets": [c["offset"] for c in claims]}).scalars())
+        return set(session.execute(self._claim, self._inbox_rows.params(claims)).scalars())
 
     def enqueue(self, session: Session, records: list[OutboxRecord]) -> list[OutboxRecord]:
-        """Write records to the outbox; returns them with their ids (ones already there are skipped). A
-        multi-row VALUES, not arrays: PostgreSQL parses an array of payloads (bytea) at twice the cost."""
+        """Write records to the outbox, ids counting up in their order; returns them with their ids (ones already
+        there are skipped)."""
         if not records:
             return []
-        rows = [
-            {"event_id": r.event_id, "topic": r.topic, "key": r.key, "value": r.value,
-             "headers": [[k, v.decode()] for k, v in r.headers]}
-            for r in records
-        ]
-        statement = (
-            insert(self.outbox).on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(self.outbox.c.id, self.outbox.c.event_id, sort_by_parameter_order=True)
-        )
-        ids = {event_id: row_id for row_id, event_id in session.execute(statement, rows)}
+        rows = [{"event_id": r.event_id, "topic": r.topic, "key": r.key, "value": r.value,
+                 "headers": [[k, v.decode()] for k, v in r.headers]} for r in records]
+        ids = {event_id: row_id for row_id, event_id in session.execute(self._enqueue, self._outbox_rows.params(rows))}
         return [
             OutboxRecord(r.topic, r.key, r.value, r.event_id, r.headers, ids[r.event_id])
             for r in records if r.event_id in ids

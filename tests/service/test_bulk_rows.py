@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     Identity,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     Table,
@@ -29,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.db import Rows
 
-COLUMNS = ("name", "count", "weight", "price", "flag", "at", "ref", "document", "maybe")
+COLUMNS = ("name", "count", "weight", "price", "flag", "at", "ref", "document", "maybe", "raw")
 
 
 def _table(metadata: MetaData, name: str) -> Table:
@@ -37,17 +38,18 @@ def _table(metadata: MetaData, name: str) -> Table:
                  Column("id", BigInteger, Identity(), primary_key=True),
                  Column("name", Text, unique=True), Column("count", Integer), Column("weight", Float),
                  Column("price", Numeric(8, 3)), Column("flag", Boolean), Column("at", DateTime(timezone=True)),
-                 Column("ref", Uuid), Column("document", JSONB), Column("maybe", JSONB(none_as_null=True)))
+                 Column("ref", Uuid), Column("document", JSONB), Column("maybe", JSONB(none_as_null=True)),
+                 Column("raw", LargeBinary))
 
 
 ROWS = [
     {"name": "a", "count": 1, "weight": 0.5, "price": Decimal("1.250"), "flag": True,
      "at": datetime(2026, 12, 1, 9, tzinfo=UTC), "ref": uuid.UUID(int=7),
-     "document": {"lines": [{"sku": "É-1", "q": 2}], "note": "it's \"quoted\", {braces}"}, "maybe": [1, None]},
+     "document": {"lines": [{"sku": "É-1", "q": 2}], "note": "it's \"quoted\", {braces}"}, "maybe": [1, None], "raw": b"\x00\xff{not json\\x"},
     {"name": "b, with a comma", "count": None, "weight": None, "price": None, "flag": None, "at": None,
-     "ref": None, "document": None, "maybe": None},  # None: JSON null in `document`, SQL NULL in `maybe`
+     "ref": None, "document": None, "maybe": None, "raw": None},  # None: JSON null in `document`, SQL NULL in `maybe`
     {"name": "NULL", "count": -3, "weight": 1e-9, "price": Decimal("0"), "flag": False,
-     "at": datetime(2026, 1, 1, tzinfo=UTC), "ref": str(uuid.UUID(int=8)), "document": [], "maybe": {}},
+     "at": datetime(2026, 1, 1, tzinfo=UTC), "ref": str(uuid.UUID(int=8)), "document": [], "maybe": {}, "raw": b""},
 ]
 
 
