@@ -4,16 +4,20 @@ topics, worker processes; publishing at a rate and collecting the first answer p
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import psutil
@@ -45,14 +49,21 @@ class Bench:
 
     def start_worker(self, service: str, **extra: str) -> None:
         log = (self.work / f"{service}-{len(self.workers)}.log").open("wb")
-        self.workers.append(subprocess.Popen([sys.executable, "-m", "services.cli", "worker", service],
+        self.workers.append(subprocess.Popen([interpreter(self.code), "-m", "services.cli", "worker", service],
                                              env=self._env(**extra), cwd=self.code, stdout=log,
                                              stderr=subprocess.STDOUT))
 
     def fulfil(self, *args: str) -> None:
         """A CLI command of the checkout under test (its own migrations, topics and loaders)."""
-        subprocess.run([sys.executable, "-m", "services.cli", *args], env=self._env(), cwd=self.code, check=True,
+        subprocess.run([interpreter(self.code), "-m", "services.cli", *args], env=self._env(), cwd=self.code, check=True,
                        stdout=subprocess.DEVNULL)
+
+    def check_workers(self) -> None:
+        """A worker that exited stops the run with its log, rather than a wait for answers that never come."""
+        for i, w in enumerate(self.workers):
+            if w.poll() is not None:
+                log = (self.work / f"{w.args[-1]}-{i}.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(f"worker {w.args[-1]}-{i} exited with {w.returncode}:\n{log}")
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by each worker, by PostgreSQL (all its backends) and by the broker this run
@@ -67,8 +78,47 @@ class Bench:
             used["kafka"] = sum(psutil.Process(self.broker_pid).cpu_times()[:2])
         return used
 
+    def batches(self) -> str:
+        """Per worker, from its log: batches processed, events per batch and seconds per batch (p50/p99); a
+        checkout whose log does not say is left out."""
+        found = []
+        for i, w in enumerate(self.workers):
+            sizes, seconds = [], []
+            for line in (self.work / f"{w.args[-1]}-{i}.log").read_text(errors="replace").splitlines():
+                if '"batch.done"' in line and '"seconds"' in line:
+                    record = json.loads(line)
+                    sizes.append(record["size"])
+                    seconds.append(record["seconds"])
+            if sizes:
+                ordered = sorted(seconds)
+                found.append(f"{w.args[-1]}-{i} {len(sizes)} batches, {statistics.mean(sizes):.0f} events each, "
+                             f"{1000 * ordered[len(ordered) // 2]:.0f}/{1000 * ordered[int(len(ordered) * 0.99)]:.0f}"
+                             " ms p50/p99")
+        return "; ".join(found)
+
     def rss_mib(self) -> list[float]:
         return [psutil.Process(w.pid).memory_info().rss / 2**20 for w in self.workers if w.poll() is None]
+
+
+@cache
+def interpreter(code: Path) -> str:
+    """The Python a checkout's workers run on: this one's for this checkout; for a base revision a virtualenv with
+    that revision's own dependencies (it may need a library this checkout dropped), made once per dependency list
+    under ~/.cache/fulfil/bench-venvs."""
+    if code == ROOT:
+        return sys.executable
+    wanted = sorted(tomllib.loads((code / "pyproject.toml").read_text())["project"]["dependencies"])
+    current = sorted(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    if wanted == current:
+        return sys.executable
+    venv = Path.home() / ".cache/fulfil/bench-venvs" / hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
+    python = venv / "bin" / "python"
+    if not (venv / ".installed").exists():
+        print(f"bench: installing {code.name}'s dependencies into {venv}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *wanted], check=True)
+        (venv / ".installed").touch()
+    return str(python)
 
 
 @contextmanager

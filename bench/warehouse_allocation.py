@@ -88,6 +88,7 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
         for _ in range(args.warehouse_workers):
             bench.start_worker("warehouse")
         time.sleep(10)  # group joins and assignment
+        bench.check_workers()
         if args.warmup:
             asyncio.run(publish(bench.settings, "shop.orders", orders(args.warmup, prefix="w", sku_prefix="WARM",
                                                                       skus=args.skus, shops=args.shops), 0))
@@ -116,6 +117,8 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
                                    timeout_s=max(180, args.orders / 40), key_of=warehouse_answer))
         figures = report(sent, seen, "order.placed->stock.reserved")
         print("worker RSS: " + ", ".join(f"{r:.0f} MiB" for r in bench.rss_mib()))
+        if batches := bench.batches():
+            print(f"batches: {batches}")
         per_order = {k: 1000 * v / args.orders for k, v in cpu.items()}
         print("CPU per order: " + ", ".join(f"{k} {v:.2f} ms" for k, v in per_order.items()))
         with engine.connect() as connection:
