@@ -111,6 +111,7 @@ def consumer_options(service: str, settings: Settings) -> dict[str, Any]:
         "max_poll_interval_ms": 3_600_000,
         # What is fetched ahead of the batch in hand, at most: the broker keeps the rest while a batch waits.
         "max_partition_fetch_bytes": 1 << 20, "fetch_max_bytes": 8 << 20,
+        "fetch_min_bytes": settings.kafka_fetch_min_bytes, "fetch_max_wait_ms": settings.kafka_fetch_wait_ms,
     }
 
 
@@ -232,8 +233,9 @@ class Worker:
         except Exception as exc:  # the last resort: the batch is dead-lettered whole, never skipped
             log.exception("batch.failed", topic=topics, size=len(batch))
             outcome = await self.run_db(partial(self.processor.abandon, batch, f"processing failed: {exc!r}"))
-        metrics.record_batch(self.service, topics, time.perf_counter() - started, outcome.processed,
-                             outcome.duplicates, outcome.ignored, outcome.dead)
+        took = time.perf_counter() - started
+        metrics.record_batch(self.service, topics, took, outcome.processed, outcome.duplicates, outcome.ignored,
+                             outcome.dead)
         for m in batch:
             tp = TopicPartition(m.topic, m.partition)
             self.done[tp] = max(self.done.get(tp, 0), m.offset + 1)
@@ -246,7 +248,7 @@ class Worker:
         self.in_flight = asyncio.ensure_future(self._publish(outcome.to_publish))
         if any(record.id is None for record in outcome.to_publish):
             await self.in_flight
-        log.info("batch.done", topic=topics, **describe(outcome))
+        log.info("batch.done", topic=topics, size=len(batch), seconds=round(took, 4), **describe(outcome))
 
     async def _publish(self, records: list[OutboxRecord]) -> None:
         """Committed rows go through the relay (what it cannot send now stays in the outbox for the sweep).
