@@ -113,7 +113,7 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Reservation]], 
     numbers = session.execute(select(tables.wave_numbers.next_value())
                               .select_from(func.generate_series(1, len(waves)))).scalars().all()
     updates: dict[str, list[str]] = {"ids": [], "picklists": [], "totes": []}
-    documents = []
+    documents, issued = [], []
     for wave, number in zip(waves, numbers, strict=True):
         wave_id, picklist_id = f"WV-{number:06d}", f"PL-{number:06d}"
         orders = list(dict.fromkeys((r.shop_id, r.order_id) for r in wave))
@@ -135,13 +135,14 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Reservation]], 
             updates["ids"].append(shipment.shipment_id)
             updates["picklists"].append(picklist_id)
             updates["totes"].append(totes[(shipment.shop_id, shipment.order_id)])
-        documents.append({"picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id,
-                          "issued_at": ctx.now, "document": payload.model_dump(mode="json")})
         emitter = ctx.emitter(namespace=uuid.uuid5(PICKLIST_EVENTS, picklist_id))
         emitter.emit(payload)
         emits.extend(emitter.emits)
-        log.info("picklist.issued", warehouse_id=warehouse_id, picklist_id=picklist_id, orders=len(orders),
-                 lines=len(pick_lines))
+        documents.append({"picklist_id": picklist_id, "warehouse_id": warehouse_id, "wave_id": wave_id,
+                          "issued_at": ctx.now,
+                          "document": emitter.emits[-1].event.envelope.payload})  # the event's, not dumped again
+        issued.append({"picklist_id": picklist_id, "orders": len(orders), "lines": len(pick_lines)})
+    log.info("picklists.issued", warehouse_id=warehouse_id, picklists=issued)
     session.execute(_START_PICKING, updates)
     session.execute(_NEW_PICKLISTS, _PICKLIST_ROWS.params(documents))
 
