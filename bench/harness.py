@@ -11,9 +11,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,6 +100,37 @@ class Bench:
 
     def rss_mib(self) -> list[float]:
         return [psutil.Process(w.pid).memory_info().rss / 2**20 for w in self.workers if w.poll() is None]
+
+
+class Waits:
+    """What PostgreSQL's active backends wait on, sampled every 20 ms while running (CPU when on none): shows
+    whether workers take turns on each other's row locks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings, self.seen, self.stop = settings, Counter[str](), threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        engine = create_engine(self.settings.database_url)
+        try:
+            with engine.connect() as connection:
+                while not self.stop.is_set():
+                    for wait, n in connection.execute(text(
+                            "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*) FROM pg_stat_activity "
+                            "WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database() "
+                            "GROUP BY 1")):
+                        self.seen[wait] += n
+                    connection.commit()
+                    time.sleep(0.02)
+        finally:
+            engine.dispose()
+
+    def summary(self) -> str:
+        self.stop.set()
+        self.thread.join(5)
+        total = sum(self.seen.values()) or 1
+        return ", ".join(f"{wait} {100 * n / total:.0f}%" for wait, n in self.seen.most_common(6))
 
 
 @cache

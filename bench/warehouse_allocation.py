@@ -34,6 +34,7 @@ from typing import Any
 
 from harness import (
     ROOT,
+    Waits,
     checkout,
     collect,
     infrastructure,
@@ -102,6 +103,7 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
         if args.profile:
             pids = {f"{label}-{w.args[-1]}-{i}": w.pid for i, w in enumerate(bench.workers)}
             spy = profile(pids, max(5.0, args.orders / 1000), bench.work)
+        waits = Waits(bench.settings) if args.waits else None
         cpu_before = bench.cpu_seconds()
         t0 = time.monotonic()
         sent = asyncio.run(publish(bench.settings, "shop.orders", orders(args.orders, skus=args.skus,
@@ -113,6 +115,8 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
                            timeout_s=max(180, args.orders / 40))
         time.sleep(1)  # the last batch's events are published just after its commit
         cpu = {k: v - cpu_before.get(k, 0) for k, v in bench.cpu_seconds().items()}
+        if waits is not None:
+            print(f"PostgreSQL's active backends waited on: {waits.summary()}")
         seen = asyncio.run(collect(bench.settings, "warehouse.events", args.orders,
                                    timeout_s=max(180, args.orders / 40), key_of=warehouse_answer))
         figures = report(sent, seen, "order.placed->stock.reserved")
@@ -165,6 +169,8 @@ def main() -> None:
     parser.add_argument("--base", help="a git revision to compare with, e.g. 3172919 (the code before issue 17)")
     parser.add_argument("--rounds", type=int, default=2, help="with --base: runs of each, alternating")
     parser.add_argument("--profile", action="store_true", help="py-spy each worker during the measured orders")
+    parser.add_argument("--waits", action="store_true",
+                        help="sample what PostgreSQL's active backends wait on during the measured orders")
     args = parser.parse_args()
     if not args.base:
         measure(args, ROOT, "current")
