@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import heapq
 import os
 import signal
 import time
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidMessageError,
@@ -113,6 +114,14 @@ def consumer_options(service: str, settings: Settings) -> dict[str, Any]:
         "max_partition_fetch_bytes": 1 << 20, "fetch_max_bytes": 8 << 20,
         "fetch_min_bytes": settings.kafka_fetch_min_bytes, "fetch_max_wait_ms": settings.kafka_fetch_wait_ms,
     }
+
+
+def in_publish_order(partitions: Sequence[Sequence[ConsumerRecord[Any, Any]]]) -> list[ConsumerRecord[Any, Any]]:
+    """One topic's fetched records, partitions merged by the time each record was published, each partition's
+    own order kept. Kafka orders records only within a partition: a fetch returns partitions one after another,
+    so a pick list published after its orders' reservations (another key, another partition) could be handled
+    before them in the same batch, against shipments not yet recorded."""
+    return list(heapq.merge(*partitions, key=lambda r: r.timestamp))
 
 
 class Worker:
@@ -213,13 +222,13 @@ class Worker:
             attempt = 0
             if not self.positioned.is_set():  # a rebalance began meanwhile: what to read is its positions' call
                 continue
-            by_topic: dict[str, list[Incoming]] = {}
+            by_topic: dict[str, list[list[ConsumerRecord[bytes, bytes]]]] = {}
             for tp, records in fetched.items():
                 floor = self.resume.get(tp, 0)
-                by_topic.setdefault(tp.topic, []).extend(
-                    Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
-                    for r in records if r.offset >= floor)
-            for topic, batch in by_topic.items():
+                by_topic.setdefault(tp.topic, []).append([r for r in records if r.offset >= floor])
+            for topic, partitions in by_topic.items():
+                batch = [Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+                         for r in in_publish_order(partitions)]
                 async with self.in_hand:
                     mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
                     if batch := [m for m in batch if (m.topic, m.partition) in mine]:
