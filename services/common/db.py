@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import JSON, Engine, LargeBinary, MetaData, Table, Uuid, column, create_engine, text
+from sqlalchemy import JSON, Engine, Executable, LargeBinary, MetaData, Table, Uuid, column, create_engine, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -52,9 +52,9 @@ def _json_text(value: object) -> str:
 class Rows:
     """Many rows of one table sent as one array per column, `INSERT ... SELECT FROM unnest(...)`: SQLAlchemy and
     psycopg2 handle one parameter per column however many rows, where a multi-row VALUES (executemany) costs
-    them Python work per value, a third of a worker's CPU in the allocation benchmark. Build the statement once
-    (`insert()`, to which ON CONFLICT and RETURNING add as to any PostgreSQL insert) and bind each batch with
-    `params(rows)`. Rows are inserted in the order given (identity columns count up along it). Bytes travel as
+    them Python work per value, a third of a worker's CPU in the allocation benchmark. Made once per table at
+    import; `write(session, rows)` inserts a batch, with `statement` (ON CONFLICT and RETURNING added to
+    `statement` as to any PostgreSQL insert) where plain inserting is not enough. Rows are inserted in the order given (identity columns count up along it). Bytes travel as
     base64 text: PostgreSQL parses an array of bytea literals at twice the cost of the same rows as VALUES."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
@@ -69,9 +69,11 @@ class Rows:
         self.source = text(f"SELECT {outputs} FROM unnest({casts}) AS r({names})").columns(
             *(column(name) for name in self.columns))
         self.convert = [_converter(kind) for kind in kinds]
+        self.statement: Insert = pg_insert(table).from_select(list(self.columns), self.source)
 
-    def insert(self) -> Insert:
-        return pg_insert(self.table).from_select(list(self.columns), self.source)
+    def write(self, session: Session, rows: Iterable[Mapping[str, Any]],
+              statement: Executable | None = None) -> Any:  # the Result: rows of RETURNING, if any
+        return session.execute(self.statement if statement is None else statement, self.params(rows))
 
     def params(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
         rows = rows if isinstance(rows, Sequence) else list(rows)

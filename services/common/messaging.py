@@ -122,10 +122,10 @@ class Messaging:
             PrimaryKeyConstraint("topic", "partition"),
         )
         self._inbox_rows = Rows(self.inbox, ("event_id", "event_type", "topic", "partition", "offset"))
-        self._claim = (self._inbox_rows.insert().on_conflict_do_nothing(index_elements=["event_id"])
+        self._claim = (self._inbox_rows.statement.on_conflict_do_nothing(index_elements=["event_id"])
                        .returning(self.inbox.c.event_id))
         self._outbox_rows = Rows(self.outbox, ("event_id", "topic", "key", "value", "headers"))
-        self._enqueue = (self._outbox_rows.insert().on_conflict_do_nothing(index_elements=["event_id"])
+        self._enqueue = (self._outbox_rows.statement.on_conflict_do_nothing(index_elements=["event_id"])
                          .returning(self.outbox.c.id, self.outbox.c.event_id))
 
     def claim(self, session: Session, event_id: uuid.UUID, event_type: str, topic: str, partition: int,
@@ -138,7 +138,7 @@ class Messaging:
         """Record many events as processed in one statement; returns the ids that were new."""
         if not claims:
             return set()
-        return set(session.execute(self._claim, self._inbox_rows.params(claims)).scalars())
+        return set(self._inbox_rows.write(session, claims, self._claim).scalars())
 
     def enqueue(self, session: Session, records: list[OutboxRecord]) -> list[OutboxRecord]:
         """Write records to the outbox, ids counting up in their order; returns them with their ids (ones already
@@ -147,15 +147,11 @@ class Messaging:
             return []
         rows = [{"event_id": r.event_id, "topic": r.topic, "key": r.key, "value": r.value,
                  "headers": [[k, v.decode()] for k, v in r.headers]} for r in records]
-        ids = {event_id: row_id for row_id, event_id in session.execute(self._enqueue, self._outbox_rows.params(rows))}
+        ids = {event_id: row_id for row_id, event_id in self._outbox_rows.write(session, rows, self._enqueue)}
         return [
             OutboxRecord(r.topic, r.key, r.value, r.event_id, r.headers, ids[r.event_id])
             for r in records if r.event_id in ids
         ]
-
-    @staticmethod
-    def _name(table: Table) -> str:
-        return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
 
     def delete_sent(self, session: Session, ids: list[int]) -> None:
         """Published rows leave the outbox: it only ever holds what is still to send, and a delete costs

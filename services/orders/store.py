@@ -54,15 +54,14 @@ def place(session: Session, placements: Sequence[Placement], now: datetime) -> d
              "updated_at": now, "placed_event_id": p.event_id, "document": p.document,
              "rejection_reasons": [r.model_dump() for r in p.reasons] or None} for p in placements]
     return {(shop_id, order_id): (None if inserted else OrderStatus.REJECTED)
-            for shop_id, order_id, inserted in session.execute(_PLACE, _ORDER_ROWS.params(rows))}
+            for shop_id, order_id, inserted in _ORDER_ROWS.write(session, rows, _PLACE)}
 
 
 _ORDER_ROWS = Rows(tables.orders, ("shop_id", "order_id", "status", "placed_at", "updated_at", "placed_event_id",
                                    "document", "rejection_reasons"))
-_new = _ORDER_ROWS.insert()
-_PLACE = _new.on_conflict_do_update(
+_PLACE = _ORDER_ROWS.statement.on_conflict_do_update(
     index_elements=["shop_id", "order_id"],
-    set_={c: _new.excluded[c] for c in ("status", "placed_at", "updated_at", "placed_event_id", "document",
+    set_={c: _ORDER_ROWS.statement.excluded[c] for c in ("status", "placed_at", "updated_at", "placed_event_id", "document",
                                         "rejection_reasons")},
     where=tables.orders.c.status == OrderStatus.REJECTED.value,
 ).returning(tables.orders.c.shop_id, tables.orders.c.order_id, text("xmax = 0"))
@@ -98,10 +97,9 @@ _SET_STATUSES = text("""
 
 def record(session: Session, transitions: Sequence[Transition]) -> None:
     if transitions:
-        session.execute(_RECORD, _TRANSITION_ROWS.params([
+        _TRANSITION_ROWS.write(session, [
             {"shop_id": t.order[0], "order_id": t.order[1], "from_status": t.before.value if t.before else None,
-             "to_status": t.after.value, "at": t.at, "event_id": t.event_id} for t in transitions]))
+             "to_status": t.after.value, "at": t.at, "event_id": t.event_id} for t in transitions])
 
 
 _TRANSITION_ROWS = Rows(tables.transitions, ("shop_id", "order_id", "from_status", "to_status", "at", "event_id"))
-_RECORD = _TRANSITION_ROWS.insert()

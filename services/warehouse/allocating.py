@@ -125,22 +125,19 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
                 "shop_id": demand.shop_id, "order_id": demand.order_id, "lines": _lines(plan.backordered),
                 "reason": plan.explanation, "backordered_at": now}))
     if shipment_rows:
-        session.execute(_NEW_SHIPMENTS, _SHIPMENT_ROWS.params(shipment_rows))
-        session.execute(_NEW_LINES, _LINE_ROWS.params(line_rows))
+        _SHIPMENT_ROWS.write(session, shipment_rows)
+        _LINE_ROWS.write(session, line_rows)
     if backorder_rows:
-        session.execute(_ADD_BACKORDERS, _BACKORDER_ROWS.params(backorder_rows))
+        _BACKORDER_ROWS.write(session, backorder_rows, _ADD_BACKORDERS)
 
 
 _SHIPMENT_ROWS = Rows(tables.shipments, ("shipment_id", "shop_id", "order_id", "warehouse_id", "status", "rule",
                                          "explanation", "reserved_at"))
-_NEW_SHIPMENTS = _SHIPMENT_ROWS.insert()
 _LINE_ROWS = Rows(tables.shipment_lines, ("shipment_id", "line_id", "sku", "quantity"))
-_NEW_LINES = _LINE_ROWS.insert()
 _BACKORDER_ROWS = Rows(tables.backorders, ("shop_id", "order_id", "line_id", "sku", "quantity", "since"))
-_new_backorders = _BACKORDER_ROWS.insert()
-_ADD_BACKORDERS = _new_backorders.on_conflict_do_update(
+_ADD_BACKORDERS = _BACKORDER_ROWS.statement.on_conflict_do_update(
     index_elements=["shop_id", "order_id", "line_id"],
-    set_={"quantity": tables.backorders.c.quantity + _new_backorders.excluded.quantity})
+    set_={"quantity": tables.backorders.c.quantity + _BACKORDER_ROWS.statement.excluded.quantity})
 """New backordered units; a line already waiting keeps its place in the queue (its id) and waits for more."""
 
 

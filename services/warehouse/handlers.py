@@ -34,7 +34,7 @@ def _policies(session: Session, shop_ids: set[str], default: str) -> dict[str, P
 
 _ORDER_ROWS = Rows(tables.orders, ("order_id", "shop_id", "policy", "status", "latitude", "longitude", "lines",
                                    "delivery", "accepted_at"))
-_NEW_ORDERS = _ORDER_ROWS.insert().on_conflict_do_nothing().returning(tables.orders.c.shop_id,
+_NEW_ORDERS = _ORDER_ROWS.statement.on_conflict_do_nothing().returning(tables.orders.c.shop_id,
                                                                       tables.orders.c.order_id)
 
 
@@ -51,7 +51,7 @@ def allocate_orders(uow: UnitOfWork, events: Sequence[Event[OrderAccepted]],
              "delivery": {"address": e.envelope.payload["delivery_address"],  # validated, as received
                           "window": e.envelope.payload["delivery_window"]},
              "accepted_at": o.accepted_at} for e, o in accepted]
-    inserted = {(shop, order) for shop, order in session.execute(_NEW_ORDERS, _ORDER_ROWS.params(rows))}
+    inserted = {(shop, order) for shop, order in _ORDER_ROWS.write(session, rows, _NEW_ORDERS)}
     demands, emitters = [], []
     for event, order in accepted:
         if (order.shop_id, order.order_id) not in inserted:

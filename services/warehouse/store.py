@@ -114,11 +114,10 @@ def change_on_hand(session: Session, changes: Mapping[Key, tuple[int, int]], rea
     ledger_rows = [{"warehouse_id": k[0], "sku": k[1], "delta": c[0], "reason": reason, "reference": reference,
                     "event_id": event_id, "at": now} for k, c in items if c[0]]
     if ledger_rows:
-        session.execute(_NEW_LEDGER, _LEDGER_ROWS.params(ledger_rows))
+        _LEDGER_ROWS.write(session, ledger_rows)
 
 
 _LEDGER_ROWS = Rows(tables.ledger, ("warehouse_id", "sku", "delta", "reason", "reference", "event_id", "at"))
-_NEW_LEDGER = _LEDGER_ROWS.insert()
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,8 +144,7 @@ def _issue(session: Session, warehouse_id: str, waves: list[list[Reservation]], 
         issued.append({"picklist_id": picklist_id, "orders": len(orders), "lines": len(pick_lines)})
     log.info("picklists.issued", warehouse_id=warehouse_id, picklists=issued)
     session.execute(_START_PICKING, updates)
-    session.execute(_NEW_PICKLISTS, _PICKLIST_ROWS.params(documents))
+    _PICKLIST_ROWS.write(session, documents)
 
 
 _PICKLIST_ROWS = Rows(tables.picklists, ("picklist_id", "warehouse_id", "wave_id", "issued_at", "document"))
-_NEW_PICKLISTS = _PICKLIST_ROWS.insert()

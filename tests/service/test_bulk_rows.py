@@ -60,7 +60,7 @@ def test_rows_store_what_executemany_stores_for_every_type_and_null(engine: Engi
         metadata.create_all(connection)
         connection.execute(insert(by_sqlalchemy), ROWS)
         rows = Rows(by_arrays, COLUMNS)
-        connection.execute(rows.insert(), rows.params(ROWS))
+        connection.execute(rows.statement, rows.params(ROWS))
         kept = [f"{c}::text" for c in COLUMNS] + ["document IS NULL", "maybe IS NULL"]
         stored = [connection.execute(text(f"SELECT {', '.join(kept)} FROM {t} ORDER BY id")).all()
                   for t in ("by_sqlalchemy", "by_arrays")]
@@ -73,7 +73,7 @@ def test_rows_take_on_conflict_and_returning_and_an_empty_batch(engine: Engine) 
     metadata = MetaData()
     table = _table(metadata, "upserted")
     rows = Rows(table, ("name", "count"))
-    new = rows.insert()
+    new = rows.statement
     upsert = new.on_conflict_do_update(index_elements=["name"], set_={"count": table.c.count + new.excluded.count}
                                        ).returning(table.c.name, table.c.count, text("xmax = 0"))
     with engine.connect() as connection, connection.begin() as transaction:
