@@ -1,13 +1,16 @@
-"""Rows (services/common/db.py): many rows sent as one array per column store exactly what SQLAlchemy's own
+"""Rows (services/common/db.py): many rows sent as one JSON array store exactly what SQLAlchemy's own
 executemany stores, for every column type the services use, on the real PostgreSQL."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -19,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    String,
     Table,
     Text,
     Uuid,
@@ -27,10 +31,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DataError
 
 from services.common.db import Rows
 
-COLUMNS = ("name", "count", "weight", "price", "flag", "at", "ref", "document", "maybe", "raw")
+COLUMNS = ("name", "count", "weight", "price", "flag", "at", "ref", "document", "maybe", "raw", "code", "tags",
+           "naive")
 
 
 def _table(metadata: MetaData, name: str) -> Table:
@@ -39,17 +45,23 @@ def _table(metadata: MetaData, name: str) -> Table:
                  Column("name", Text, unique=True), Column("count", Integer), Column("weight", Float),
                  Column("price", Numeric(8, 3)), Column("flag", Boolean), Column("at", DateTime(timezone=True)),
                  Column("ref", Uuid), Column("document", JSONB), Column("maybe", JSONB(none_as_null=True)),
-                 Column("raw", LargeBinary))
+                 Column("raw", LargeBinary), Column("code", String(12)), Column("tags", ARRAY(Text)),
+                 Column("naive", DateTime))
 
 
 ROWS = [
     {"name": "a", "count": 1, "weight": 0.5, "price": Decimal("1.250"), "flag": True,
      "at": datetime(2026, 12, 1, 9, tzinfo=UTC), "ref": uuid.UUID(int=7),
-     "document": {"lines": [{"sku": "É-1", "q": 2}], "note": "it's \"quoted\", {braces}"}, "maybe": [1, None], "raw": b"\x00\xff{not json\\x"},
+     "document": {"lines": [{"sku": "É-1", "q": 2}], "note": "it's \"quoted\", {braces}"}, "maybe": [1, None], "raw": b"\x00\xff{not json\\x",
+     "code": "ÉÉ'\"\\\n\t", "tags": ["a", "b,c", "{d}", "NULL", ""], "naive": datetime(2026, 12, 1, 9, 30, 1, 5)},
     {"name": "b, with a comma", "count": None, "weight": None, "price": None, "flag": None, "at": None,
-     "ref": None, "document": None, "maybe": None, "raw": None},  # None: JSON null in `document`, SQL NULL in `maybe`
+     "ref": None, "document": None, "maybe": None, "raw": None, "code": None, "tags": None, "naive": None},  # None: JSON null in `document`, SQL NULL in `maybe`
     {"name": "NULL", "count": -3, "weight": 1e-9, "price": Decimal("0"), "flag": False,
-     "at": datetime(2026, 1, 1, tzinfo=UTC), "ref": str(uuid.UUID(int=8)), "document": [], "maybe": {}, "raw": b""},
+     "at": datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-5))), "ref": str(uuid.UUID(int=8)), "document": [],
+     "maybe": {}, "raw": b"\xfb\xff\xbf", "code": "", "tags": [], "naive": datetime(1999, 1, 1)},
+    {"name": "floats", "count": 2**31 - 1, "weight": float("inf"), "price": Decimal("-12.345"), "flag": True,
+     "at": None, "ref": None, "document": {"n": None}, "maybe": None, "raw": None, "code": "x" * 12, "tags": [None],
+     "naive": None},
 ]
 
 
@@ -64,7 +76,7 @@ def test_rows_store_what_executemany_stores_for_every_type_and_null(engine: Engi
         kept = [f"{c}::text" for c in COLUMNS] + ["document IS NULL", "maybe IS NULL"]
         stored = [connection.execute(text(f"SELECT {', '.join(kept)} FROM {t} ORDER BY id")).all()
                   for t in ("by_sqlalchemy", "by_arrays")]
-        assert stored[0] == stored[1] and len(stored[1]) == 3
+        assert stored[0] == stored[1] and len(stored[1]) == 4
         assert stored[1][1][-2:] == (False, True)  # JSON null kept apart from SQL NULL, as SQLAlchemy does
         transaction.rollback()
 
@@ -84,4 +96,14 @@ def test_rows_take_on_conflict_and_returning_and_an_empty_batch(engine: Engine) 
         again = connection.execute(upsert, rows.params(iter([{"name": "y", "count": 5}])))
         assert again.all() == [("y", 7, False)]
         assert connection.execute(select(table.c.name).order_by(table.c.id)).scalars().all() == ["x", "y"]
+        transaction.rollback()
+
+
+def test_rows_refuse_a_string_too_long_for_its_column_instead_of_cutting_it(engine: Engine) -> None:
+    metadata = MetaData()
+    rows = Rows(_table(metadata, "too_long"), ("name", "code"))
+    with engine.connect() as connection, connection.begin() as transaction:
+        metadata.create_all(connection)
+        with pytest.raises(DataError, match="too long"):
+            connection.execute(rows.statement, rows.params([{"name": "n", "code": "x" * 13}]))
         transaction.rollback()
