@@ -29,6 +29,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,19 @@ def warehouse_answer(key: bytes, value: bytes) -> str | None:
     return None
 
 
+def orders_answer(key: bytes, value: bytes) -> str | None:
+    """The order id of an order.accepted or order.rejected: when the orders worker published its answer."""
+    head, order = value[:200], key.rpartition(b"/")[2]
+    if (b'"event_type":"order.accepted"' in head or b'"event_type":"order.rejected"' in head) and order[:2] == b"b-":
+        return order.decode()
+    return None
+
+
+def _quantiles(values: Iterable[float]) -> list[float]:
+    found = list(values)
+    return statistics.quantiles(found, n=100) if len(found) > 1 else [0.0] * 99
+
+
 def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
     """One run on fresh infrastructure: the figures, also printed."""
     with infrastructure(args.kafka_bootstrap, code, **dict(s.split("=", 1) for s in args.set)) as bench:
@@ -120,6 +134,12 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
         seen = asyncio.run(collect(bench.settings, "warehouse.events", args.orders,
                                    timeout_s=max(180, args.orders / 40), key_of=warehouse_answer))
         figures = report(sent, seen, "order.placed->stock.reserved")
+        accepted = asyncio.run(collect(bench.settings, "orders.events", args.orders,
+                                       timeout_s=max(180, args.orders / 40), key_of=orders_answer))
+        print("stages (p50/p99 ms): " + ", ".join(
+            f"{name} {q[49]:.0f}/{q[98]:.0f}" for name, q in (
+                ("placed->accepted", _quantiles(accepted[k] - sent[k] for k in accepted if k in sent)),
+                ("accepted->reserved", _quantiles(seen[k] - accepted[k] for k in seen if k in accepted)))))
         print("worker RSS: " + ", ".join(f"{r:.0f} MiB" for r in bench.rss_mib()))
         if batches := bench.batches():
             print(f"batches: {batches}")
