@@ -8,7 +8,19 @@ from types import TracebackType
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import ARRAY, JSON, Engine, Executable, LargeBinary, MetaData, String, Table, column, create_engine, text
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Engine,
+    Executable,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    column,
+    create_engine,
+    text,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert

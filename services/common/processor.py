@@ -111,11 +111,18 @@ class Processor:
 
     def run(self, messages: list[Incoming]) -> BatchOutcome:
         """Process a batch, waiting out database outages; returns what to publish now that it is committed."""
-        good, undecodable = self.decode(messages)
+        return self.run_together([messages])[0]
+
+    def run_together(self, batches: Sequence[list[Incoming]]) -> list[BatchOutcome]:
+        """Several batches (one fetch's share of each topic) in one transaction, each with its own outcome: a
+        worker reading two topics pays once, not per topic, for what every transaction costs (the session, the
+        inbox, outbox and offset statements, the commit, and the relay's delete once the records are out).
+        Waits out database outages."""
+        decoded = [self.decode(messages) for messages in batches]
         attempt, isolate = 0, False
         while True:
             try:
-                outcome = self._transaction(messages, good, undecodable, isolate)
+                outcomes = self._transaction(batches, decoded, isolate)
             except Exception as exc:
                 if is_transient(exc):
                     attempt += 1
@@ -133,30 +140,35 @@ class Processor:
                 if attempt:
                     log.info("database.recovered", attempts=attempt)
                 self.health.database_up()
-                return outcome
+                return outcomes
 
-    def _transaction(self, messages: list[Incoming], good: list[tuple[Incoming, Event[Payload]]],
-                     undecodable: list[DeadLetter], isolate: bool) -> BatchOutcome:
-        outcome = BatchOutcome(dead=len(undecodable))
+    def _transaction(self, batches: Sequence[list[Incoming]],
+                     decoded: Sequence[tuple[list[tuple[Incoming, Event[Payload]]], list[DeadLetter]]],
+                     isolate: bool) -> list[BatchOutcome]:
         now = self.clock()
         ctx = Context(now=now, settings=self.settings, service=self.service)
-        records: list[OutboxRecord] = []
-        dead: list[DeadLetter] = list(undecodable)
-        handled = [(m, e, h) for m, e in good if (h := self._handler_for(m, e)) is not None]
-        outcome.ignored = len(good) - len(handled)
+        outcomes = [BatchOutcome(dead=len(undecodable)) for _, undecodable in decoded]
+        records: list[list[OutboxRecord]] = [[] for _ in batches]
+        dead: list[list[DeadLetter]] = [list(undecodable) for _, undecodable in decoded]
         with UnitOfWork(self.sessions) as uow:
-            if isolate:
-                self._handle_one_by_one(uow, handled, ctx, records, dead, outcome)
-            else:
-                self._handle_batch(uow, handled, ctx, records, outcome)
-            new = self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
-            records[:0] = [d.record(self.max_message_bytes) for d in dead if d.id in new]
-            again = sum(d.id not in new for d in undecodable)  # redelivered after a rebalance: refused already
-            outcome.duplicates, outcome.dead = outcome.duplicates + again, outcome.dead - again
-            outcome.to_publish = self.messaging.enqueue(uow.session, records)
-            self.messaging.record_offsets(uow.session, positions(messages))
+            for i, (good, _) in enumerate(decoded):
+                handled = [(m, e, h) for m, e in good if (h := self._handler_for(m, e)) is not None]
+                outcomes[i].ignored = len(good) - len(handled)
+                if isolate:
+                    self._handle_one_by_one(uow, handled, ctx, records[i], dead[i], outcomes[i])
+                else:
+                    self._handle_batch(uow, handled, ctx, records[i], outcomes[i])
+            new = self.messaging.store_dead_letters(uow.session, [d.row() for group in dead for d in group])
+            for i, (_, undecodable) in enumerate(decoded):
+                records[i][:0] = [d.record(self.max_message_bytes) for d in dead[i] if d.id in new]
+                again = sum(d.id not in new for d in undecodable)  # redelivered after a rebalance: refused already
+                outcomes[i].duplicates, outcomes[i].dead = outcomes[i].duplicates + again, outcomes[i].dead - again
+            enqueued = {r.event_id: r for r in self.messaging.enqueue(uow.session, [r for g in records for r in g])}
+            for outcome, group in zip(outcomes, records, strict=True):
+                outcome.to_publish = [enqueued[r.event_id] for r in group if r.event_id in enqueued]
+            self.messaging.record_offsets(uow.session, positions([m for batch in batches for m in batch]))
             uow.commit()
-        return outcome
+        return outcomes
 
     def _handler_for(self, message: Incoming, event: Event[Payload]) -> Handler | Batched | None:
         return self.handlers.get(self.settings.logical_topic(message.topic), {}).get(event.envelope.event_type)

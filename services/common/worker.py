@@ -42,7 +42,7 @@ from services.common.handling import HandlerTable, Scheduled
 from services.common.health import Health
 from services.common.logging import get_logger
 from services.common.messaging import Backlog, Messaging, OutboxRecord
-from services.common.processor import Processor, describe
+from services.common.processor import BatchOutcome, Processor, describe
 from services.common.relay import Failure, OutboxRelay, publish_in_key_order
 from services.common.retry import RetryPolicy, backoff_delay, is_transient, retry_transient
 from services.common.settings import Settings
@@ -226,38 +226,57 @@ class Worker:
             for tp, records in fetched.items():
                 floor = self.resume.get(tp, 0)
                 by_topic.setdefault(tp.topic, []).append([r for r in records if r.offset >= floor])
-            for topic, partitions in by_topic.items():
-                batch = [Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
-                         for r in in_publish_order(partitions)]
-                async with self.in_hand:
-                    mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-                    if batch := [m for m in batch if (m.topic, m.partition) in mine]:
-                        await self._process(self.topics.get(topic, topic), batch)
+            fetched_batches = [(self.topics.get(topic, topic), [
+                Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+                for r in in_publish_order(partitions)]) for topic, partitions in by_topic.items()]
+            async with self.in_hand:
+                mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+                batches = [(name, kept) for name, batch in fetched_batches
+                           if (kept := [m for m in batch if (m.topic, m.partition) in mine])]
+                if batches:
+                    await self._process(batches)
 
-    async def _process(self, topics: str, batch: list[Incoming]) -> None:
-        """One topic's share of a fetch, in one transaction."""
+    async def _process(self, batches: list[tuple[str, list[Incoming]]]) -> None:
+        """One fetch's share of each topic, in one transaction (each topic's records in publish order)."""
         started = time.perf_counter()
         try:
-            outcome = await self.run_db(partial(self.processor.run, batch))
-        except Exception as exc:  # the last resort: the batch is dead-lettered whole, never skipped
-            log.exception("batch.failed", topic=topics, size=len(batch))
-            outcome = await self.run_db(partial(self.processor.abandon, batch, f"processing failed: {exc!r}"))
+            outcomes = await self.run_db(partial(self.processor.run_together, [batch for _, batch in batches]))
+        except Exception as exc:
+            if len(batches) == 1:
+                outcomes = [await self._abandon(*batches[0], exc)]
+            else:  # one topic's failure must not take the others' records with it
+                log.warning("batch.split", topics=[name for name, _ in batches])
+                outcomes = [await self._alone(name, batch) for name, batch in batches]
         took = time.perf_counter() - started
-        metrics.record_batch(self.service, topics, took, outcome.processed, outcome.duplicates, outcome.ignored,
-                             outcome.dead)
-        for m in batch:
-            tp = TopicPartition(m.topic, m.partition)
-            self.done[tp] = max(self.done.get(tp, 0), m.offset + 1)
-        self._record_lag(batch)
-        if self.crash_after_commit and outcome.to_publish:
-            log.error("fault.crash_after_commit", pending=len(outcome.to_publish))
+        for (topic, batch), outcome in zip(batches, outcomes, strict=True):
+            metrics.record_batch(self.service, topic, took, outcome.processed, outcome.duplicates, outcome.ignored,
+                                 outcome.dead)
+            for m in batch:
+                tp = TopicPartition(m.topic, m.partition)
+                self.done[tp] = max(self.done.get(tp, 0), m.offset + 1)
+            self._record_lag(batch)
+        to_publish = [record for outcome in outcomes for record in outcome.to_publish]
+        if self.crash_after_commit and to_publish:
+            log.error("fault.crash_after_commit", pending=len(to_publish))
             os.kill(os.getpid(), signal.SIGKILL)
         if self.in_flight is not None:
             await self.in_flight
-        self.in_flight = asyncio.ensure_future(self._publish(outcome.to_publish))
-        if any(record.id is None for record in outcome.to_publish):
+        self.in_flight = asyncio.ensure_future(self._publish(to_publish))
+        if any(record.id is None for record in to_publish):
             await self.in_flight
-        log.info("batch.done", topic=topics, size=len(batch), seconds=round(took, 4), **describe(outcome))
+        for (topic, batch), outcome in zip(batches, outcomes, strict=True):
+            log.info("batch.done", topic=topic, size=len(batch), seconds=round(took, 4), **describe(outcome))
+
+    async def _alone(self, topic: str, batch: list[Incoming]) -> BatchOutcome:
+        try:
+            return await self.run_db(partial(self.processor.run, batch))
+        except Exception as exc:
+            return await self._abandon(topic, batch, exc)
+
+    async def _abandon(self, topic: str, batch: list[Incoming], exc: Exception) -> BatchOutcome:
+        """The last resort: the batch is dead-lettered whole, never skipped."""
+        log.error("batch.failed", topic=topic, size=len(batch), exc_info=exc)
+        return await self.run_db(partial(self.processor.abandon, batch, f"processing failed: {exc!r}"))
 
     async def _publish(self, records: list[OutboxRecord]) -> None:
         """Committed rows go through the relay (what it cannot send now stays in the outbox for the sweep).

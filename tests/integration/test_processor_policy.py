@@ -171,3 +171,38 @@ def test_an_undecodable_message_redelivered_after_a_rebalance_goes_to_the_dead_l
     assert (first.dead, len(first.to_publish)) == (1, 1)
     assert (again.dead, again.duplicates, again.to_publish) == (0, 1, [])
     assert count(settings, "SELECT count(*) FROM orders.dead_letters") == 1
+
+
+def test_two_topics_shares_of_a_fetch_commit_together_each_with_its_own_outcome(settings: Settings) -> None:
+    """What the worker does with one fetch of two topics (here two partitions): one transaction, outcomes kept
+    apart (metrics and logs are per topic), every partition's position recorded."""
+    placed = order_placed("o-2")
+    first = [message(order_placed("o-1"), 0), message(b"not json", 1)]
+    second = [Incoming("shop.orders", 1, 7, b"k", json.dumps(placed).encode()),
+              Incoming("shop.orders", 1, 8, b"k", json.dumps(placed).encode())]
+    a, b = processor(settings, handlers["shop.orders"]["order.placed"]).run_together([first, second])
+    assert (a.processed, a.dead, a.duplicates) == (1, 1, 0)
+    assert (b.processed, b.dead, b.duplicates) == (1, 0, 1)
+    assert sorted(r.topic for r in a.to_publish) == ["orders.events", "shop.orders.dlq"]
+    assert [r.topic for r in b.to_publish] == ["orders.events"] and b"o-2" in b.to_publish[0].value
+    assert all(r.id is not None for r in a.to_publish + b.to_publish)
+    assert count(settings, "SELECT count(*) FROM orders.orders") == 2
+    assert count(settings, "SELECT sum(next_offset) FROM orders.consumer_offsets") == 2 + 9
+
+
+def test_a_fault_in_one_topics_share_rolls_back_the_others_until_it_passes(settings: Settings) -> None:
+    failures = [1]
+
+    def flaky_for_o2(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+        if event.envelope.correlation_id == "acme/o-2" and failures[0]:
+            failures[0] -= 1
+            assert count(settings, "SELECT count(*) FROM orders.orders") == 0, "o-1 is not committed on its own"
+            raise OperationalError("INSERT", {}, psycopg2.OperationalError("server closed the connection"))
+        return place_orders(uow, [event], ctx)
+
+    sleeps: list[float] = []
+    outcomes = processor(settings, flaky_for_o2, sleeps).run_together(
+        [[message(order_placed("o-1"), 0)],
+         [Incoming("shop.orders", 1, 0, b"k", json.dumps(order_placed("o-2")).encode())]])
+    assert [o.processed for o in outcomes] == [1, 1] and sleeps == [0.1]
+    assert count(settings, "SELECT count(*) FROM orders.orders") == 2
