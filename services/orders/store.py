@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from schemas.orders import RejectionReason
@@ -69,24 +69,27 @@ _PLACE = _ORDER_ROWS.statement.on_conflict_do_update(
 
 def lock_statuses(session: Session, orders: Sequence[OrderId]) -> dict[OrderId, OrderStatus]:
     """The orders' statuses, their rows locked in one order (shop, id) everywhere; unknown orders are left out."""
-    o = tables.orders
+    wanted = sorted(set(orders))
     return {(shop_id, order_id): OrderStatus(status) for shop_id, order_id, status in session.execute(
-        select(o.c.shop_id, o.c.order_id, o.c.status).where(tuple_(o.c.shop_id, o.c.order_id).in_(sorted(orders)))
-        .order_by(o.c.shop_id, o.c.order_id).with_for_update())}
+        _LOCK_STATUSES, {"shops": [shop for shop, _ in wanted], "ids": [i for _, i in wanted]})}
 
 
 def set_statuses(session: Session, statuses: Mapping[OrderId, OrderStatus], now: datetime) -> None:
     """One statement for any number of orders (psycopg2's executemany would send one UPDATE per order)."""
-    if len(statuses) == 1:
-        ((shop_id, order_id), status), = statuses.items()
-        o = tables.orders
-        session.execute(update(o).where(o.c.shop_id == shop_id, o.c.order_id == order_id)
-                        .values(status=status.value, updated_at=now))
-    elif statuses:
+    if statuses:
         session.execute(_SET_STATUSES, {"shops": [shop for shop, _ in statuses], "ids": [i for _, i in statuses],
                                         "statuses": [s.value for s in statuses.values()], "now": now})
 
 
+# Made once, like every statement a batch runs: one built per call costs SQLAlchemy a cache key each time.
+_LOCK_STATUSES = text("""
+    SELECT o.shop_id, o.order_id, o.status
+      FROM orders.orders AS o
+      JOIN unnest(CAST(:shops AS text[]), CAST(:ids AS text[])) AS v(shop_id, order_id)
+        ON o.shop_id = v.shop_id AND o.order_id = v.order_id
+     ORDER BY o.shop_id, o.order_id
+       FOR UPDATE OF o
+""")
 _SET_STATUSES = text("""
     UPDATE orders.orders AS o SET status = v.status, updated_at = :now
       FROM unnest(CAST(:shops AS text[]), CAST(:ids AS text[]), CAST(:statuses AS text[]))

@@ -29,8 +29,10 @@ class StockConflict(RuntimeError):
 
 
 def active_sites(session: Session) -> list[Site]:
-    rows = session.execute(select(tables.warehouses).where(tables.warehouses.c.active)).all()
-    return [Site(r.warehouse_id, r.latitude, r.longitude, r.priority) for r in rows]
+    return [Site(r.warehouse_id, r.latitude, r.longitude, r.priority) for r in session.execute(_ACTIVE_SITES)]
+
+
+_ACTIVE_SITES = select(tables.warehouses).where(tables.warehouses.c.active)  # made once: every batch runs it
 
 
 def available(session: Session, skus: Iterable[str]) -> dict[Key, int]:
