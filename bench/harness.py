@@ -167,13 +167,16 @@ def checkout(revision: str) -> Iterator[Path]:
 
 def profile(pids: dict[str, int], seconds: float, into: Path) -> subprocess.Popen[bytes] | None:
     """py-spy records each worker while the measured orders flow (collapsed stacks, one file per worker), or
-    None when py-spy is not installed (pip install py-spy)."""
+    None when py-spy is not installed (pip install py-spy). Threads are sampled while they run (py-spy leaves out
+    idle ones: waiting for PostgreSQL or the broker): CPU. Not `--gil`: py-spy names the GIL's *last* holder, so a
+    thread blocked in psycopg2 (GIL released, no other thread wanting it) counted as busy, and a wait for
+    PostgreSQL read as a fifth of a worker's CPU."""
     import shutil
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         print("py-spy is not installed: no profile")
         return None
-    script = " & ".join(f"{spy} record --nonblocking --gil --format raw --rate 200 --duration {int(seconds)} "
+    script = " & ".join(f"{spy} record --nonblocking --format raw --rate 200 --duration {int(seconds)} "
                         f"--pid {pid} --output {into / name}.txt >/dev/null 2>&1" for name, pid in pids.items())
     return subprocess.Popen(["bash", "-c", f"{script} & wait"])
 

@@ -10,7 +10,7 @@ allocated. Pick waves close as configured.
 
 With --base REV it compares: the base revision (a git worktree of it, migrating its own schema) and this
 checkout run alternately, each round on fresh infrastructure, and it prints every run, the medians and the ratio;
---profile records each worker with py-spy (the GIL holder: CPU, not waits) during the measured orders and says
+--profile records each worker with py-spy (running threads: CPU, not waits) during the measured orders and says
 where its CPU went.
 
     python bench/warehouse_allocation.py                       # 20,000 orders, as fast as possible
