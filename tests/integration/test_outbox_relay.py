@@ -125,3 +125,15 @@ def test_rows_a_sweeper_holds_are_left_to_it_and_their_key_waits_behind_them(rel
     asyncio.run(outbox.sweep())
     assert broker.wire == [b"other", b"first", b"second"]
     assert sql("SELECT count(*) FROM orders.outbox") == [(0,)]
+
+
+def test_deleting_sent_rows_takes_its_own_locked_rows_and_leaves_the_ones_another_holds(relay: Any) -> None:
+    outbox, _, sql = relay
+    mine, theirs, free = enqueue(outbox, ("a", "mine"), ("b", "theirs"), ("c", "free"))
+    with outbox.sessions() as other, outbox.sessions() as session:
+        assert tables.messaging.lock_ids(other, [theirs.id]) == {theirs.id}
+        assert tables.messaging.lock_ids(session, [mine.id]) == {mine.id}
+        tables.messaging.delete_sent(session, [mine.id, theirs.id, free.id, 10**12])  # one never existed
+        session.commit()
+        other.rollback()
+    assert sql("SELECT convert_from(value, 'UTF8') FROM orders.outbox") == [("theirs",)]
