@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-
 from sqlalchemy import (
     ARRAY,
     BigInteger,
