@@ -68,11 +68,10 @@ class Rows:
     is not enough. Rows are inserted in the order given (identity columns count up along it).
 
     Why JSON: a multi-row VALUES (executemany) costs SQLAlchemy and psycopg2 Python work per value, and one array
-    per column (unnest) still has psycopg2 quote every element into a literal (12 us a row of seven columns,
-    the largest single cost left in a worker) and PostgreSQL parse the arrays back; pydantic's Rust serialiser
-    writes the whole batch in a sixth of that, and PostgreSQL reads it back in a third of the time it takes to
-    parse the arrays. Each value is cast from its JSON text to the column's
-    type; strings go as TEXT so that a value too long for a VARCHAR is refused, as an insert refuses it, not cut."""
+    per column (unnest) still had psycopg2 quote every element into a literal (12 us a row of seven columns) and
+    PostgreSQL parse the arrays back; pydantic's Rust serialiser writes the whole batch in a sixth of that, and
+    PostgreSQL reads jsonb in a third of the time. Each value is cast from its JSON text to the column's type;
+    strings go as TEXT, so a value too long for a VARCHAR is refused, as an insert refuses it, not cut."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self.table, self.columns = table, tuple(columns)
