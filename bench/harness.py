@@ -168,9 +168,8 @@ def checkout(revision: str) -> Iterator[Path]:
 def profile(pids: dict[str, int], seconds: float, into: Path) -> subprocess.Popen[bytes] | None:
     """py-spy records each worker while the measured orders flow (collapsed stacks, one file per worker), or
     None when py-spy is not installed (pip install py-spy). Threads are sampled while they run (py-spy leaves out
-    idle ones: waiting for PostgreSQL or the broker): CPU. Not `--gil`: py-spy names the GIL's *last* holder, so a
-    thread blocked in psycopg2 (GIL released, no other thread wanting it) counted as busy, and a wait for
-    PostgreSQL read as a fifth of a worker's CPU."""
+    the ones it sees idle). Not `--gil`: py-spy names the GIL's *last* holder, so a thread blocked in psycopg2 (GIL
+    released, no other thread wanting it) can count as busy, and waits for PostgreSQL read as CPU."""
     import shutil
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():

@@ -10,7 +10,7 @@ allocated. Pick waves close as configured.
 
 With --base REV it compares: the base revision (a git worktree of it, migrating its own schema) and this
 checkout run alternately, each round on fresh infrastructure, and it prints every run, the medians and the ratio;
---profile records each worker with py-spy (running threads: CPU, not waits) during the measured orders and says
+--profile records each worker with py-spy (running threads, not the GIL's last holder) during the measured orders and says
 where its CPU went.
 
     python bench/warehouse_allocation.py                       # 20,000 orders, as fast as possible
@@ -29,7 +29,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,22 +68,23 @@ def network(warehouses: int, skus: int, seed: int) -> dict[str, Any]:
     return {"warehouses": sites}
 
 
-def warehouse_answer(key: bytes, value: bytes) -> str | None:
-    """The order id of a stock.reserved or order.backordered (keyed by `<shop>/<order>`, or by the order id in
-    revisions before per-shop identity); cheap, so that the benchmark's own reader takes little CPU from the
+def first_answer(*event_types: str) -> Callable[[bytes, bytes], str | None]:
+    """A record's measured order id when it is one of `event_types` (keyed by `<shop>/<order>`, or by the order id
+    in revisions before per-shop identity); cheap, so that the benchmark's own reader takes little CPU from the
     system it measures."""
-    head, order = value[:200], key.rpartition(b"/")[2]
-    if (b'"event_type":"stock.reserved"' in head or b'"event_type":"order.backordered"' in head) and order[:2] == b"b-":
-        return order.decode()
-    return None
+    wanted = [f'"event_type":"{t}"'.encode() for t in event_types]
+
+    def order_of(key: bytes, value: bytes) -> str | None:
+        head, order = value[:200], key.rpartition(b"/")[2]
+        return order.decode() if order[:2] == b"b-" and any(w in head for w in wanted) else None
+
+    return order_of
 
 
-def orders_answer(key: bytes, value: bytes) -> str | None:
-    """The order id of an order.accepted or order.rejected: when the orders worker published its answer."""
-    head, order = value[:200], key.rpartition(b"/")[2]
-    if (b'"event_type":"order.accepted"' in head or b'"event_type":"order.rejected"' in head) and order[:2] == b"b-":
-        return order.decode()
-    return None
+warehouse_answer = first_answer("stock.reserved", "order.backordered")
+"""The warehouse's first answer to a measured order."""
+orders_answer = first_answer("order.accepted", "order.rejected")
+"""The orders worker's answer: when it published its verdict."""
 
 
 def _quantiles(values: Iterable[float]) -> list[float]:

@@ -132,11 +132,11 @@ class Messaging:
         # key each time, a cost paid per transaction that small batches feel most.
         outbox = postgresql.dialect().identifier_preparer.format_table(self.outbox)  # type: ignore[no-untyped-call]
         ids = bindparam("ids", type_=ARRAY(BigInteger))
-        self._lock_ids = text(f"SELECT id FROM {outbox} WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED"
-                              ).bindparams(ids).columns(self.outbox.c.id)
+        lock = f"SELECT id FROM {outbox} WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED"
+        self._lock_ids = text(lock).bindparams(ids).columns(self.outbox.c.id)
         self._delete_sent = text(
-            f"WITH locked AS (SELECT id FROM {outbox} WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED) "
-            f"DELETE FROM {outbox} WHERE id = ANY(ARRAY(SELECT id FROM locked))").bindparams(ids)
+            f"WITH locked AS ({lock}) DELETE FROM {outbox} WHERE id = ANY(ARRAY(SELECT id FROM locked))"
+        ).bindparams(ids)
         self._offset_rows = Rows(self.offsets, ("topic", "partition", "next_offset"))
         self._record_offsets = self._offset_rows.statement.on_conflict_do_update(
             index_elements=["topic", "partition"],

@@ -61,8 +61,8 @@ _ORDER_ROWS = Rows(tables.orders, ("shop_id", "order_id", "status", "placed_at",
                                    "document", "rejection_reasons"))
 _PLACE = _ORDER_ROWS.statement.on_conflict_do_update(
     index_elements=["shop_id", "order_id"],
-    set_={c: _ORDER_ROWS.statement.excluded[c] for c in ("status", "placed_at", "updated_at", "placed_event_id", "document",
-                                        "rejection_reasons")},
+    set_={c: _ORDER_ROWS.statement.excluded[c]
+          for c in ("status", "placed_at", "updated_at", "placed_event_id", "document", "rejection_reasons")},
     where=tables.orders.c.status == OrderStatus.REJECTED.value,
 ).returning(tables.orders.c.shop_id, tables.orders.c.order_id, text("xmax = 0"))
 
