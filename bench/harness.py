@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,7 +171,6 @@ def profile(pids: dict[str, int], seconds: float, into: Path) -> subprocess.Pope
     None when py-spy is not installed (pip install py-spy). Threads are sampled while they run (py-spy leaves out
     the ones it sees idle). Not `--gil`: py-spy names the GIL's *last* holder, so a thread blocked in psycopg2 (GIL
     released, no other thread wanting it) can count as busy, and waits for PostgreSQL read as CPU."""
-    import shutil
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         print("py-spy is not installed: no profile")
@@ -196,6 +196,11 @@ def profile_summary(path: Path, top: int = 12) -> str:
     return ", ".join(f"{k} {100 * v / whole:.0f}%" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])[:top])
 
 
+def kafka_home() -> Path:
+    """Where deploy/kafka/broker.sh keeps its jars and each port's data."""
+    return Path(os.environ.get("FULFIL_KAFKA_HOME", Path.home() / ".cache/fulfil/kafka"))
+
+
 @contextmanager
 def infrastructure(kafka_bootstrap: str | None, code: Path = ROOT, **settings: str) -> Iterator[Bench]:
     """Apache Kafka (unless a bootstrap is given) and PostgreSQL for one run, torn down afterwards; the schema and
@@ -219,8 +224,7 @@ def infrastructure(kafka_bootstrap: str | None, code: Path = ROOT, **settings: s
         bench = Bench(Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()}), env, work,
                       f"Apache Kafka {kafka_bootstrap}" if broker_port else kafka_bootstrap, code)
         if broker_port:
-            home = Path(os.environ.get("FULFIL_KAFKA_HOME", Path.home() / ".cache/fulfil/kafka"))
-            pid_file = home / f"run-{broker_port}" / "pid"
+            pid_file = kafka_home() / f"run-{broker_port}" / "pid"
             bench.broker_pid = int(pid_file.read_text()) if pid_file.exists() else None
         if code == ROOT:
             upgrade(bench.settings)
@@ -236,8 +240,9 @@ def infrastructure(kafka_bootstrap: str | None, code: Path = ROOT, **settings: s
             for w in bench.workers:
                 w.wait(30)
         postgres.stop()
+        shutil.rmtree(work / "pg", ignore_errors=True)  # 800 MB a run: the logs stay, the data goes
         if broker_port:
-            subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "stop", str(broker_port)], check=False)
+            subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "destroy", str(broker_port)], check=False)
 
 
 async def publish(settings: Settings, topic: str, messages: list[tuple[str, bytes]], rate: float) -> dict[str, int]:

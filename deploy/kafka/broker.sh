@@ -7,6 +7,7 @@
 #   deploy/kafka/broker.sh restart [PORT]   start again on the data it has (after a stop or a kill)
 #   deploy/kafka/broker.sh stop  [PORT]     stop cleanly (SIGTERM, then wait)
 #   deploy/kafka/broker.sh kill  [PORT]     kill -9, as a crash would (fault tests); data stays for restart
+#   deploy/kafka/broker.sh destroy [PORT]   stop, and remove that port's data (throwaway brokers: tests, benchmarks)
 #   deploy/kafka/broker.sh status [PORT]
 #   deploy/kafka/broker.sh limits           the size limit it is configured with
 #   deploy/kafka/broker.sh start-secure [PORT]   like start, but clients must log in (SASL/SCRAM-SHA-512) and
@@ -178,6 +179,11 @@ stop() {
   rm -f "$run/pid"
 }
 
+destroy() {
+  stop
+  rm -rf "$run"
+}
+
 crash() {
   pid_alive || { echo "broker.sh: not running on port $port"; return 0; }
   local pid; pid=$(cat "$run/pid")
@@ -194,8 +200,9 @@ case "$cmd" in
   restart) restart ;;
   stop) stop ;;
   kill) crash ;;
+  destroy) destroy ;;
   status) if pid_alive && answers; then echo "running on 127.0.0.1:$port"; else echo "not running"; exit 1; fi ;;
   fetch) fetch ;;
   limits) echo "message.max.bytes=$message_max_bytes" ;;
-  *) die "usage: broker.sh start|start-secure|restart|stop|kill|status|fetch|limits|acl [PORT]" ;;
+  *) die "usage: broker.sh start|start-secure|restart|stop|kill|destroy|status|fetch|limits|acl [PORT]" ;;
 esac

@@ -181,7 +181,7 @@ class Infrastructure:
         if self.tansu is not None:
             self.tansu.stop()
         else:
-            _broker("stop", self.kafka_port)
+            _broker("destroy", self.kafka_port)
         self.postgres.stop()
 
 

@@ -57,7 +57,7 @@ def kafka_bootstrap() -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(BROKER), "stop", str(port)], capture_output=True, timeout=120)
+        subprocess.run([str(BROKER), "destroy", str(port)], capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def secure_broker() -> Iterator[int]:
     try:
         yield port
     finally:
-        subprocess.run([str(BROKER), "stop", str(port)], capture_output=True, timeout=120)
+        subprocess.run([str(BROKER), "destroy", str(port)], capture_output=True, timeout=120)
 
 
 def acl(port: int, *args: str) -> None:
