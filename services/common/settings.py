@@ -47,9 +47,10 @@ class Settings(BaseSettings):
         description="Prefix of every topic and consumer group, to share one cluster between environments")
     topics_file: Path | None = Field(None, description="Topic spec file; default deploy/topics.yaml of the source tree")
     kafka_fetch_wait_ms: int = Field(
-        25, ge=0, le=500, description="How long the broker may hold a fetch to gather kafka_fetch_min_bytes: each "
-        "fetch costs the broker and the worker CPU, so under load fewer, fuller fetches leave more for the work")
-    kafka_fetch_min_bytes: int = Field(16384, ge=1, description="What a fetch waits (up to kafka_fetch_wait_ms) to "
+        100, ge=0, le=500, description="How long the broker may hold a fetch to gather kafka_fetch_min_bytes: each "
+        "fetch, and each batch it makes, costs the broker, the worker and PostgreSQL CPU, so fewer, fuller ones "
+        "leave more for the work; the price is up to this much latency per stage when traffic is thin")
+    kafka_fetch_min_bytes: int = Field(65536, ge=1, description="What a fetch waits (up to kafka_fetch_wait_ms) to "
                                        "gather before it returns")
     kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of topics Fulfil creates")
 
