@@ -14,8 +14,6 @@ from typing import Any
 
 from services.routing.domain.model import IntModel, VehicleModel
 
-READ_BACK_SHARE = 0.02  # of the limit, kept for PyVRP's last iteration and reading its plan back
-
 
 class Deadline:
     """PyVRP's stopping criterion by the clock: MaxRuntime counts from after PyVRP's own set-up (a quarter of a
@@ -60,7 +58,7 @@ def search(model: IntModel, time_limit_s: float, seed: int, patience: int | None
     distance: Any = np.asarray(model.distance, dtype=np.int64)
     duration: Any = np.asarray(model.transit, dtype=np.int64)
     data = pyvrp.ProblemData([pyvrp.Location(0, 0) for _ in range(n)], clients, [depot], types, [distance], [duration])
-    stop: Any = Deadline(started + time_limit_s * (1 - READ_BACK_SHARE))
+    stop: Any = Deadline(started + time_limit_s)
     if patience is not None:
         stop = MultipleCriteria([stop, NoImprovement(patience)])
     result = pyvrp.solve(data, stop, seed=seed, collect_stats=False)

@@ -19,6 +19,7 @@ from services.routing.domain.ruin_recreate import improve
 FirstSolution = Literal["parallel_cheapest_insertion", "local_cheapest_insertion", "path_cheapest_arc",
                         "savings", "christofides", "automatic"]
 ORTOOLS_S_PER_STOP = 0.01  # OR-Tools' start needs no more: a hundred stops get a second, as tuned at 10 s
+READ_BACK_SHARE = 0.02  # of the limit, kept for a search's last iteration and reading its plan back
 LEAST_PATIENCE = 300  # iterations: a wave of ten stops is planned in about a quarter of a second
 Metaheuristic = Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"]
 Engine = Literal["pyvrp", "ortools"]
@@ -79,10 +80,10 @@ class RouteSolver:
             routes, left, objective = exact
             return RawSolution(routes, left, objective, time.monotonic() - started, "optimal")
         stops = len(model.distance) - 1
+        searching_s = params.time_limit_s * (1 - READ_BACK_SHARE)
         patience = max(LEAST_PATIENCE, params.patience * stops * stops) if params.patience else None
         if params.engine == "pyvrp" and pyvrp_search.covers(model):
-            routes, left, iterations, feasible = pyvrp_search.search(model, params.time_limit_s, params.seed,
-                                                                     patience)
+            routes, left, iterations, feasible = pyvrp_search.search(model, searching_s, params.seed, patience)
             if feasible:
                 return RawSolution(routes, left, objective_of(model, routes, left), time.monotonic() - started,
                                    "pyvrp", iterations)
@@ -94,7 +95,7 @@ class RouteSolver:
         first = self.solve_ortools(model, params.model_copy(update={"time_limit_s": ortools_s}))
         if share == 0:
             return first
-        deadline = started + params.time_limit_s
+        deadline = started + searching_s
         routes, left, iterations = improve(model, first.routes, lambda: deadline - time.monotonic(), params.seed,
                                            *params.temperatures, patience)
         objective = objective_of(model, routes, left)
