@@ -196,9 +196,10 @@ def profile_summary(path: Path, top: int = 12) -> str:
     return ", ".join(f"{k} {100 * v / whole:.0f}%" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])[:top])
 
 
-def kafka_home() -> Path:
-    """Where deploy/kafka/broker.sh keeps its jars and each port's data."""
-    return Path(os.environ.get("FULFIL_KAFKA_HOME", Path.home() / ".cache/fulfil/kafka"))
+def broker_dir(port: int) -> Path:
+    """Where deploy/kafka/broker.sh keeps the broker on `port`: its data, pid and logs."""
+    return Path(subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "dir", str(port)], capture_output=True,
+                               text=True, check=True).stdout.strip())
 
 
 @contextmanager
@@ -224,7 +225,7 @@ def infrastructure(kafka_bootstrap: str | None, code: Path = ROOT, **settings: s
         bench = Bench(Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()}), env, work,
                       f"Apache Kafka {kafka_bootstrap}" if broker_port else kafka_bootstrap, code)
         if broker_port:
-            pid_file = kafka_home() / f"run-{broker_port}" / "pid"
+            pid_file = broker_dir(broker_port) / "pid"
             bench.broker_pid = int(pid_file.read_text()) if pid_file.exists() else None
         if code == ROOT:
             upgrade(bench.settings)

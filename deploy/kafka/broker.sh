@@ -9,6 +9,7 @@
 #   deploy/kafka/broker.sh kill  [PORT]     kill -9, as a crash would (fault tests); data stays for restart
 #   deploy/kafka/broker.sh destroy [PORT]   stop, and remove that port's data (throwaway brokers: tests, benchmarks)
 #   deploy/kafka/broker.sh status [PORT]
+#   deploy/kafka/broker.sh dir [PORT]      where that port's data, pid and logs are
 #   deploy/kafka/broker.sh limits           the size limit it is configured with
 #   deploy/kafka/broker.sh start-secure [PORT]   like start, but clients must log in (SASL/SCRAM-SHA-512) and
 #                                           ACLs decide what each may do; users come from BROKER_USERS
@@ -203,6 +204,7 @@ case "$cmd" in
   destroy) destroy ;;
   status) if pid_alive && answers; then echo "running on 127.0.0.1:$port"; else echo "not running"; exit 1; fi ;;
   fetch) fetch ;;
+  dir) echo "$run" ;;
   limits) echo "message.max.bytes=$message_max_bytes" ;;
-  *) die "usage: broker.sh start|start-secure|restart|stop|kill|destroy|status|fetch|limits|acl [PORT]" ;;
+  *) die "usage: broker.sh start|start-secure|restart|stop|kill|destroy|status|dir|fetch|limits|acl [PORT]" ;;
 esac

@@ -3,7 +3,6 @@ every test session and benchmark run starts a throwaway broker, and their data o
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 from pathlib import Path
@@ -21,9 +20,9 @@ def _answers(port: int) -> bool:
 
 
 def test_stop_and_kill_keep_the_data_for_restart_and_destroy_removes_it() -> None:
-    home = Path(os.environ.get("FULFIL_KAFKA_HOME", Path.home() / ".cache/fulfil/kafka"))
     port = _two_free_ports()
-    run = home / f"run-{port}"
+    run = Path(_broker("dir", port).stdout.strip())
+    assert run.is_absolute() and str(port) in run.name
     try:
         assert _broker("start", port).returncode == 0
         assert _broker("kill", port).returncode == 0
