@@ -89,12 +89,14 @@ def dispatch(
 
 @routing.command("solve")
 def solve(
-    path: Annotated[Path, typer.Argument(help="A Solomon-format VRPTW instance")],
+    path: Annotated[Path, typer.Argument(
+        help="A Solomon-format VRPTW instance: the classic text (VEHICLE and CUSTOMER sections) or VRPLIB-style")],
     time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="Seconds, counted from the command's start")
                           ] = 10.0,
     vehicles: Annotated[int | None, typer.Option(
-        min=1, help="Vans available (default: one per stop, enough to serve every stop; the file's VEHICLES field "
-                    "is a best-known count, not a fleet)")] = None,
+        min=1, help="Vans available (default: the file's fleet, the classic text's VEHICLE NUMBER; for a VRPLIB-style "
+                    "file, whose VEHICLES field is a best-known count and not a fleet, one per stop, enough to serve "
+                    "every stop)")] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the route search: the same seed, the same search")
                     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: routes, vehicles, distance")] = False,
@@ -104,12 +106,12 @@ def solve(
     import sys
 
     from services.routing.domain.plan import violations
-    from services.routing.solomon import InstanceError, parse
+    from services.routing.solomon import InstanceError, read
     from services.routing.waves import solve as solve_problem
     from services.routing.waves import solver_params
     started = getattr(sys.modules.get("services.cli"), "STARTED", None)
     try:
-        problem = parse(path, vehicles)
+        problem = read(path).problem(vehicles)
     except (OSError, InstanceError) as exc:
         raise fail(str(exc)) from None
     params = solver_params(load_settings(RoutingSettings)).model_copy(update={"time_limit_s": time_limit,

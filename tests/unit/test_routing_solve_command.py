@@ -27,6 +27,18 @@ def instance(directory: Path) -> Path:
     return path
 
 
+def classic_instance(directory: Path, fleet: int) -> Path:
+    """The same 30 customers in the classic text, whose VEHICLE section gives the fleet (customer 0 the depot)."""
+    rows = [(0, 40, 50, 0, 0, 1000, 0)] + [(n, 10 + (7 * n) % 60, 10 + (11 * n) % 70, 40, 0, 1000, 10)
+                                          for n in range(1, CUSTOMERS + 1)]
+    text = (f"T30\n\nVEHICLE\nNUMBER     CAPACITY\n  {fleet}         200\n\nCUSTOMER\n"
+            "CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME\n\n"
+            + "\n".join("  ".join(f"{v:>6}" for v in row) for row in rows) + "\n")
+    path = directory / "T30.txt"
+    path.write_text(text)
+    return path
+
+
 def solve(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "services.cli", "routing", "solve", str(path), *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -50,3 +62,22 @@ def test_too_few_vehicles_exit_1_naming_the_unserved_customers(tmp_path: Path) -
     assert "customer(s) unserved with 3 vehicle(s):" in done.stderr
     named = done.stderr.split("vehicle(s):")[1].split()
     assert len(named) == CUSTOMERS - 15 and all(2 <= int(n) <= CUSTOMERS + 1 for n in named)  # 3 vans x 5
+
+
+def test_the_classic_texts_fleet_is_the_default_and_vehicles_overrides_it(tmp_path: Path) -> None:
+    short = solve(classic_instance(tmp_path, fleet=3), "--time-limit", "1")
+    assert short.returncode == 1
+    assert "customer(s) unserved with 3 vehicle(s):" in short.stderr  # the file's fleet, not one van per stop
+    assert len(short.stderr.split("vehicle(s):")[1].split()) == CUSTOMERS - 15
+    enough = solve(classic_instance(tmp_path, fleet=3), "--time-limit", "1", "--vehicles", "8", "--json")
+    assert enough.returncode == 0, enough.stderr
+    plan = json.loads(enough.stdout)
+    assert plan["unserved"] == [] and plan["feasible"]
+    assert sorted(c for route in plan["routes"] for c in route) == list(range(1, CUSTOMERS + 1))
+
+
+def test_a_file_that_is_no_instance_gets_a_precise_message(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("VEHICLE\nNUMBER CAPACITY\n25 200\nCUSTOMER\n0 40 50 0 0 1236\n")
+    done = solve(path)
+    assert done.returncode != 0 and "line 5 is not a customer row" in done.stderr and "Traceback" not in done.stderr
