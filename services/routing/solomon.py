@@ -5,6 +5,7 @@ same model building, solver and plan reading as the service. Two spellings are r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,13 @@ class Instance:
     capacity: float
     fleet: int | None
     """Vans the file gives the fleet (the classic text's VEHICLE NUMBER); None where its format has no fleet."""
+
+    def __post_init__(self) -> None:
+        if self.capacity <= 0:
+            raise ValueError(f"the vans' capacity must be above 0, not {self.capacity:g}")
+        for stop in self.stops:
+            if stop.weight < 0 or stop.service < 0:
+                raise ValueError(f"customer {stop.id} has a negative demand or service time")
 
     def problem(self, vans: int | None = None) -> Problem:
         """With `vans` vans; by default the file's fleet, else one per stop (always enough to serve every stop)."""
@@ -57,6 +65,14 @@ def read(path: Path) -> Instance:
                         "CUSTOMER sections)")
 
 
+def _number(token: str) -> float:
+    """A figure of the file; nan and inf parse as floats but are no figure of an instance."""
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"{token!r} is not a finite number")
+    return value
+
+
 def _vrplib(text: str, path: Path) -> Instance:
     header: dict[str, str] = {}
     sections: dict[str, list[list[str]]] = {}
@@ -73,11 +89,11 @@ def _vrplib(text: str, path: Path) -> Instance:
             header[key.strip()] = value.strip()
         elif current is not None:
             sections[current].append(line.split())
-    coords = {int(r[0]): Point(float(r[1]), float(r[2])) for r in sections["NODE_COORD_SECTION"]}
-    demand = {int(r[0]): float(r[1]) for r in sections["DEMAND_SECTION"]}
-    windows = {int(r[0]): Window(float(r[1]), float(r[2])) for r in sections["TIME_WINDOW_SECTION"]}
-    service = float(header.get("SERVICE_TIME", "0"))
-    capacity = float(header["CAPACITY"])
+    coords = {int(r[0]): Point(_number(r[1]), _number(r[2])) for r in sections["NODE_COORD_SECTION"]}
+    demand = {int(r[0]): _number(r[1]) for r in sections["DEMAND_SECTION"]}
+    windows = {int(r[0]): Window(_number(r[1]), _number(r[2])) for r in sections["TIME_WINDOW_SECTION"]}
+    service = _number(header.get("SERVICE_TIME", "0"))
+    capacity = _number(header["CAPACITY"])
     if 1 not in coords:
         raise InstanceError(f"{path}: node 1 (the depot) is missing")
     stops = [Stop(id=str(node), at=coords[node], window=windows[node], service=service, weight=demand[node])
@@ -87,7 +103,7 @@ def _vrplib(text: str, path: Path) -> Instance:
 
 def _numbers(line: str) -> list[float] | None:
     try:
-        return [float(token) for token in line.split()]
+        return [_number(token) for token in line.split()]
     except ValueError:
         return None
 
@@ -102,8 +118,10 @@ def _classic(text: str, path: Path) -> Instance:
     if vehicle is None or customer is None or customer < vehicle:
         raise InstanceError(f"{path}: a VEHICLE section, then a CUSTOMER section, are needed")
     fleet_line = next((n for line in lines[vehicle + 1:customer] if (n := _numbers(line)) and len(n) == 2), None)
-    if fleet_line is None or fleet_line[0] < 1 or fleet_line[0] != int(fleet_line[0]):
+    if fleet_line is None:
         raise InstanceError(f"{path}: the VEHICLE section has no NUMBER and CAPACITY line")
+    if fleet_line[0] < 1 or fleet_line[0] != int(fleet_line[0]):
+        raise InstanceError(f"{path}: VEHICLE NUMBER must be a whole number of vans, at least 1, not {fleet_line[0]:g}")
     rows: list[list[float]] = []
     for number, line in enumerate(lines[customer + 1:], customer + 2):
         if not line or line.upper().startswith("CUST"):
@@ -115,9 +133,13 @@ def _classic(text: str, path: Path) -> Instance:
         rows.append(values)
     if len(rows) < 2:
         raise InstanceError(f"{path}: a depot and at least one customer are needed, found {len(rows)} row(s)")
-    ids = [int(r[0]) for r in rows]
-    if len(set(ids)) != len(ids):
-        raise InstanceError(f"{path}: customer numbers repeat")
+    seen: set[float] = set()
+    for row in rows:
+        if row[0] != int(row[0]) or row[0] < 0:
+            raise InstanceError(f"{path}: customer number {row[0]:g} is not a whole number of at least 0")
+        if row[0] in seen:
+            raise InstanceError(f"{path}: customer number {row[0]:g} repeats")
+        seen.add(row[0])
     depot, customers = rows[0], rows[1:]
     stops = [Stop(id=str(int(c[0])), at=Point(c[1], c[2]), window=Window(c[4], c[5]), service=c[6], weight=c[3])
              for c in customers]
