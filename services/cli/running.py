@@ -22,8 +22,9 @@ def worker(service: Annotated[str, typer.Argument(help=f"one of: {', '.join(cata
     except LookupError as exc:
         raise fail(str(exc.args[0])) from None
     settings = load_settings(chosen.settings)
-    from services.common.worker import run
-    run(chosen.build(settings))
+    from services.common.worker import run, use_fast_event_loop
+    use_fast_event_loop()
+    run(chosen.build(settings), settings)
 
 
 @commands.command()

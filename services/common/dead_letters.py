@@ -35,6 +35,8 @@ class Incoming:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: float = 0.0
+    """When it was published (seconds since the epoch): a topic's partitions are merged in this order."""
 
 
 def dlq_topic(topic: str) -> str:

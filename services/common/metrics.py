@@ -4,17 +4,12 @@ parked; `/healthz` (alive) and `/readyz` (see health.py) beside `/metrics` on FU
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.health import Health
-from services.common.logging import get_logger
-from services.common.settings import Settings
-
-log = get_logger(__name__)
 
 EVENTS = Counter("fulfil_events_total", "Events a worker handled, by outcome: processed, duplicate (already in "
                  "the inbox), ignored (a type this service does not handle) or dead (dead-lettered)",
@@ -50,38 +45,29 @@ def record_backlog(service: str, rows: int, oldest_s: float | None, parked: int)
     PARKED.labels(service).set(parked)
 
 
-def serve(settings: Settings, service: str, health: Health) -> None:
-    if not settings.metrics_port:
-        return
+def endpoints(service: str, health: Health) -> FastAPI:
+    """/metrics (prometheus_client's exposition), /healthz and /readyz; the worker serves them through Faust's web
+    server hook on its own loop (services/common/worker.py)."""
+    web = FastAPI(title=f"fulfil-{service} worker", openapi_url=None, docs_url=None, redoc_url=None)
 
-    class Endpoints(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-            path = self.path.split("?")[0]
-            if path == "/metrics":
-                READY.labels(service).set(1 if health.verdict().ready else 0)
-                self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
-            elif path == "/healthz":
-                self._answer(200, b'{"alive": true}\n', "application/json")
-            elif path == "/readyz":
-                verdict = health.verdict()
-                body = {"service": service, "ready": verdict.ready, "reasons": verdict.reasons, **verdict.details}
-                self._answer(200 if verdict.ready else 503, json.dumps(body).encode() + b"\n", "application/json")
-            else:
-                self._answer(404, b'{"error": "not found: /metrics, /healthz and /readyz are served here"}\n',
-                             "application/json")
+    @web.get("/metrics")
+    def exposition() -> Response:
+        READY.labels(service).set(1 if health.verdict().ready else 0)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-        def _answer(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    @web.get("/healthz")
+    def alive() -> dict[str, bool]:
+        return {"alive": True}
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the standard library's name)
-            pass
+    @web.get("/readyz")
+    def ready() -> JSONResponse:
+        verdict = health.verdict()
+        body = {"service": service, "ready": verdict.ready, "reasons": verdict.reasons, **verdict.details}
+        return JSONResponse(body, status_code=200 if verdict.ready else 503)
 
-    server = ThreadingHTTPServer((settings.http_host, settings.metrics_port), Endpoints)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    base = f"http://{settings.http_host}:{settings.metrics_port}"
-    log.info("metrics.serving", service=service, url=f"{base}/metrics", ready=f"{base}/readyz")
+    @web.exception_handler(StarletteHTTPException)
+    async def not_found(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": "not found: /metrics, /healthz and /readyz are served here"},
+                            status_code=exc.status_code)
+
+    return web

@@ -267,6 +267,15 @@ class Processor:
 
         return retry_transient(once, self.retry, self.sleep)
 
+    def positions(self) -> dict[tuple[str, int], int]:
+        """Where each partition resumes, as the batches committed it; a database outage is waited out for as long
+        as the retry policy allows (a rebalance cannot wait for ever), then the error propagates."""
+        def read() -> dict[tuple[str, int], int]:
+            with self.sessions() as session:
+                return self.messaging.positions(session)
+
+        return retry_transient(read, self.retry, self.sleep)
+
     def abandon(self, messages: list[Incoming], reason: str) -> BatchOutcome:
         """Dead-letter a whole batch: the last resort when processing failed in a way no retry or isolation
         could handle (a batch is never skipped; this keeps it). Through the database when it

@@ -16,7 +16,7 @@ from services.common.messaging import Messaging
 from services.common.settings import Settings
 
 if TYPE_CHECKING:
-    from services.common.worker import Worker
+    from services.common.faust_app import App
 
 
 def no_jobs(settings: Settings) -> Sequence[Scheduled]:
@@ -46,15 +46,15 @@ class Service:
         """The topics it consumes."""
         return list(self.handlers)
 
-    def build(self, settings: Settings) -> Worker:
-        """Its worker: one consumer for its topics, its jobs' timers, the outbox relay and, if any, its API.
-        `settings` are of its own class (`self.settings`)."""
+    def build(self, settings: Settings) -> App:
+        """Its worker, a Faust app: an agent for its topics, its jobs' timers, the outbox relay and, if any, its
+        API. `settings` are of its own class (`self.settings`)."""
         from services.common.db import make_engine, unit_of_work_factory
         from services.common.http import serve_in_thread
-        from services.common.worker import Worker
+        from services.common.worker import build
         sessions = unit_of_work_factory(make_engine(settings))
-        worker = Worker(settings, service=self.name, sessions=sessions, messaging=self.messaging,
-                        handlers=self.handlers, jobs=self.jobs(settings))
+        app = build(settings, service=self.name, sessions=sessions, messaging=self.messaging,
+                    handlers=self.handlers, jobs=self.jobs(settings))
         if self.api is not None:
             serve_in_thread(self.api(sessions, settings), settings, self.name)
-        return worker
+        return app

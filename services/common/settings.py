@@ -46,12 +46,6 @@ class Settings(BaseSettings):
         "", pattern=r"^[a-z0-9._-]*$",
         description="Prefix of every topic and consumer group, to share one cluster between environments")
     topics_file: Path | None = Field(None, description="Topic spec file; default deploy/topics.yaml of the source tree")
-    kafka_fetch_wait_ms: int = Field(
-        100, ge=0, le=500, description="How long the broker may hold a fetch to gather kafka_fetch_min_bytes: each "
-        "fetch, and each batch it makes, costs the broker, the worker and PostgreSQL CPU, so fewer, fuller ones "
-        "leave more for the work; the price is up to this much latency per stage when traffic is thin")
-    kafka_fetch_min_bytes: int = Field(65536, ge=1, description="What a fetch waits (up to kafka_fetch_wait_ms) to "
-                                       "gather before it returns")
     kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of topics Fulfil creates")
 
     # PostgreSQL
@@ -64,6 +58,10 @@ class Settings(BaseSettings):
 
     # Processing
     batch_size: int = Field(500, ge=1, description="Events per database transaction at most")
+    batch_wait_ms: int = Field(
+        100, ge=1, le=1000, description="How long a batch waits to fill up to batch_size: each batch costs the "
+        "worker, the broker and PostgreSQL CPU (a transaction, a publish), so fewer, fuller ones leave more for "
+        "the work; the price is up to this much latency per stage when traffic is thin")
     db_retry_attempts: int = Field(
         12, ge=1, description="Attempts on a transient database error in a timer's job or a command before it gives "
         "up; event processing waits out an outage of any length")

@@ -1,6 +1,7 @@
 """Closing (or re-planning) a wave from outside a worker, as `fulfil dispatch` and the demo do: the wave runs
-in a transaction with its outbox, then its events are published and their rows deleted; should the caller die
-in between, a worker's outbox sweep publishes them."""
+in a transaction with its outbox, then its events are published through the same relay a worker uses (outcomes
+per record, back-off, parking); what cannot go out now, or is left when the caller dies, a worker's sweep
+publishes."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import asyncio
 from datetime import UTC, date, datetime
 
 from services.common.db import make_engine, unit_of_work_factory
-from services.common.kafka_io import Outgoing, send_all
 from services.common.messaging import OutboxRecord
 from services.common.processor import Processor
+from services.common.publishing import publish_once
 from services.routing import tables
 from services.routing.handlers import handlers
 from services.routing.settings import RoutingSettings
@@ -27,11 +28,7 @@ def run_dispatch(settings: RoutingSettings, depot: str, day: date | None = None,
         records = processor.run_job(
             (lambda uow, ctx: replan(uow.session, again, ctx.now, ctx.settings)) if again else
             (lambda uow, ctx: dispatch(uow.session, depot, ctx.now, ctx.settings, day=day)))
-        for topic in dict.fromkeys(r.topic for r in records):
-            asyncio.run(send_all(settings, topic, [Outgoing(r.key, r.value, tuple(r.headers)) for r in records
-                                                   if r.topic == topic]))
-        with sessions.begin() as session:
-            tables.messaging.delete_sent(session, [r.id for r in records if r.id is not None])
+        asyncio.run(publish_once(settings, sessions, tables.messaging, records))
         return records
     finally:
         engine.dispose()

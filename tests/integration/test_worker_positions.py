@@ -9,8 +9,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import create_engine, text
 
+from services.common.faust_app import group_id
 from services.common.topics import load_spec
-from services.common.worker import group_id
 from tests.factories import order_placed
 from tests.integration.conftest import Stack, log_records, values
 

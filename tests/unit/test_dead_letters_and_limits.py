@@ -61,5 +61,7 @@ def test_topics_broker_compose_and_producers_share_one_size_limit() -> None:
     broker = subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "limits"], capture_output=True, text=True,
                             check=True)
     assert broker.stdout.strip() == f"message.max.bytes={LIMIT}"
-    from services.common.worker import producer_options
+    from services.common.faust_app import create_app
+    from services.common.publishing import producer_options
     assert producer_options(Settings())["max_request_size"] == LIMIT
+    assert create_app("orders", Settings()).conf.producer_max_request_size == LIMIT

@@ -3,13 +3,12 @@ kept: Kafka orders records only within a partition, and a fetch returns partitio
 
 from __future__ import annotations
 
-from aiokafka import ConsumerRecord
+from services.common.consuming import in_publish_order
+from services.common.dead_letters import Incoming
 
-from services.common.worker import in_publish_order
 
-
-def record(partition: int, offset: int, timestamp: int) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord("warehouse.events", partition, offset, timestamp, 0, b"k", b"v", None, 1, 1, ())
+def record(partition: int, offset: int, timestamp: int) -> Incoming:
+    return Incoming("warehouse.events", partition, offset, b"k", b"v", (), timestamp / 1000)
 
 
 def test_partitions_are_merged_by_publish_time() -> None:
