@@ -59,7 +59,7 @@ bench: install  # every command of the README's Benchmarks section (tests/e2e/te
 	$(BIN)/python bench/orders_intake.py --orders 10000 --rate 500
 	$(BIN)/python bench/warehouse_allocation.py
 	$(BIN)/python bench/warehouse_allocation.py --orders 10000 --rate 500
-	$(BIN)/python bench/warehouse_allocation.py --base 3172919 --rounds 2
+	$(BIN)/python bench/warehouse_allocation.py --base 5e3af55 --rounds 2
 	$(BIN)/python bench/tracking_endpoint.py
 	$(BIN)/python bench/routing/solomon.py
 	$(BIN)/python bench/routing/solomon.py --time-limit 60 --only fulfil

@@ -196,6 +196,36 @@ def profile_summary(path: Path, top: int = 12) -> str:
     return ", ".join(f"{k} {100 * v / whole:.0f}%" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])[:top])
 
 
+RUNTIME_PACKAGES = ("faust", "mode")
+LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "sqlalchemy", "psycopg2", "pydantic", "pydantic_core", "structlog",
+             "prometheus_client", "uvicorn", "starlette", "fastapi", "services", "schemas")
+
+
+MAIN_LOOP = "mode/worker.py"
+"""The frame that runs the worker's event loop: a sample whose innermost library frame is this one is the loop
+itself (callbacks, the selector), serving everyone."""
+
+
+def runtime_share(path: Path) -> tuple[float, float]:
+    """The shares of a worker's samples that the stream runtime (Faust and mode) owns, and that the main event loop
+    owns on its own: each sample goes to the innermost frame of a library or of our code, so time a selector or
+    asyncio spends under a Faust frame is Faust's, under our coroutine ours."""
+    owned = looping = whole = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        owner = "other"
+        for frame in reversed(stack.split(";")):
+            where = frame.split(" (")[-1].rstrip(")")
+            found = next((p for p in LIBRARIES if where.startswith(f"{p}/") or f"/{p}/" in where), None)
+            if found is not None:
+                owner = "loop" if where.startswith(MAIN_LOOP) else found
+                break
+        whole += int(count)
+        owned += int(count) if owner in RUNTIME_PACKAGES else 0
+        looping += int(count) if owner == "loop" else 0
+    return owned / (whole or 1), looping / (whole or 1)
+
+
 def broker_dir(port: int) -> Path:
     """Where deploy/kafka/broker.sh keeps the broker on `port`: its data, pid and logs."""
     return Path(subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "dir", str(port)], capture_output=True,

@@ -15,7 +15,7 @@ where its CPU went.
 
     python bench/warehouse_allocation.py                       # 20,000 orders, as fast as possible
     python bench/warehouse_allocation.py --orders 10000 --rate 500
-    python bench/warehouse_allocation.py --base 3172919 --rounds 2
+    python bench/warehouse_allocation.py --base 5e3af55 --rounds 2
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from harness import (
     profile_summary,
     publish,
     report,
+    runtime_share,
     wait_until_counted,
 )
 from orders_intake import orders
@@ -168,6 +169,9 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
                     kept.parent.mkdir(exist_ok=True)
                     shutil.copy(bench.work / f"{name}.txt", kept)
                     print(f"profile {name}: {profile_summary(kept)} (collapsed stacks: {kept})")
+                    runtime, loop = runtime_share(kept)
+                    print(f"profile {name}: the stream runtime (Faust, mode, its consumer thread) owns {100 * runtime:.0f}% "
+                          f"of the samples, the event loop on its own {100 * loop:.0f}%")
         return {**figures, "cpu_ms": per_order}
 
 
@@ -187,7 +191,7 @@ def main() -> None:
                         help="a setting for every worker, e.g. --set batch_size=500")
     parser.add_argument("--kafka-bootstrap", help="use this broker instead of starting Apache Kafka")
     parser.add_argument("--shops", type=int, default=1, help="orders spread over this many shops")
-    parser.add_argument("--base", help="a git revision to compare with, e.g. 3172919 (the code before issue 17)")
+    parser.add_argument("--base", help="a git revision to compare with, e.g. 5e3af55 (the code before Faust came back)")
     parser.add_argument("--rounds", type=int, default=2, help="with --base: runs of each, alternating")
     parser.add_argument("--profile", action="store_true", help="py-spy each worker during the measured orders")
     parser.add_argument("--waits", action="store_true",
