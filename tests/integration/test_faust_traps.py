@@ -90,7 +90,7 @@ def test_a_database_outage_with_full_buffers_and_a_rebalance_loses_nothing(kafka
         postgres.stop()
         time.sleep(4)
         stack.start_worker(**small)
-        time.sleep(20)
+        time.sleep(12)
         postgres.start()
         sender.join()
         accepted_everything_once(stack, total)
