@@ -64,9 +64,11 @@ class Consumer:
     still go out one after another, so order per key holds)."""
 
     def __init__(self, service: str, settings: Settings, processor: Processor, publish: Publish, health: Health,
-                 run_db: RunSync, run_outbox: RunSync, highwater: Callable[[TP], int | None]) -> None:
+                 run_db: RunSync, run_outbox: RunSync, highwater: Callable[[TP], int | None],
+                 assignment: Callable[[], set[TP]]) -> None:
         self.service, self.settings, self.processor, self.publish = service, settings, processor, publish
         self.health, self.run_db, self.run_outbox, self.highwater = health, run_db, run_outbox, highwater
+        self.assignment = assignment
         self.topics = {settings.topic(name): name for name in processor.handlers}
         self.floor: dict[tuple[str, int], int] = {}
         """PostgreSQL's position per partition at assignment: anything fetched below it is done already."""
@@ -89,10 +91,14 @@ class Consumer:
             await self.handle([incoming(e) for e in events])
 
     async def handle(self, messages: Sequence[Incoming]) -> None:
-        """Records below PostgreSQL's position were fetched before the seek to it landed: left alone."""
+        """Records below PostgreSQL's position were fetched before the seek to it landed, and records of a partition
+        revoked since they were taken are its new owner's (it resumes at PostgreSQL's position): both left alone.
+        Should a batch still overlap another worker's (one frozen past its session timeout), the inbox drops what
+        was done already."""
+        mine = {(tp.topic, tp.partition) for tp in self.assignment()}
         by_topic: dict[str, dict[int, list[Incoming]]] = {}
         for m in messages:
-            if m.offset >= self.floor.get((m.topic, m.partition), 0):
+            if (m.topic, m.partition) in mine and m.offset >= self.floor.get((m.topic, m.partition), 0):
                 by_topic.setdefault(m.topic, {}).setdefault(m.partition, []).append(m)
         batches = [(self.topics.get(topic, topic), in_publish_order(list(parts.values())))
                    for topic, parts in by_topic.items()]

@@ -71,7 +71,7 @@ def build(settings: Settings, *, service: str, sessions: sessionmaker[Session], 
     processor = Processor(service, sessions, messaging, handlers, settings, clock, health=health)
     outbox = Outbox(ProducerPublisher(faust_send(app)), sessions, messaging, threads.run_outbox, settings)
     consumer = Consumer(service, settings, processor, outbox.publish, health, threads.run_db, threads.run_outbox,
-                        lambda tp: app.consumer.highwater(tp))
+                        lambda tp: app.consumer.highwater(tp), lambda: set(app.consumer.assignment()))
     consumer.attach(app)
     Scheduler(service, processor, outbox, health, sessions, messaging, threads.run_db, threads.run_outbox).attach(
         app, jobs, settings.outbox_sweep_interval_s)

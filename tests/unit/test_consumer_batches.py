@@ -59,15 +59,18 @@ async def inline(fn: Callable[[], Any]) -> Any:
     return fn()
 
 
-def consumer(processor: Processor, publish: Callable[[list[OutboxRecord]], Any] | None = None
-             ) -> tuple[Consumer, list[list[OutboxRecord]]]:
+ASSIGNED = {TP(t, p) for t in ("a", "b") for p in range(4)}
+
+
+def consumer(processor: Processor, publish: Callable[[list[OutboxRecord]], Any] | None = None,
+             assigned: set[TP] = ASSIGNED) -> tuple[Consumer, list[list[OutboxRecord]]]:
     published: list[list[OutboxRecord]] = []
 
     async def record(records: list[OutboxRecord]) -> None:
         published.append(records)
 
     c = Consumer("test", Settings(), processor, publish or record, Health(60), inline, inline,  # type: ignore[arg-type]
-                 lambda tp: 0)
+                 lambda tp: 0, lambda: assigned)
     return c, published
 
 
@@ -119,6 +122,13 @@ def test_a_batch_all_below_the_position_reaches_no_transaction() -> None:
     asyncio.run(c.positions({TP("a", 0)}))
     asyncio.run(c.handle(batch("a", 7, 8, 9)))
     assert processor.calls == []
+
+
+def test_records_of_a_partition_revoked_since_they_were_taken_are_left_to_its_new_owner() -> None:
+    processor = Processor()
+    c, _ = consumer(processor, assigned={TP("a", 0)})
+    asyncio.run(handled(c, batch("a", 1, 2) + batch("a", 7, partition=1)))
+    assert sorted(processor.seen) == [("a", 0, 1), ("a", 0, 2)]
 
 
 def test_a_topics_partitions_are_handled_in_publish_order() -> None:
