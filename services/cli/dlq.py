@@ -157,14 +157,17 @@ def replay(dead_letters: Annotated[list[str] | None, typer.Argument(help="Ids to
     for d in letters:
         by_topic.setdefault(d.topic, []).append(d)
     for physical, group in by_topic.items():
-        # A service that refused an event kept its id in its inbox (a redelivery is not refused twice): release
-        # it there, before the event is back on the topic, or the service would drop the replay as a duplicate.
+        # A service that refused an event after claiming it kept its id in its inbox (a redelivery is not refused
+        # twice): release that claim, before the event is back on the topic, or the service would drop the replay
+        # as a duplicate. Only the claim this very message made (its topic, partition and offset): a claim of the
+        # same id by another message (the accepted original of a forgery) is that message's, and stays.
         with session(write=True, what="could not prepare the replay") as opened:
             for d in group:
                 if (event_id := _event_id(d.value)) is not None:
                     for service in d.reasons:
-                        opened.execute(text(f"DELETE FROM {service}.inbox WHERE event_id::text = :id"),
-                                       {"id": event_id})
+                        opened.execute(text(f'DELETE FROM {service}.inbox WHERE event_id::text = :id AND topic = :t '
+                                            f'AND partition = :p AND "offset" = :o'),
+                                       {"id": event_id, "t": d.topic, "p": d.partition, "o": d.offset})
         try:
             asyncio.run(send_all(settings, physical, [Outgoing(d.key, d.value, tuple(d.headers)) for d in group]))
         except Exception as exc:
