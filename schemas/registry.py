@@ -179,6 +179,8 @@ def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None)
         raise DecodeError(f"not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise DecodeError(f"the envelope must be a JSON object, got {type(document).__name__}")
+    if b"\\u0000" in raw and (where := _nul_at(document)) is not None:  # JSON can carry NUL only escaped
+        raise DecodeError(f"{where}: contains a NUL character (\\u0000), which no text field may hold")
     if wanted is not None and document.get("event_type") not in wanted and document.get("event_type") in TOPICS.get(
             topic, {}):
         return None
@@ -195,6 +197,25 @@ def decode_wanted(topic: str, raw: bytes | None, wanted: Collection[str] | None)
         raise DecodeError(f"source {envelope.source!r} may not act for shop {getattr(payload, field)!r}: on {topic} "
                           f"an event's source must be shop:<payload.{field}>")
     return Event(envelope=envelope, payload=payload)
+
+
+def _nul_at(value: object, path: str = "") -> str | None:
+    """The first place (a dotted path) where a string or a key holds NUL; PostgreSQL's text and jsonb cannot
+    store it. Unpaired surrogates never get this far: the JSON parser refuses them."""
+    if isinstance(value, str):
+        return (path or "value") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return inner.replace("\x00", "\\u0000")
+            if (found := _nul_at(item, inner)) is not None:
+                return found
+    if isinstance(value, list):
+        for n, item in enumerate(value):
+            if (found := _nul_at(item, f"{path}[{n}]")) is not None:
+                return found
+    return None
 
 
 def event_times(event: Event[Payload]) -> list[tuple[str, datetime]]:

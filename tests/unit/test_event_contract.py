@@ -182,3 +182,36 @@ def test_an_event_says_when_it_happened_in_its_envelope_and_its_own_times_only()
     event = decode("shop.orders", to_bytes(order_placed("o-1")))
     assert [name for name, _ in event_times(event)] == ["occurred_at", "payload.placed_at"], \
         "the delivery window looks ahead on purpose and is not an event time"
+
+
+@pytest.mark.parametrize("place", ["delivery_address.line2", "customer.name", "lines[1].sku", "notes", "key"])
+def test_a_nul_that_postgres_cannot_store_is_refused_naming_the_field(place: str) -> None:
+    event = order_placed("o-nul")
+    payload = event["payload"]
+    if place == "delivery_address.line2":
+        payload["delivery_address"]["line2"] = "flat\u00002 ann@example.com"
+        expected = "payload.delivery_address.line2"
+    elif place == "customer.name":
+        payload["customer"]["name"] = "\u0000"
+        expected = "payload.customer.name"
+    elif place == "lines[1].sku":
+        payload["lines"][1]["sku"] = "SKU\u0000"
+        expected = "payload.lines[1].sku"
+    elif place == "notes":
+        event["correlation_id"] = "acme/o-nul\u0000"
+        expected = "correlation_id"
+    else:
+        payload["customer"]["n\u0000"] = "x"
+        expected = "payload.customer.n\\u0000"
+    with pytest.raises(DecodeError) as refused:
+        decode("shop.orders", json.dumps(event).encode())
+    assert str(refused.value).startswith(f"{expected}: contains a NUL character")
+    assert "ann@example.com" not in str(refused.value)
+
+
+def test_an_unpaired_surrogate_is_refused_and_a_paired_one_is_text() -> None:
+    raw = json.dumps(order_placed("o-1")).encode()
+    with pytest.raises(DecodeError, match="not JSON: lone leading surrogate"):
+        decode("shop.orders", raw.replace(b'"Ann Example"', b'"Ann \\udc00"', 1))
+    paired = decode("shop.orders", raw.replace(b'"Ann Example"', b'"Ann \\ud83d\\ude00"', 1))
+    assert paired.payload.customer.name == "Ann \U0001f600"  # type: ignore[attr-defined]
