@@ -23,6 +23,7 @@ from faust.types import TP, EventT
 
 from services.common import metrics
 from services.common.dead_letters import Incoming
+from services.common.errors import describe_error
 from services.common.faust_app import App, connect
 from services.common.health import Health
 from services.common.logging import get_logger
@@ -145,7 +146,7 @@ class Consumer:
     async def _abandon(self, topic: str, batch: list[Incoming], exc: Exception) -> BatchOutcome:
         """The last resort: the batch is dead-lettered whole, never skipped."""
         log.error("batch.failed", topic=topic, size=len(batch), exc_info=exc)
-        return await self.run_db(partial(self.processor.abandon, batch, f"processing failed: {exc!r}"))
+        return await self.run_db(partial(self.processor.abandon, batch, f"processing failed: {describe_error(exc)}"))
 
     async def positions(self, assigned: set[TP]) -> Mapping[TP, int]:
         """PostgreSQL's positions for the assigned partitions, and the floor below which nothing is taken."""

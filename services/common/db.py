@@ -52,6 +52,7 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
         pool_recycle=1800,
         connect_args=settings.database_connect_args(),
         json_serializer=_json_text,
+        hide_parameters=True,  # an error's parameters are events' values: customers' addresses, emails, phones
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from services.common.errors import scrub_exceptions
 from services.common.settings import Settings
 
 
@@ -24,14 +25,15 @@ def configure_logging(settings: Settings, *, command: bool = False) -> None:
     ]
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info,
+        processors=[*shared, scrub_exceptions, structlog.processors.format_exc_info,
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer))
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=[*shared, scrub_exceptions],
+                                                             processor=renderer))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -27,6 +27,7 @@ from schemas.envelope import Event
 from schemas.registry import DecodeError, decode_wanted, event_times
 from services.common.db import UnitOfWork
 from services.common.dead_letters import DeadLetter, Incoming, record_size
+from services.common.errors import describe_error
 from services.common.handling import Batched, Context, Emit, Handler, HandlerTable, Job
 from services.common.health import Health
 from services.common.logging import get_logger
@@ -126,13 +127,13 @@ class Processor:
             except Exception as exc:
                 if is_transient(exc):
                     attempt += 1
-                    error = str(exc).splitlines()[0] if str(exc) else repr(exc)
+                    error = describe_error(exc)
                     self.health.database_down(error)
                     delay = self.retry.delay(attempt)
                     log.warning("database.retry", attempt=attempt, delay_s=delay, error=error)
                     self.sleep(delay)
                 elif not isolate:
-                    log.warning("batch.isolating", error=repr(exc)[:500])
+                    log.warning("batch.isolating", error=describe_error(exc)[:500])
                     isolate = True
                 else:
                     raise
@@ -246,9 +247,9 @@ class Processor:
     def _dead_letter_in_place(self, uow: UnitOfWork, message: Incoming, event: Event[Payload], exc: Exception,
                               now: datetime) -> DeadLetter:
         envelope = event.envelope
-        reason = f"handler failed: {exc!r}\n{''.join(traceback.format_exception(exc)[-3:])}"
+        reason = f"handler failed: {describe_error(exc)}\n{''.join(traceback.format_tb(exc.__traceback__)[-2:])}"
         log.error("event.dead_lettered", event_id=str(envelope.event_id), correlation_id=envelope.correlation_id,
-                  error=repr(exc)[:500])
+                  error=describe_error(exc)[:500])
         self.messaging.claim(uow.session, envelope.event_id, envelope.event_type, message.topic,
                              message.partition, message.offset)
         return DeadLetter(message, reason, self.service, now)

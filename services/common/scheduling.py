@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import metrics
 from services.common.consuming import RunSync
+from services.common.errors import describe_error
 from services.common.faust_app import App
 from services.common.handling import Scheduled
 from services.common.health import Health
@@ -70,9 +71,9 @@ class Scheduler:
             await self.outbox.sweep()
             backlog: Backlog = await self.run_outbox(lambda: _backlog(self.sessions, self.messaging))
         except Exception as exc:
-            log.warning("outbox.sweep_failed", error=repr(exc).splitlines()[0])
+            log.warning("outbox.sweep_failed", error=describe_error(exc))
             if is_transient(exc):  # an idle worker learns of an outage here
-                self.health.database_down(str(exc).splitlines()[0])
+                self.health.database_down(describe_error(exc))
             return
         self.health.database_up()
         self.health.outbox(backlog.rows, backlog.oldest_s, backlog.parked)
