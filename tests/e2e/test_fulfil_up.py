@@ -81,6 +81,7 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
         assert printed.stderr == "" and sent.stderr.strip().startswith("sent "), "commands print no log lines"
         for log in (tmp_path / "data" / "logs").glob("*.log"):
             assert "\x1b" not in log.read_text(errors="replace"), f"{log.name} holds terminal escapes"
+        assert_in_no_command_line(password)
     finally:
         up.send_signal(signal.SIGINT)
         rest = output.rest(60)
@@ -89,6 +90,28 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
     for port in (kafka_port, pg_port):
         with pytest.raises(TimeoutError):
             wait_for_port(port, 0.5)
+
+    # Again, on the same data directory (as root, PostgreSQL runs as a user of its own that must get through it)
+    again = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--kafka-port", str(kafka_port),
+                              "--pg-port", str(pg_port), "--http-port", "0", "--data-dir", str(tmp_path / "data")],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        Output(again).wait_for("fulfil send", timeout_s=120)
+        shown = subprocess.run([sys.executable, "-m", "services.cli", "orders", "show", "acme", "e2e-0"], env=client,
+                               capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0 and "accepted" in shown.stdout, shown.stdout + shown.stderr
+        assert_in_no_command_line(password)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.wait(60)
+    assert again.returncode == 0
+
+
+def assert_in_no_command_line(secret: str) -> None:
+    """Any local user can read every process's arguments: no password may be among them."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            assert secret.encode() not in cmdline.read_bytes(), f"{cmdline} holds a password"
 
 
 class Output:
