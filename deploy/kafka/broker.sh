@@ -61,15 +61,23 @@ start() {
   rm -rf "$run" && mkdir -p "$run/data"
   configure
   local java_opts; java_opts=$(java_options)
-  local scram=()
+  # Users' SCRAM credentials go in with the format, from an owner-only argument file (one argument a line) that
+  # the storage tool reads itself: never on a command line, which any local user can read.
+  local users=()
   if [ "${secure:-0}" = 1 ]; then
-    for user in $BROKER_USERS; do scram+=(--add-scram "SCRAM-SHA-512=[name=${user%%:*},password=${user#*:}]"); done
+    local user
+    (umask 077; : > "$run/format.args")
+    for user in $BROKER_USERS; do
+      printf -- '--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "${user%%:*}" "${user#*:}" >> "$run/format.args"
+    done
+    users=("@$run/format.args")
   fi
   # shellcheck disable=SC2086
   java $java_opts -cp "$libs/*" kafka.tools.StorageTool format \
        -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
-       -c "$run/server.properties" "${scram[@]}" > "$run/format.log" 2>&1 \
-    || { cat "$run/format.log" >&2; die "formatting KRaft storage failed"; }
+       -c "$run/server.properties" "${users[@]}" > "$run/format.log" 2>&1 \
+    || { rm -f "$run/format.args"; cat "$run/format.log" >&2; die "formatting KRaft storage failed"; }
+  rm -f "$run/format.args"
   launch
 }
 
@@ -117,24 +125,35 @@ message.max.bytes=$message_max_bytes
 PROPS
   if [ "${secure:-0}" = 1 ]; then
     local admin=${BROKER_USERS%% *}
+    # Every listener needs a login, the controller's too, and nobody is a super user but the admin. Clients log
+    # in with SCRAM-SHA-512 (credentials in the cluster's metadata, from the format); the broker, its controller
+    # and the admin's tools with PLAIN, whose one user lives in this owner-only file (SCRAM cannot serve the
+    # controller listener: its credentials live in the metadata the controller serves).
+    chmod 600 "$run/server.properties"
+    local plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"${admin%%:*}\" password=\"${admin#*:}\" user_${admin%%:*}=\"${admin#*:}\";"
     sed -i -e "s#^listeners=PLAINTEXT://#listeners=SASL_PLAINTEXT://#" \
            -e "s#^advertised.listeners=PLAINTEXT://#advertised.listeners=SASL_PLAINTEXT://#" \
            -e "s#^inter.broker.listener.name=PLAINTEXT#inter.broker.listener.name=SASL_PLAINTEXT#" \
-           -e "s#^listener.security.protocol.map=.*#listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT#" \
+           -e "s#^listener.security.protocol.map=.*#listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT#" \
            -e "s#^auto.create.topics.enable=true#auto.create.topics.enable=false#" "$run/server.properties"
-    cat >> "$run/server.properties" <<PROPS
-sasl.enabled.mechanisms=SCRAM-SHA-512
-sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin%%:*}" password="${admin#*:}";
+    (umask 077; cat >> "$run/server.properties" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=$plain
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$plain
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:${admin%%:*};User:ANONYMOUS
+super.users=User:${admin%%:*}
 allow.everyone.if.no.acl.found=false
 PROPS
     cat > "$run/admin.properties" <<PROPS
 security.protocol=SASL_PLAINTEXT
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin%%:*}" password="${admin#*:}";
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${admin%%:*}" password="${admin#*:}";
 PROPS
+    )
     chmod 600 "$run/admin.properties" "$run/server.properties"
   fi
   cat > "$run/log4j.properties" <<PROPS

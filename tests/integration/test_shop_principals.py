@@ -88,3 +88,26 @@ def test_a_shop_principal_writes_its_orders_and_cannot_write_warehouse_scans(
             asyncio.run(send_all(shop, shop.topic("warehouse.scans"), [Outgoing(b"WH-1", to_bytes(forged))]))
     finally:
         stack.stop_workers()
+
+
+@pytest.mark.parametrize("listener", ["clients", "controller"])
+def test_every_listener_needs_a_login(secure_broker: int, listener: str) -> None:
+    """Nobody is let in anonymously, on the clients' port nor the controller's (an anonymous CreateAcls on the
+    controller port once made any shop a super user)."""
+    port = secure_broker + (1 if listener == "controller" else 0)
+    anonymous = Settings(kafka_bootstrap=f"127.0.0.1:{port}")
+    with pytest.raises(Exception):  # noqa: B017 (refused in whatever way the client reports it)
+        asyncio.run(asyncio.wait_for(send_all(anonymous, "shop.orders", [Outgoing(b"k", b"{}")]), 30))
+    config = subprocess.run([str(BROKER), "dir", str(secure_broker)], capture_output=True, text=True, check=True)
+    properties = (Path(config.stdout.strip()) / "server.properties").read_text()
+    assert "super.users=User:admin\n" in properties and "ANONYMOUS" not in properties
+
+
+def test_no_password_is_on_any_command_line(secure_broker: int) -> None:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes()
+        except OSError:
+            continue
+        for password in USERS.values():
+            assert password.encode() not in arguments, f"{cmdline} holds a password"
