@@ -15,7 +15,7 @@ import heapq
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -29,16 +29,11 @@ from services.common.health import Health
 from services.common.logging import get_logger
 from services.common.messaging import OutboxRecord
 from services.common.processor import BatchOutcome, Processor, describe
+from services.common.relay import RunSync
 from services.common.settings import Settings
 
 log = get_logger(__name__)
 T = TypeVar("T")
-
-
-class RunSync(Protocol):
-    """Runs blocking work off the event loop (a thread pool of the worker's)."""
-
-    def __call__(self, fn: Callable[[], T]) -> Awaitable[T]: ...
 
 
 class Publish(Protocol):

@@ -223,6 +223,14 @@ class Messaging:
             return set()
         return set(session.execute(self._lock_ids, {"ids": sorted(ids)}).scalars())
 
+    def first_ids(self, session: Session, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], int]:
+        """(topic, key) -> the oldest row of that key still in the outbox, whoever holds it."""
+        o = self.outbox.c
+        wanted = set(keys)
+        rows = session.execute(select(o.topic, o.key, func.min(o.id)).where(o.key.in_({k for _, k in keys}))
+                               .group_by(o.topic, o.key))
+        return {(topic, key): first for topic, key, first in rows if (topic, key) in wanted}
+
     def still_unsent(self, session: Session, ids: list[int]) -> set[int]:
         return set(session.execute(select(self.outbox.c.id).where(self.outbox.c.id == any_(_ids(ids)))).scalars())
 

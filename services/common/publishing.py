@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
-from services.common.relay import Failure, OutboxRelay, Report, publish_in_key_order
+from services.common.relay import Failure, OutboxRelay, Report, RunSync, publish_in_key_order
 from services.common.retry import RetryPolicy, backoff_delay
 from services.common.settings import Settings
 from services.common.topics import message_max_bytes
@@ -87,7 +87,7 @@ class Outbox:
     """Publishes what a transaction committed and sweeps up what is left, through one relay."""
 
     def __init__(self, publisher: ProducerPublisher, sessions: sessionmaker[Session], messaging: Messaging,
-                 run_sync: Callable[[Callable[[], Any]], Awaitable[Any]], settings: Settings) -> None:
+                 run_sync: RunSync, settings: Settings) -> None:
         self.publisher = publisher
         self.relay = OutboxRelay(publisher, sessions, messaging, run_sync, settings.outbox_sweep_grace_s,
                                  RetryPolicy.from_settings(settings))

@@ -97,12 +97,15 @@ async def publish_in_key_order(publisher: Publisher, records: list[OutboxRecord]
     return report
 
 
-RunSync = Callable[[Callable[[], T]], Awaitable[T]]
+class RunSync(Protocol):
+    """Runs blocking work off the event loop (a thread pool of the worker's)."""
+
+    def __call__(self, fn: Callable[[], T]) -> Awaitable[T]: ...
 
 
 class OutboxRelay:
     def __init__(self, publisher: Publisher, sessions: sessionmaker[Session], messaging: Messaging,
-                 run_sync: RunSync[object], grace_s: float, retry: RetryPolicy | None = None,
+                 run_sync: RunSync, grace_s: float, retry: RetryPolicy | None = None,
                  sweep_limit: int = 500) -> None:
         self.retry = retry or RetryPolicy()
         self.publisher = publisher
@@ -122,15 +125,18 @@ class OutboxRelay:
             return Report()
         session = self.sessions()
         try:
+            def lock() -> tuple[set[int], set[Key]]:
+                mine = self.messaging.lock_ids(session, [r.id for r in records if r.id is not None])
+                return mine, self._behind_others(session, [r for r in records if r.id in mine])
+
             try:
-                mine: set[int] = await self.run_sync(  # type: ignore[assignment]
-                    lambda: self.messaging.lock_ids(session, [r.id for r in records if r.id is not None]))
+                mine, behind = await self.run_sync(lock)
             except Exception as exc:  # the database went away right after the commit: the sweep sends them later
                 log.warning("outbox.publish_deferred", count=len(records), error=repr(exc)[:200])
                 report = Report(held=list(records))
                 self._remember(report)
                 return report
-            held_keys = set(self.left.values()) | {key_of(r) for r in records if r.id not in mine}
+            held_keys = set(self.left.values()) | behind | {key_of(r) for r in records if r.id not in mine}
             direct = [r for r in records if r.id in mine and key_of(r) not in held_keys]
             report = await publish_in_key_order(self.publisher, direct)
             report.held.extend(r for r in records if r.id in mine and key_of(r) in held_keys)
@@ -148,9 +154,14 @@ class OutboxRelay:
         """Publish rows that are due (older than the grace period, past their back-off), in outbox order."""
         session = self.sessions()
         try:
-            rows: list[OutboxRecord] = await self.run_sync(  # type: ignore[assignment]
-                lambda: self.messaging.lock_unsent(session, self.grace, self.sweep_limit))
-            report = await publish_in_key_order(self.publisher, rows) if rows else Report()
+            def lock() -> tuple[list[OutboxRecord], set[Key]]:
+                due = self.messaging.lock_unsent(session, self.grace, self.sweep_limit)
+                return due, self._behind_others(session, due)
+
+            rows, behind = await self.run_sync(lock)
+            ready = [r for r in rows if key_of(r) not in behind]
+            report = await publish_in_key_order(self.publisher, ready) if ready else Report()
+            report.held.extend(r for r in rows if key_of(r) in behind)
             await self.run_sync(lambda: self._settle(session, report))
             if rows:
                 log.warning("outbox.swept", sent=len(report.sent), failed=len(report.failed),
@@ -158,11 +169,24 @@ class OutboxRelay:
             self._remember(report)
             if self.left:
                 gone = await self.run_sync(lambda: self._gone(list(self.left)))
-                for row_id in gone:  # type: ignore[attr-defined]
+                for row_id in gone:
                     self.left.pop(row_id, None)
             return report
         finally:
             await self.run_sync(session.close)
+
+    def _behind_others(self, session: Session, records: list[OutboxRecord]) -> set[Key]:
+        """Keys whose oldest row in the outbox is not among `records`: an earlier record of the key is still
+        unsent, held by another publisher (one frozen mid-publish, say) or waiting in its back-off, and a later
+        one must never overtake it on the wire."""
+        firsts: dict[Key, int] = {}
+        for r in records:
+            if r.key is not None and r.id is not None:
+                firsts[key_of(r)] = min(r.id, firsts.get(key_of(r), r.id))
+        if not firsts:
+            return set()
+        heads = self.messaging.first_ids(session, [(t, k) for t, k in firsts if k is not None])
+        return {(t, k) for (t, k), first in firsts.items() if k is not None and heads.get((t, k), first) < first}
 
     def _remember(self, report: Report) -> None:
         for record in [*report.sent, *(r for r, _ in report.parked)]:

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import metrics
-from services.common.consuming import RunSync
 from services.common.errors import describe_error
 from services.common.faust_app import App
 from services.common.handling import Scheduled
@@ -20,6 +19,7 @@ from services.common.logging import get_logger
 from services.common.messaging import Backlog, Messaging, OutboxRecord
 from services.common.processor import Processor
 from services.common.publishing import Outbox
+from services.common.relay import RunSync
 from services.common.retry import is_transient
 
 log = get_logger(__name__)

@@ -137,3 +137,24 @@ def test_deleting_sent_rows_takes_its_own_locked_rows_and_leaves_the_ones_anothe
         session.commit()
         other.rollback()
     assert sql("SELECT convert_from(value, 'UTF8') FROM orders.outbox") == [("theirs",)]
+
+
+def test_a_later_record_never_overtakes_one_that_a_frozen_publisher_holds(relay: Any) -> None:
+    """Another worker's relay locked the first record of a key and froze mid-publish: neither this relay's own
+    publish nor its sweep may send the key's later record until the first one is out; other keys go on."""
+    outbox, broker, _ = relay
+    (first,) = enqueue(outbox, ("k", "first"))
+    frozen = outbox.sessions()
+    assert tables.messaging.lock_ids(frozen, [first.id]) == {first.id}
+    try:
+        (second,) = enqueue(outbox, ("k", "second"))
+        asyncio.run(outbox.publish_committed([second]))
+        asyncio.run(outbox.sweep())
+        (other,) = enqueue(outbox, ("j", "other"))
+        asyncio.run(outbox.publish_committed([other]))
+        assert broker.wire == [b"other"], "a later record of a held key went out, or another key was held up"
+    finally:
+        frozen.rollback()  # the frozen publisher's transaction ends (PostgreSQL ends it, or it dies)
+        frozen.close()
+    asyncio.run(outbox.sweep())
+    assert broker.wire == [b"other", b"first", b"second"]
