@@ -144,5 +144,12 @@ class UnitOfWork:
         self.session.commit()
 
 
+def hold_open(session: Session, seconds: float) -> None:
+    """This transaction may sit idle for up to `seconds` between statements (a wave's route search between reading
+    its stops and writing its plan), instead of the connection's bound (Settings.database_connect_args)."""
+    session.execute(text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+                    {"ms": str(int(seconds * 1000))})
+
+
 def unit_of_work_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)

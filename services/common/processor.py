@@ -12,6 +12,8 @@ worker reports itself not ready and its consumer pauses meanwhile), then carries
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -90,6 +92,7 @@ class Processor:
         self.clock = clock
         self.sleep = sleep
         self.retry = RetryPolicy.from_settings(settings)
+        self.freeze_in_transaction = "freeze_in_transaction" in settings.fault_set
 
     def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event[Payload]]], list[DeadLetter]]:
         """Split messages into events and dead letters for the ones that do not decode. Event[Payload] types this
@@ -168,6 +171,10 @@ class Processor:
             for outcome, group in zip(outcomes, records, strict=True):
                 outcome.to_publish = [enqueued[r.event_id] for r in group if r.event_id in enqueued]
             self.messaging.record_offsets(uow.session, positions([m for batch in batches for m in batch]))
+            if self.freeze_in_transaction and any(o.processed for o in outcomes):
+                self.freeze_in_transaction = False
+                log.error("fault.freeze_in_transaction")
+                os.kill(os.getpid(), signal.SIGSTOP)  # rows written and locked, nothing committed yet
             uow.commit()
         return outcomes
 

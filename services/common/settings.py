@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     metrics_port: int = Field(0, ge=0, le=65535, description="Port of the worker's Prometheus /metrics; 0 turns it off")
     data_dir: Path = Field(Path(".fulfil"), description="Where `fulfil up` keeps PostgreSQL data and logs")
     faults: str = Field(
-        "", description="Fault injection for crash tests only, e.g. crash_after_commit; never set in production")
+        "", description="Fault injection for crash tests only (crash_after_commit, freeze_in_transaction); never set "
+        "in production")
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -153,7 +154,14 @@ class Settings(BaseSettings):
         return options
 
     def database_connect_args(self) -> dict[str, Any]:
-        args: dict[str, Any] = {"connect_timeout": 5, "application_name": "fulfil"}
+        """A worker frozen (or hung) inside a transaction must not hold its rows from the worker that took its
+        partitions for longer than the consumer group waits for it: PostgreSQL ends a transaction left idle that
+        long, and a statement waits that long for a lock at most (then it is retried, like any transient error).
+        A job that computes between statements on purpose says so for its own transaction (db.hold_open)."""
+        bound_ms = int(self.kafka_session_timeout_s * 1000)
+        args: dict[str, Any] = {"connect_timeout": 5, "application_name": "fulfil",
+                                "options": f"-c lock_timeout={bound_ms} "
+                                           f"-c idle_in_transaction_session_timeout={bound_ms}"}
         if self.database_sslmode:
             args["sslmode"] = self.database_sslmode
         if self.database_sslrootcert:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from schemas.base import TimeWindow
 from schemas.routing import DeliveryMethodChosen, PlannedRoute, PlannedStop, RoutePlanned, StopUnassigned
-from services.common.db import UnitOfWork
+from services.common.db import UnitOfWork, hold_open
 from services.common.handling import Context, Emit, Emitter
 from services.common.logging import get_logger
 from services.routing import tables
@@ -41,6 +41,8 @@ from services.routing.store import Depot, Shipment, Van, lock_depot
 
 log = get_logger(__name__)
 SOURCE = "service:routing"
+WRITE_BACK_S = 30.0
+"""What a wave's transaction may sit idle beyond the search's own limit: building the problem, reading the plan."""
 NAMESPACE = uuid.UUID("7d0f6d43-5d0e-4b8e-9a55-3b0c1f5e2a10")
 CARRIER_CODES = {"window_unreachable", "shift_too_short", "no_vehicle_capacity"}
 
@@ -193,6 +195,7 @@ def replan(session: Session, wave_id: str, now: datetime, settings: RoutingSetti
 def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wave_id: str, now: datetime,
                settings: RoutingSettings, solver: Solver | None, fixed: dict[str, Fixed]) -> None:
     started = monotonic()
+    hold_open(session, settings.routing_time_limit_s + WRITE_BACK_S)  # the search runs between reads and writes
     problem = wave_problem(wave, settings, fixed)
     plan, raw = solve(problem, solver_params(settings), solver, settings.routing_eta_half_width_min * 60, started)
     s = tables.shipments
