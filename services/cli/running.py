@@ -40,12 +40,11 @@ def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API:
     import uvicorn
 
     from services.common.db import make_engine, unit_of_work_factory
-    from services.common.http import proxy_options
+    from services.common.http import server_options
     create = served[service].api
     assert create is not None
     web = create(unit_of_work_factory(make_engine(settings)), settings)
-    uvicorn.run(web, host=host or settings.http_host, port=port, log_config=None, access_log=False,
-                **proxy_options(settings))
+    uvicorn.run(web, host=host or settings.http_host, port=port, **server_options(settings))
 
 
 @commands.command()

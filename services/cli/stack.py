@@ -73,8 +73,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
     database is migrated (e.g. to load a warehouse layout)."""
     data = private_dir(settings.data_dir.resolve())
     logs = private_dir(data / "logs")
-    http_ports = {f"{service}-{index + 1}": http_port + n for n, (service, index) in enumerate(
-        (s, i) for s in services if s in http_services for i in range(workers))} if http_port else {}
+    http_ports = {f"{service}-api": http_port + n for n, service in enumerate(
+        s for s in services if s in http_services)} if http_port else {}
     metrics_ports = {f"{service}-{index + 1}": metrics_port + n for n, (service, index) in enumerate(
         (s, i) for s in services for i in range(workers))} if metrics_port else {}
     checks = [(pg_port, "PostgreSQL (--pg-port)"), (kafka_port if broker == "tansu" else 0, "Kafka (--kafka-port)")]
@@ -115,11 +115,15 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
         for service in services:
             for index in range(workers):
                 name = f"{service}-{index + 1}"
-                http = {"FULFIL_HTTP_PORT": str(http_ports[name])} if name in http_ports else {}
-                if name in metrics_ports:
-                    http["FULFIL_METRICS_PORT"] = str(metrics_ports[name])
+                ports = {"FULFIL_METRICS_PORT": str(metrics_ports[name])} if name in metrics_ports else {}
                 child = Child(name, [sys.executable, "-m", "services.cli", "worker", service],
-                              logs / f"{name}.log", {**child_env, **http})
+                              logs / f"{name}.log", {**child_env, **ports})
+                child.start()
+                children.append(child)
+            if f"{service}-api" in http_ports:  # a process apart: a flooded API cannot slow the worker
+                name = f"{service}-api"
+                child = Child(name, [sys.executable, "-m", "services.cli", "api", service, "--port",
+                                     str(http_ports[name])], logs / f"{name}.log", child_env)
                 child.start()
                 children.append(child)
 
@@ -133,7 +137,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
             web = f"   http://{settings.http_host}:{http_ports[child.name]}" if child.name in http_ports else ""
             if child.name in metrics_ports:
                 web += f"   metrics :{metrics_ports[child.name]}"
-            print(f"  {child.name:12} worker pid {child.process.pid}   log: {child.log_path}{web}")
+            kind = "api   " if child.name.endswith("-api") else "worker"
+            print(f"  {child.name:14} {kind} pid {child.process.pid}   log: {child.log_path}{web}")
         print(f"\nTo reach it from another shell (the file holds the database password; only you can read it):\n\n"
               f"  source {env_file}")
         print("\n  fulfil send shop.orders orders.jsonl    fulfil tail orders.events --from-beginning\n", flush=True)

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.http_limits import KEEP_ALIVE_S, LimitedProtocol
 from services.common.logging import get_logger
 from services.common.settings import Settings
 
@@ -30,8 +31,8 @@ def serve_in_thread(api: FastAPI, settings: Settings, service: str) -> threading
     """Start serving when FULFIL_HTTP_PORT is set; returns the thread (None when HTTP is off)."""
     if settings.http_port == 0:
         return None
-    config = uvicorn.Config(api, host=settings.http_host, port=settings.http_port, log_config=None,
-                            access_log=False, lifespan="off", **proxy_options(settings))
+    config = uvicorn.Config(api, host=settings.http_host, port=settings.http_port, lifespan="off",
+                            **server_options(settings))
     server = uvicorn.Server(config)
 
     def run() -> None:
@@ -44,6 +45,14 @@ def serve_in_thread(api: FastAPI, settings: Settings, service: str) -> threading
     thread.start()
     log.info("http.serving", service=service, url=f"http://{settings.http_host}:{settings.http_port}")
     return thread
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn as every API runs it: the limits of http_limits.py, at most FULFIL_HTTP_MAX_CONNECTIONS at once
+    (beyond, a request is answered 503), our logging, and the proxies we believe."""
+    return {"http": LimitedProtocol, "timeout_keep_alive": KEEP_ALIVE_S,
+            "limit_concurrency": settings.http_max_connections, "log_config": None, "access_log": False,
+            **proxy_options(settings)}
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:

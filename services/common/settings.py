@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     http_trusted_proxies: str = Field(
         "", description="Proxies (comma-separated addresses) whose X-Forwarded-For is believed; none by default, "
         "so the rate limit keys on the connecting address")
+    http_max_connections: int = Field(
+        1000, ge=1, description="Connections (and requests in progress) an API holds at once; beyond, a request is "
+        "answered 503. Request heads are bounded too: 32 KiB, 100 headers, 10 s to arrive")
     metrics_port: int = Field(0, ge=0, le=65535, description="Port of the worker's Prometheus /metrics; 0 turns it off")
     data_dir: Path = Field(Path(".fulfil"), description="Where `fulfil up` keeps PostgreSQL data and logs")
     faults: str = Field(

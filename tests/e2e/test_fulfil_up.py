@@ -82,6 +82,24 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
         for log in (tmp_path / "data" / "logs").glob("*.log"):
             assert "\x1b" not in log.read_text(errors="replace"), f"{log.name} holds terminal escapes"
         assert_in_no_command_line(password)
+
+        # The API is a process apart from the stream worker: with the warehouse's API frozen, events still flow.
+        api = re.search(r"warehouse-api\s+api\s+pid (\d+)", banner)
+        worker = re.search(r"warehouse-1\s+worker\s+pid (\d+)", banner)
+        assert api and worker and api.group(1) != worker.group(1), banner
+        os.kill(int(api.group(1)), signal.SIGSTOP)
+        try:
+            orders.write_text(json.dumps(order_placed("e2e-frozen-api", lines=mugs)))
+            sent = subprocess.run([sys.executable, "-m", "services.cli", "send", "shop.orders", str(orders)],
+                                  env=client, capture_output=True, text=True, timeout=60)
+            assert sent.returncode == 0, sent.stderr
+            tailed = subprocess.run([sys.executable, "-m", "services.cli", "tail", "warehouse.events",
+                                     "--from-beginning", "--type", "stock.reserved", "-n", "4", "-t", "60"],
+                                    env=client, capture_output=True, text=True, timeout=90)
+            reserved = [json.loads(line)["value"]["payload"]["order_id"] for line in tailed.stdout.splitlines()]
+            assert "e2e-frozen-api" in reserved, tailed.stderr
+        finally:
+            os.kill(int(api.group(1)), signal.SIGCONT)
     finally:
         up.send_signal(signal.SIGINT)
         rest = output.rest(60)
