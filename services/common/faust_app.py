@@ -24,6 +24,7 @@ from faust.sensors.monitor import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from services.common.publishing import PUBLISH_TIMEOUT_S
 from services.common.settings import Settings
 from services.common.topics import message_max_bytes
 
@@ -133,6 +134,7 @@ def create_app(service: str, settings: Settings) -> App:
         consumer_max_fetch_size=1 << 20,
         producer_acks=-1,
         producer_linger_ms=1,
+        producer_request_timeout=PUBLISH_TIMEOUT_S,
         producer_max_request_size=message_max_bytes(settings.topics_file),
         # What is fetched ahead of the batch in hand, at most; the broker keeps the rest while a batch waits.
         stream_buffer_maxsize=2 * settings.batch_size,

@@ -69,10 +69,16 @@ def _outcome(future: asyncio.Future[Any]) -> Failure | None:
     return None if error is None else classify(error)
 
 
+PUBLISH_TIMEOUT_S = 30.0
+"""How long a producer waits for the broker's answer to a record before the relay counts it as failed for now (it
+backs off and the sweep tries again): Faust's own default, 20 minutes, would hold a batch's rows that long."""
+
+
 def producer_options(settings: Settings) -> dict[str, Any]:
     """A command's producer: every record acknowledged by all in-sync replicas; the size limit is the topics'."""
     return {**settings.aiokafka_options(), "acks": "all", "enable_idempotence": False,
-            "max_request_size": message_max_bytes(settings.topics_file), "linger_ms": 1}
+            "max_request_size": message_max_bytes(settings.topics_file), "linger_ms": 1,
+            "request_timeout_ms": int(PUBLISH_TIMEOUT_S * 1000)}
 
 
 def aiokafka_send(producer: AIOKafkaProducer) -> Send:
@@ -90,7 +96,7 @@ class Outbox:
                  run_sync: RunSync, settings: Settings) -> None:
         self.publisher = publisher
         self.relay = OutboxRelay(publisher, sessions, messaging, run_sync, settings.outbox_sweep_grace_s,
-                                 RetryPolicy.from_settings(settings))
+                                 RetryPolicy.from_settings(settings), publish_timeout_s=PUBLISH_TIMEOUT_S)
 
     async def publish(self, records: list[OutboxRecord]) -> Report:
         """Committed rows go through the relay (what it cannot send now stays in the outbox for the sweep).

@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common.db import hold_open
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.retry import RetryPolicy, retry_transient
@@ -25,6 +26,7 @@ log = get_logger(__name__)
 T = TypeVar("T")
 Key = tuple[str, bytes | None]
 RETRY_BASE_S, RETRY_CAP_S = 1.0, 30.0
+HOLD_MARGIN_S = 5.0
 """Back-off of a row whose publishing failed: 1 s, 2 s, 4 s ... at most 30 s between attempts."""
 
 
@@ -106,7 +108,7 @@ class RunSync(Protocol):
 class OutboxRelay:
     def __init__(self, publisher: Publisher, sessions: sessionmaker[Session], messaging: Messaging,
                  run_sync: RunSync, grace_s: float, retry: RetryPolicy | None = None,
-                 sweep_limit: int = 500) -> None:
+                 sweep_limit: int = 500, publish_timeout_s: float | None = None) -> None:
         self.retry = retry or RetryPolicy()
         self.publisher = publisher
         self.sessions = sessions
@@ -114,6 +116,9 @@ class OutboxRelay:
         self.run_sync = run_sync
         self.grace = timedelta(seconds=grace_s)
         self.sweep_limit = sweep_limit
+        self.hold_s = None if publish_timeout_s is None else publish_timeout_s + HOLD_MARGIN_S
+        """How long the rows being published stay locked at most while the broker answers: longer than the
+        producer waits for an answer, so a slow broker never lets a sweeper send them a second time."""
         self.left: dict[int, Key] = {}
         """Outbox rows this relay left unsent, by id: their keys hold later records back for the sweep."""
 
@@ -126,6 +131,8 @@ class OutboxRelay:
         session = self.sessions()
         try:
             def lock() -> tuple[set[int], set[Key]]:
+                if self.hold_s is not None:
+                    hold_open(session, self.hold_s)
                 mine = self.messaging.lock_ids(session, [r.id for r in records if r.id is not None])
                 return mine, self._behind_others(session, [r for r in records if r.id in mine])
 
@@ -155,6 +162,8 @@ class OutboxRelay:
         session = self.sessions()
         try:
             def lock() -> tuple[list[OutboxRecord], set[Key]]:
+                if self.hold_s is not None:
+                    hold_open(session, self.hold_s)
                 due = self.messaging.lock_unsent(session, self.grace, self.sweep_limit)
                 return due, self._behind_others(session, due)
 
