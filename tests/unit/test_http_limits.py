@@ -4,6 +4,7 @@ keep-alive connection is closed, connections are capped, and a plain request sti
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -71,34 +72,39 @@ def test_a_plain_request_is_served(port: int) -> None:
         assert status(answer(s)) == 200
 
 
+def refusal(port: int, head: bytes) -> bytes:
+    """What the server answers to `head`, b"reset" when the kernel reset the connection (a server that closes with
+    a client's bytes unread does that, and the answer may be lost); fails when the server just keeps waiting."""
+    with connect(port) as s:
+        s.settimeout(5)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            s.sendall(head)
+        try:
+            return b"".join(iter(lambda: s.recv(65536), b""))
+        except ConnectionResetError:
+            return b"reset"
+        except TimeoutError:
+            raise AssertionError("the server kept waiting on an oversized head") from None
+
+
 @pytest.mark.parametrize(("head", "expected"), [
-    (b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n", 431),
-    (b"GET /ping HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(10_000)) + b"\r\n", 431),
     (b"GET /ping HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n", 431),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
 ])
 def test_an_oversized_head_is_refused_with_its_status(port: int, head: bytes, expected: int) -> None:
-    with connect(port) as s:
-        try:
-            s.sendall(head)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused and closed before all of it was taken
-        raw = answer(s)
+    raw = refusal(port, head)
     assert status(raw) == expected, raw[:200]
 
 
-def test_an_unterminated_header_is_cut_off_at_the_limit(port: int) -> None:
-    with connect(port) as s:
-        s.sendall(b"GET /ping HTTP/1.1\r\nX-Endless: ")
-        sent = 0
-        try:
-            while sent < 16 * MAX_HEAD_BYTES:
-                s.sendall(b"a" * 4096)
-                sent += 4096
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        assert status(answer(s)) == 431
-    assert sent < 16 * MAX_HEAD_BYTES, "the server kept taking an endless header"
+@pytest.mark.parametrize("head", [
+    b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n",
+    b"GET /ping HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(10_000)) + b"\r\n",
+    b"GET /ping HTTP/1.1\r\nX-Endless: " + b"a" * (2 * MAX_HEAD_BYTES),
+], ids=["1 MiB header", "10,000 headers", "unterminated"])
+def test_a_head_past_the_byte_limit_is_cut_off_there(port: int, head: bytes) -> None:
+    """Refused once the limit is passed, not buffered on (the 431 is lost when the kernel resets)."""
+    raw = refusal(port, head)
+    assert raw == b"reset" or status(raw) == 431, raw[:200]
 
 
 def test_a_silent_connection_is_closed(port: int) -> None:
@@ -112,12 +118,10 @@ def test_a_trickling_head_is_closed(port: int) -> None:
     started = time.monotonic()
     with connect(port) as s:
         s.sendall(b"GET /ping HTTP/1.1\r\n")
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             for _ in range(40):
                 s.sendall(b"X")
                 time.sleep(0.1)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         raw = answer(s)
     assert status(raw) == 408 and time.monotonic() - started < HEAD_TIMEOUT_S + 5
 
