@@ -23,6 +23,7 @@ from services.common.consuming import Consumer
 from services.common.faust_app import App, connect, create_app
 from services.common.handling import HandlerTable, Scheduled
 from services.common.health import Health
+from services.common.http import server_options
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.processor import Processor
@@ -76,8 +77,9 @@ def build(settings: Settings, *, service: str, sessions: sessionmaker[Session], 
     Scheduler(service, processor, outbox, health, sessions, messaging, threads.run_db, threads.run_outbox).attach(
         app, jobs, settings.outbox_sweep_interval_s)
     if settings.metrics_port:
+        # with every API's limits: this server shares the worker's process and loop
         serve_asgi(app, metrics.endpoints(service, health), host=settings.http_host, port=settings.metrics_port,
-                   log_config=None, access_log=False, lifespan="off")
+                   lifespan="off", **server_options(settings))
 
     async def started() -> None:
         log.info("worker.started", service=service, pid=os.getpid(), topics=sorted(handlers))
