@@ -17,7 +17,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from faust.types import TP, EventT
 
@@ -33,7 +33,6 @@ from services.common.relay import RunSync
 from services.common.settings import Settings
 
 log = get_logger(__name__)
-T = TypeVar("T")
 
 
 class Publish(Protocol):
@@ -68,7 +67,7 @@ class Consumer:
         self.topics = {settings.topic(name): name for name in processor.handlers}
         self.floor: dict[tuple[str, int], int] = {}
         """PostgreSQL's position per partition at assignment: anything fetched below it is done already."""
-        self.in_flight: Any = None  # the last batch's publishing
+        self.in_flight: asyncio.Future[Any] | None = None  # the last batch's publishing
         self.crash_after_commit = "crash_after_commit" in settings.fault_set
 
     def attach(self, app: App) -> None:
@@ -130,7 +129,7 @@ class Consumer:
     async def settle(self) -> None:
         """The last batch's records are out (or left to the sweep) before another batch's, or another worker's."""
         if self.in_flight is not None:
-                await asyncio.gather(self.in_flight, return_exceptions=True)
+            await asyncio.gather(self.in_flight, return_exceptions=True)
 
     async def _alone(self, topic: str, batch: list[Incoming]) -> BatchOutcome:
         try:

@@ -115,10 +115,10 @@ class EmbeddedPostgres:
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def init(self) -> None:
-        if (self.data_dir / "PG_VERSION").exists():
-            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._let_through()
+        if (self.data_dir / "PG_VERSION").exists():
+            return
         self._chown(self.data_dir)
         with tempfile.NamedTemporaryFile("w", prefix="fulfil-pg-", delete=False) as pwfile:
             pwfile.write(self.password)
@@ -145,7 +145,6 @@ class EmbeddedPostgres:
 
     def start(self, timeout_s: float = 30) -> None:
         self.init()
-        self._let_through()
         # owner-only, like every file PostgreSQL writes in its data directory: it may name tables and users
         log = os.fdopen(os.open(self.data_dir / "server.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         os.chmod(self.data_dir / "server.log", 0o600)  # one made before this rule

@@ -9,6 +9,7 @@ own repr: ours never carry event values (DecodeError names the field, never the 
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import MutableMapping
 from typing import Any
@@ -56,7 +57,6 @@ def scrub_exceptions(logger: Any, method: str, event: MutableMapping[str, Any]) 
     exc = exc_info if isinstance(exc_info, BaseException) else (
         exc_info[1] if isinstance(exc_info, tuple) else None)
     if exc is None:
-        import sys
         exc = sys.exc_info()[1]
     if exc is not None and database_error(exc) is not None:
         del event["exc_info"]

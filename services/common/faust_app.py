@@ -24,7 +24,7 @@ from faust.sensors.monitor import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from services.common.publishing import PUBLISH_TIMEOUT_S
+from services.common.kafka_io import PUBLISH_TIMEOUT_S
 from services.common.settings import Settings
 from services.common.topics import message_max_bytes
 
@@ -119,9 +119,7 @@ def create_app(service: str, settings: Settings) -> App:
         topic_allow_declare=False,  # topics are `fulfil topics apply`'s (deploy/topics.yaml), never Faust's guess
         topic_disable_leader=True,  # no leader election topic: no job here runs on one worker only
         Monitor=QuietMonitor,
-        web_enabled=bool(settings.metrics_port),
-        web_bind=settings.http_host,
-        web_port=settings.metrics_port or 6066,
+        web_enabled=bool(settings.metrics_port),  # /metrics and /readyz (worker.py serves them, host and port)
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=settings.kafka_heartbeat_interval_s,
         broker_rebalance_timeout=settings.kafka_rebalance_timeout_s,

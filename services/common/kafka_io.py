@@ -25,10 +25,22 @@ class Outgoing:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+PUBLISH_TIMEOUT_S = 30.0
+"""How long a producer waits for the broker's answer to a record before it counts as failed for now (the relay
+backs off and the sweep tries again): Faust's own default, 20 minutes, would hold a batch's rows that long."""
+
+
+def producer_options(settings: Settings) -> dict[str, Any]:
+    """Every producer outside Faust's: every record acknowledged by all in-sync replicas; the size limit is the
+    topics'."""
+    return {**settings.aiokafka_options(), "acks": "all", "enable_idempotence": False,
+            "max_request_size": message_max_bytes(settings.topics_file), "linger_ms": 1,
+            "request_timeout_ms": int(PUBLISH_TIMEOUT_S * 1000)}
+
+
 async def send_all(settings: Settings, topic: str, messages: list[Outgoing]) -> int:
     """Publish in order and wait for every acknowledgement."""
-    producer = AIOKafkaProducer(**settings.aiokafka_options(), acks="all", enable_idempotence=False,
-                                max_request_size=message_max_bytes(settings.topics_file))
+    producer = AIOKafkaProducer(**producer_options(settings))
     try:
         await producer.start()
         pending = [await producer.send(topic, m.value, key=m.key, headers=list(m.headers)) for m in messages]

@@ -22,12 +22,12 @@ from aiokafka.errors import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common.kafka_io import PUBLISH_TIMEOUT_S, producer_options
 from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.relay import Failure, OutboxRelay, Report, RunSync, publish_in_key_order
 from services.common.retry import RetryPolicy, backoff_delay
 from services.common.settings import Settings
-from services.common.topics import message_max_bytes
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -67,18 +67,6 @@ class ProducerPublisher:
 def _outcome(future: asyncio.Future[Any]) -> Failure | None:
     error = future.exception()
     return None if error is None else classify(error)
-
-
-PUBLISH_TIMEOUT_S = 30.0
-"""How long a producer waits for the broker's answer to a record before the relay counts it as failed for now (it
-backs off and the sweep tries again): Faust's own default, 20 minutes, would hold a batch's rows that long."""
-
-
-def producer_options(settings: Settings) -> dict[str, Any]:
-    """A command's producer: every record acknowledged by all in-sync replicas; the size limit is the topics'."""
-    return {**settings.aiokafka_options(), "acks": "all", "enable_idempotence": False,
-            "max_request_size": message_max_bytes(settings.topics_file), "linger_ms": 1,
-            "request_timeout_ms": int(PUBLISH_TIMEOUT_S * 1000)}
 
 
 def aiokafka_send(producer: AIOKafkaProducer) -> Send:

@@ -62,6 +62,6 @@ def test_topics_broker_compose_and_producers_share_one_size_limit() -> None:
                             check=True)
     assert broker.stdout.strip() == f"message.max.bytes={LIMIT}"
     from services.common.faust_app import create_app
-    from services.common.publishing import producer_options
+    from services.common.kafka_io import producer_options
     assert producer_options(Settings())["max_request_size"] == LIMIT
     assert create_app("orders", Settings()).conf.producer_max_request_size == LIMIT
