@@ -16,7 +16,10 @@ pyproject.toml). Faust's own commits follow acknowledged batches and are for too
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -104,6 +107,15 @@ def group_id(service: str, settings: Settings) -> str:
     return f"{settings.topic_namespace}fulfil-{service}"
 
 
+def datadir() -> Path:
+    """Where Faust makes its data directory on start (for tables' stores, of which there are none): one empty
+    owner-only tree per user, rather than Faust's default, a `<group>-data` tree in whatever directory a worker
+    starts in."""
+    path = Path(tempfile.gettempdir()) / f"fulfil-faust-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def create_app(service: str, settings: Settings) -> App:
     root = logging.getLogger()
     return App(
@@ -116,6 +128,7 @@ def create_app(service: str, settings: Settings) -> App:
                                                                                    "handlers": []}},
         loghandlers=list(root.handlers),
         store="memory://",  # no tables: state lives in PostgreSQL
+        datadir=datadir(),
         topic_allow_declare=False,  # topics are `fulfil topics apply`'s (deploy/topics.yaml), never Faust's guess
         topic_disable_leader=True,  # no leader election topic: no job here runs on one worker only
         Monitor=QuietMonitor,

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from services.common.faust_app import group_id
 from services.common.topics import load_spec
 from tests.factories import order_placed
-from tests.integration.conftest import Stack, log_records, values
+from tests.integration.conftest import ROOT, Stack, log_records, values
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +49,7 @@ def test_a_clean_stop_leaves_the_brokers_offsets_where_postgres_has_them(stack: 
     committed = asyncio.run(broker_offsets(stack))
     assert {p: o for p, o in committed.items() if o} == positions
     assert [r["event"] for r in log_records(stack.log_text(), "worker.stopped")] == ["worker.stopped"]
+    assert not list(ROOT.glob(f"{stack.settings.topic_namespace}*")), "a worker leaves nothing where it started"
 
 
 def test_a_worker_resumes_where_postgres_says_not_where_the_broker_says(stack: Stack) -> None:
