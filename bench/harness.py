@@ -30,8 +30,12 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from schemas.registry import SHOP_BOUND  # noqa: E402
+from schemas.signing import Signer  # noqa: E402
+from services.cli.signing import enrol  # noqa: E402
 from services.common.embedded import EmbeddedPostgres, free_port  # noqa: E402
 from services.common.kafka_io import partitions_of  # noqa: E402
+from services.common.messaging import Headers  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 from services.common.topics import apply_spec, load_spec  # noqa: E402
 from services.migrations import upgrade  # noqa: E402
@@ -60,6 +64,15 @@ class Bench:
         """A CLI command of the checkout under test (its own migrations, topics and loaders)."""
         subprocess.run([interpreter(self.code), "-m", "services.cli", *args], env=self._env(), cwd=self.code, check=True,
                        stdout=subprocess.DEVNULL)
+
+    def keeps_keys(self) -> bool:
+        """Whether the checkout under test keeps shops' signing keys (a base revision may be older)."""
+        engine = create_engine(self.settings.database_url)
+        try:
+            with engine.connect() as connection:
+                return connection.execute(text("SELECT to_regclass('orders.signing_keys')")).scalar() is not None
+        finally:
+            engine.dispose()
 
     def check_workers(self) -> None:
         """A worker that exited stops the run with its log, rather than a wait for answers that never come."""
@@ -276,20 +289,39 @@ def infrastructure(kafka_bootstrap: str | None, code: Path = ROOT, **settings: s
             subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "destroy", str(broker_port)], check=False)
 
 
-async def publish(settings: Settings, topic: str, messages: list[tuple[str, bytes]], rate: float) -> dict[str, int]:
-    """Send (key, value) messages, at `rate` per second (0: as fast as possible); returns key -> broker timestamp."""
+def signed(bench: Bench, topic: str, messages: list[tuple[str, bytes]]) -> list[tuple[str, bytes, Headers]]:
+    """Each message with the headers its shop signs it with, as shops send (signed before the clock starts). A
+    base revision from before signing keeps no keys and reads no signatures: its messages go unsigned."""
+    if topic not in SHOP_BOUND or not bench.keeps_keys():
+        return [(key, value, []) for key, value in messages]
+    signers: dict[str, Signer] = {}
+    out = []
+    for key, value in messages:
+        shop = json.loads(value)["payload"][SHOP_BOUND[topic]]
+        if shop not in signers:
+            signers[shop] = enrol(bench.settings, shop)
+        out.append((key, value, list(signers[shop].headers(topic, value))))
+    return out
+
+
+async def publish(bench: Bench, topic: str, messages: list[tuple[str, bytes]], rate: float) -> dict[str, int]:
+    """Send (key, value) messages, signed where a shop would sign them, at `rate` per second (0: as fast as
+    possible); returns key -> broker timestamp."""
+    settings = bench.settings
+    ready = signed(bench, topic, messages)
     producer = AIOKafkaProducer(**settings.aiokafka_options(), acks="all", linger_ms=5)
     await producer.start()
     sent: dict[str, int] = {}
     try:
         started = time.monotonic()
         pending = []
-        for i, (key, value) in enumerate(messages):
+        for i, (key, value, headers) in enumerate(ready):
             if rate:
                 delay = started + i / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            pending.append((key, await producer.send(settings.topic(topic), value, key=key.encode())))
+            pending.append((key, await producer.send(settings.topic(topic), value, key=key.encode(),
+                                                     headers=headers)))
         for key, future in pending:
             sent[key] = (await future).timestamp
     finally:

@@ -56,7 +56,7 @@ def main() -> None:
             bench.start_worker("orders")
         time.sleep(8)  # group join and assignment
         t0 = time.monotonic()
-        sent = asyncio.run(publish(bench.settings, "shop.orders", orders(args.orders), args.rate))
+        sent = asyncio.run(publish(bench, "shop.orders", orders(args.orders), args.rate))
         print(f"orders: {args.orders}  workers: {args.workers}  publish rate: {args.rate or 'max'}/s  "
               f"broker: {bench.broker}; published in {time.monotonic() - t0:.1f} s")
         wait_until_counted(bench.settings, "orders.orders", args.orders,

@@ -107,7 +107,7 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
         time.sleep(10)  # group joins and assignment
         bench.check_workers()
         if args.warmup:
-            asyncio.run(publish(bench.settings, "shop.orders", orders(args.warmup, prefix="w", sku_prefix="WARM",
+            asyncio.run(publish(bench, "shop.orders", orders(args.warmup, prefix="w", sku_prefix="WARM",
                                                                       skus=args.skus, shops=args.shops), 0))
             wait_until_counted(bench.settings, "warehouse.orders", args.warmup, timeout_s=300)
             time.sleep(3)
@@ -122,7 +122,7 @@ def measure(args: argparse.Namespace, code: Path, label: str) -> dict[str, Any]:
         waits = Waits(bench.settings) if args.waits else None
         cpu_before = bench.cpu_seconds()
         t0 = time.monotonic()
-        sent = asyncio.run(publish(bench.settings, "shop.orders", orders(args.orders, skus=args.skus,
+        sent = asyncio.run(publish(bench, "shop.orders", orders(args.orders, skus=args.skus,
                                                                          shops=args.shops), args.rate))
         print(f"[{label}] orders: {args.orders}  warehouses: {args.warehouses}  skus: {args.skus}  workers: "
               f"{args.orders_workers} orders + {args.warehouse_workers} warehouse  publish rate: "

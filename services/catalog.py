@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import typer
 
     from services.common.service import Service
+    from services.common.signing_keys import Keyring
 
 NAMES: tuple[str, ...] = ("orders", "warehouse", "routing", "tracking", "returns")
 
@@ -34,6 +35,11 @@ def services() -> list[Service]:
 def consumers() -> dict[str, list[str]]:
     """Each service and the topics it consumes."""
     return {s.name: s.topics for s in services()}
+
+
+def keyrings() -> list[Keyring]:
+    """The shops' public keys of every service that reads a shop's topic: a key is registered in each."""
+    return [s.keyring for s in services() if s.keyring is not None]
 
 
 def commands() -> list[typer.Typer]:

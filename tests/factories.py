@@ -69,6 +69,14 @@ def cancellation(order_id: str, *, shop_id: str = "acme", now: datetime | None =
                     correlation_id=order_key(shop_id, order_id), source=f"shop:{shop_id}", occurred_at=now)
 
 
+def return_requested(order_id: str, return_id: str, *, shop_id: str = "acme") -> dict[str, Any]:
+    """A shop asks to take back one unopened unit of line 1."""
+    return envelope("return.requested", {
+        "return_id": return_id, "order_id": order_id, "shop_id": shop_id, "requested_at": datetime.now(UTC).isoformat(),
+        "lines": [{"line_id": "1", "sku": "SKU-RED", "quantity": 1, "reason": "changed_mind", "opened": False}]},
+        correlation_id=order_key(shop_id, order_id), source=f"shop:{shop_id}")
+
+
 def picklist_issued(order_ids: list[str], *, shop_id: str = "acme", warehouse_id: str = "wh-1",
                     now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)

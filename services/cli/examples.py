@@ -37,7 +37,7 @@ from schemas.warehouse import PackedItem, ParcelPacked, PickConfirmed, PickShort
 from services.common.commands import fail, session
 
 example_app = typer.Typer(help="Events to send as they are, dated now: `fulfil example order A-1001 | fulfil send "
-                               "shop.orders -`.", no_args_is_help=True)
+                               "shop.orders - --sign acme.pem`.", no_args_is_help=True)
 SCANNER, CARRIER = "device:handheld-1", "carrier:example"
 Shop = Annotated[str, typer.Option("--shop", help="The shop")]
 Order = Annotated[str, typer.Argument(help="The shop's order id")]

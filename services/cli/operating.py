@@ -156,14 +156,28 @@ def send(
     file: Annotated[str, typer.Argument(help="JSON (one event or an array) or JSON lines; '-' for stdin")],
     key: Annotated[str | None, typer.Option(help="Partition key for every message (default: the topic's key field)")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Send as-is without validating (to test dead letters)")] = False,
+    sign: Annotated[Path | None, typer.Option(help="The shop's private signing key (PEM): shop.orders and "
+                                                   "shop.returns take only signed events")] = None,
 ) -> None:
     """Publish events from a file. Every event is validated first; nothing is sent if any is invalid."""
-    from schemas.registry import TOPICS, DecodeError, decode, message_key
+    from schemas.registry import SHOP_BOUND, TOPICS, DecodeError, decode, message_key
+    from schemas.signing import Signer
     from services.common.dead_letters import record_size
     from services.common.kafka_io import Outgoing, send_all
     from services.common.topics import message_max_bytes
     if not raw and topic not in TOPICS:
         raise fail(f"unknown topic {topic!r}; expected one of {', '.join(TOPICS)} (or --raw)")
+    if not raw and topic in SHOP_BOUND and sign is None:
+        raise fail(f"events on {topic} must be signed with the shop's key: --sign FILE "
+                   f"(`fulfil signing-key add SHOP --out FILE` makes one)")
+    signer = None
+    if sign is not None:
+        try:
+            signer = Signer.from_pem(sign.read_bytes())
+        except OSError as exc:
+            raise fail(f"cannot read {sign}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise fail(f"{sign}: {exc}") from None
     settings = load_settings()
     outgoing = []
     if raw:
@@ -177,6 +191,8 @@ def send(
             raise fail(f"{file}:{number}: {exc}") from None
         routing_key = key or message_key(topic, event)
         outgoing.append(Outgoing(routing_key.encode(), value))
+    if signer is not None:
+        outgoing = [Outgoing(m.key, m.value, signer.headers(topic, m.value)) for m in outgoing]
     limit = message_max_bytes(settings.topics_file)
     for number, message in enumerate(outgoing, 1):
         if (size := record_size(message.key, message.value, list(message.headers))) > limit:

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from services import catalog
-from services.cli import dlq, examples, operating, running, story
+from services.cli import dlq, examples, operating, running, signing, story
 from services.common.commands import load_settings
 from services.common.logging import configure_logging
 
@@ -32,6 +32,7 @@ app.add_typer(running.commands)
 app.add_typer(operating.commands)
 app.add_typer(dlq.commands)
 app.add_typer(story.commands)
+app.add_typer(signing.commands)
 app.add_typer(examples.example_app, name="example")
 for _commands in catalog.commands():
     app.add_typer(_commands)

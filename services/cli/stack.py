@@ -141,7 +141,8 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
             print(f"  {child.name:14} {kind} pid {child.process.pid}   log: {child.log_path}{web}")
         print(f"\nTo reach it from another shell (the file holds the database password; only you can read it):\n\n"
               f"  source {env_file}")
-        print("\n  fulfil send shop.orders orders.jsonl    fulfil tail orders.events --from-beginning\n", flush=True)
+        print("\n  fulfil signing-key add acme --out acme.pem    fulfil send shop.orders orders.jsonl --sign acme.pem"
+              "\n  fulfil tail orders.events --from-beginning\n", flush=True)
 
         while not stopping:
             time.sleep(0.5)

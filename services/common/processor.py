@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from schemas.base import Payload
 from schemas.envelope import Event
-from schemas.registry import DecodeError, decode_wanted, event_times
+from schemas.registry import SHOP_BOUND, DecodeError, decode_wanted, event_times
 from services.common.db import UnitOfWork
 from services.common.dead_letters import DeadLetter, Incoming, record_size
 from services.common.errors import describe_error
@@ -36,6 +36,7 @@ from services.common.logging import get_logger
 from services.common.messaging import Messaging, OutboxRecord
 from services.common.retry import RetryPolicy, is_transient, retry_transient
 from services.common.settings import Settings
+from services.common.signing_keys import Keyring, refusal, signers
 from services.common.topics import message_max_bytes
 
 log = get_logger(__name__)
@@ -50,6 +51,8 @@ class TooLargeToPublish(Exception):
 
 AnyEvent = Event[Payload]
 AnyHandler = Handler | Batched
+Decoded = tuple[list[tuple[Incoming, AnyEvent]], list[DeadLetter]]
+"""A batch's events, and its messages refused before any handler saw them."""
 
 
 def invoke(handler: AnyHandler, uow: UnitOfWork, events: Sequence[AnyEvent], ctx: Context[Any]) -> list[Emit]:
@@ -81,7 +84,8 @@ class BatchOutcome:
 class Processor:
     def __init__(self, service: str, sessions: sessionmaker[Session], messaging: Messaging,
                  handlers: HandlerTable, settings: Settings, clock: Callable[[], datetime],
-                 sleep: Callable[[float], None] = time.sleep, health: Health | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, health: Health | None = None,
+                 keyring: Keyring | None = None) -> None:
         self.health = health or Health(settings.ready_outbox_max_age_s)
         self.max_message_bytes = message_max_bytes(settings.topics_file)
         self.service = service
@@ -93,8 +97,9 @@ class Processor:
         self.sleep = sleep
         self.retry = RetryPolicy.from_settings(settings)
         self.freeze_in_transaction = "freeze_in_transaction" in settings.fault_set
+        self.keyring = keyring
 
-    def decode(self, messages: list[Incoming]) -> tuple[list[tuple[Incoming, Event[Payload]]], list[DeadLetter]]:
+    def decode(self, messages: list[Incoming]) -> Decoded:
         """Split messages into events and dead letters for the ones that do not decode. Event[Payload] types this
         service does not handle are skipped before validation (they are someone else's to judge)."""
         good: list[tuple[Incoming, Event[Payload]]] = []
@@ -146,15 +151,15 @@ class Processor:
                 self.health.database_up()
                 return outcomes
 
-    def _transaction(self, batches: Sequence[list[Incoming]],
-                     decoded: Sequence[tuple[list[tuple[Incoming, Event[Payload]]], list[DeadLetter]]],
+    def _transaction(self, batches: Sequence[list[Incoming]], decoded: Sequence[Decoded],
                      isolate: bool) -> list[BatchOutcome]:
         now = self.clock()
         ctx = Context(now=now, settings=self.settings, service=self.service)
-        outcomes = [BatchOutcome(dead=len(undecodable)) for _, undecodable in decoded]
         records: list[list[OutboxRecord]] = [[] for _ in batches]
-        dead: list[list[DeadLetter]] = [list(undecodable) for _, undecodable in decoded]
         with UnitOfWork(self.sessions) as uow:
+            decoded = self._authenticate(uow, decoded, now)
+            outcomes = [BatchOutcome(dead=len(refused)) for _, refused in decoded]
+            dead: list[list[DeadLetter]] = [list(refused) for _, refused in decoded]
             for i, (good, _) in enumerate(decoded):
                 handled = [(m, e, h) for m, e in good if (h := self._handler_for(m, e)) is not None]
                 outcomes[i].ignored = len(good) - len(handled)
@@ -163,9 +168,9 @@ class Processor:
                 else:
                     self._handle_batch(uow, handled, ctx, records[i], outcomes[i])
             new = self.messaging.store_dead_letters(uow.session, [d.row() for group in dead for d in group])
-            for i, (_, undecodable) in enumerate(decoded):
+            for i, (_, refused) in enumerate(decoded):
                 records[i][:0] = [d.record(self.max_message_bytes) for d in dead[i] if d.id in new]
-                again = sum(d.id not in new for d in undecodable)  # redelivered after a rebalance: refused already
+                again = sum(d.id not in new for d in refused)  # redelivered after a rebalance: refused already
                 outcomes[i].duplicates, outcomes[i].dead = outcomes[i].duplicates + again, outcomes[i].dead - again
             enqueued = {r.event_id: r for r in self.messaging.enqueue(uow.session, [r for g in records for r in g])}
             for outcome, group in zip(outcomes, records, strict=True):
@@ -177,6 +182,30 @@ class Processor:
                 os.kill(os.getpid(), signal.SIGSTOP)  # rows written and locked, nothing committed yet
             uow.commit()
         return outcomes
+
+    def _authenticate(self, uow: UnitOfWork, decoded: Sequence[Decoded], now: datetime) -> list[Decoded]:
+        """Move every event on a shop's topic that a live key of its shop did not sign to the refused: the
+        shop's identity is the key that signed, never what the event says. Keys are read in this transaction,
+        so a key revoked before it began signs nothing here."""
+        bound = [m for good, _ in decoded for m, _ in good if self.settings.logical_topic(m.topic) in SHOP_BOUND]
+        if not bound:
+            return list(decoded)
+        keys = self.keyring.live(uow.session, signers(bound)) if self.keyring is not None else {}
+        checked: list[Decoded] = []
+        for good, refused in decoded:
+            kept, more = [], list(refused)
+            for message, event in good:
+                topic = self.settings.logical_topic(message.topic)
+                why = None if topic not in SHOP_BOUND else refusal(
+                    topic, message, str(getattr(event.payload, SHOP_BOUND[topic])), keys)
+                if why is None:
+                    kept.append((message, event))
+                else:
+                    log.warning("message.dead_lettered", topic=message.topic, partition=message.partition,
+                                offset=message.offset, event_id=str(event.event_id), error=why)
+                    more.append(DeadLetter(message, why, self.service, now))
+            checked.append((kept, more))
+        return checked
 
     def _handler_for(self, message: Incoming, event: Event[Payload]) -> Handler | Batched | None:
         return self.handlers.get(self.settings.logical_topic(message.topic), {}).get(event.envelope.event_type)

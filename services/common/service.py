@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.common.handling import Handlers, Scheduled
 from services.common.messaging import Messaging
 from services.common.settings import Settings
+from services.common.signing_keys import Keyring
 
 if TYPE_CHECKING:
     from services.common.faust_app import App
@@ -36,6 +37,14 @@ class Service:
     """Its HTTP API (a FastAPI app) from its settings, served when FULFIL_HTTP_PORT is set."""
     settings: type[Settings] = Settings
     """Its settings class: the common settings and its own FULFIL_<NAME>_* knobs."""
+    keyring: Keyring | None = None
+    """The shops' public keys, for a service that reads a shop's topic: each of its events must be signed."""
+
+    def __post_init__(self) -> None:
+        from schemas.registry import SHOP_BOUND
+        if self.keyring is None and (bound := sorted(set(SHOP_BOUND) & set(self.handlers))):
+            raise ValueError(f"service {self.name!r} reads {', '.join(bound)} and so needs a keyring to check "
+                             f"the shops' signatures")
 
     @property
     def metadata(self) -> MetaData:
@@ -54,7 +63,7 @@ class Service:
         from services.common.worker import build
         sessions = unit_of_work_factory(make_engine(settings))
         app = build(settings, service=self.name, sessions=sessions, messaging=self.messaging,
-                    handlers=self.handlers, jobs=self.jobs(settings))
+                    handlers=self.handlers, jobs=self.jobs(settings), keyring=self.keyring)
         if self.api is not None:
             serve_in_thread(self.api(sessions, settings), settings, self.name)
         return app

@@ -30,6 +30,7 @@ from services.common.processor import Processor
 from services.common.publishing import Outbox, ProducerPublisher
 from services.common.scheduling import Scheduler
 from services.common.settings import Settings
+from services.common.signing_keys import Keyring
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -65,11 +66,12 @@ def faust_send(app: faust.App) -> Callable[[OutboxRecord], Any]:
 
 
 def build(settings: Settings, *, service: str, sessions: sessionmaker[Session], messaging: Messaging,
-          handlers: HandlerTable, jobs: Sequence[Scheduled] = (), clock: Callable[[], datetime] = utc_now) -> App:
+          handlers: HandlerTable, jobs: Sequence[Scheduled] = (), clock: Callable[[], datetime] = utc_now,
+          keyring: Keyring | None = None) -> App:
     app = create_app(service, settings)
     threads = Threads(service)
     health = Health(settings.ready_outbox_max_age_s)
-    processor = Processor(service, sessions, messaging, handlers, settings, clock, health=health)
+    processor = Processor(service, sessions, messaging, handlers, settings, clock, health=health, keyring=keyring)
     outbox = Outbox(ProducerPublisher(faust_send(app)), sessions, messaging, threads.run_outbox, settings)
     consumer = Consumer(service, settings, processor, outbox.publish, health, threads.run_db, threads.run_outbox,
                         lambda tp: app.consumer.highwater(tp), lambda: set(app.consumer.assignment()))

@@ -21,11 +21,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from services.catalog import NAMES, consumers
+from services.cli.signing import enrol
 from services.common.embedded import free_port
 from services.common.settings import Settings
 from services.common.status import wait_drained
 from services.demo.report import funnel_of, latency_of, out_of_order, render
-from services.demo.simulator import STAGES, Outcome, Simulation
+from services.demo.simulator import DEMO_SHOP, STAGES, Outcome, Simulation
 from services.demo.world import generate
 from services.kpis import compute
 from services.routing.settings import RoutingSettings
@@ -200,7 +201,8 @@ def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callab
 
                 readers = consumers()
                 simulation = Simulation(settings, world, orders, seed, progress, consumers=readers,
-                                        unfinished=lambda: unfinished(settings), delivered=lambda: delivered(settings))
+                                        unfinished=lambda: unfinished(settings), delivered=lambda: delivered(settings),
+                                        signer=enrol(settings, DEMO_SHOP))
                 outcome = asyncio.run(simulation.run(timeout_s))
             drained, _ = wait_drained(settings, readers, 120)  # the last scans settle in tracking and returns
             if not drained:

@@ -20,12 +20,15 @@ from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.registry import TOPICS, current_version, order_key
+from schemas.registry import SHOP_BOUND, TOPICS, current_version, order_key
+from schemas.signing import Signer
 from services.common.kafka_io import partitions
 from services.demo.world import TIME_ZONE, World
 from services.routing.settings import RoutingSettings
 
 WATCHED = ("orders.events", "warehouse.events", "routing.events", "tracking.events", "returns.events")
+DEMO_SHOP = "demo-shop"
+"""The one shop of the demo's city."""
 INPUTS = ("shop.orders", "warehouse.scans", "carrier.scans", "shop.returns")
 STAGES = ("accepted", "reserved", "picked", "packed", "routed", "delivered", "returned")
 REACHED = {"order.accepted": "accepted", "stock.reserved": "reserved", "shipment.packed": "packed",
@@ -60,12 +63,14 @@ class Simulation:
                  progress: Callable[[Outcome], None] = lambda _: None,
                  consumers: Mapping[str, Sequence[str]] | None = None,
                  unfinished: Callable[[], list[str]] = lambda: [],
-                 delivered: Callable[[], int] = lambda: 0) -> None:
+                 delivered: Callable[[], int] = lambda: 0, signer: Signer | None = None) -> None:
         """`consumers` (service -> topics it reads) is what the system must have drained before the dispatcher
         looks again; `unfinished` names the accepted orders not yet delivered, backordered, cancelled or failed
         with a reason: the simulation ends when nothing is left to move and it is empty, once it has read every
-        delivery tracking recorded (`delivered` counts them) and every return it asked for is answered."""
+        delivery tracking recorded (`delivered` counts them) and every return it asked for is answered. The
+        demo shop signs its events with `signer` (a registered key of demo-shop); without one they are refused."""
         self.settings, self.world, self.n = settings, world, orders
+        self.signer = signer
         self.consumers = consumers or {}
         self.unfinished = unfinished
         self.delivered_in_tracking = delivered
@@ -91,7 +96,8 @@ class Simulation:
     # -- plumbing --------------------------------------------------------------------------------------
     async def send(self, topic: str, key: str, document: dict[str, Any] | bytes) -> None:
         value = document if isinstance(document, bytes) else json.dumps(document).encode()
-        await self.producer.send(self.settings.topic(topic), value, key=key.encode())
+        headers = list(self.signer.headers(topic, value)) if self.signer and topic in SHOP_BOUND else []
+        await self.producer.send(self.settings.topic(topic), value, key=key.encode(), headers=headers)
 
     def _changed(self) -> None:
         self.progress(self.out)
@@ -137,7 +143,7 @@ class Simulation:
         lat, lon = self.world.address(rng)
         hour = rng.choice(range(9, 18, 2))
         start = datetime(self.day.year, self.day.month, self.day.day, hour, tzinfo=self.zone)
-        return {"order_id": f"D-{self.world.seed}-{i:05d}", "shop_id": "demo-shop",
+        return {"order_id": f"D-{self.world.seed}-{i:05d}", "shop_id": DEMO_SHOP,
                 "placed_at": datetime.now(UTC).isoformat(), "currency": "EUR",
                 "customer": {"name": f"Customer {i}", "email": f"c{i}@example.com"},
                 "delivery_address": {"line1": f"Demo street {i}", "city": "Berlin", "postcode": "10115",
@@ -150,8 +156,8 @@ class Simulation:
         for i in range(self.n):
             order = self._order(i)
             self.orders[order["order_id"]] = order
-            key = order_key("demo-shop", order["order_id"])
-            event = envelope("order.placed", order, key, "shop:demo-shop")
+            key = order_key(DEMO_SHOP, order["order_id"])
+            event = envelope("order.placed", order, key, f"shop:{DEMO_SHOP}")
             roll = self.rng.random()
             if roll < 0.03:  # malformed: a quantity that is not a number, or not JSON at all
                 bad = json.loads(json.dumps(event))
@@ -168,8 +174,8 @@ class Simulation:
             if 0.03 <= roll < 0.07:  # the customer changes their mind
                 await asyncio.sleep(0.05)
                 await self.send("shop.orders", key, envelope("order.cancelled", {
-                    "order_id": order["order_id"], "shop_id": "demo-shop", "requested_at": datetime.now(UTC).isoformat(),
-                    "reason": "changed my mind"}, key, "shop:demo-shop"))
+                    "order_id": order["order_id"], "shop_id": DEMO_SHOP, "requested_at": datetime.now(UTC).isoformat(),
+                    "reason": "changed my mind"}, key, f"shop:{DEMO_SHOP}"))
             self.out.placed += 1
             if i % 25 == 24:
                 await self.producer.flush()
@@ -352,10 +358,10 @@ class Simulation:
         requested = datetime.fromisoformat(p["changed_at"]) + timedelta(days=2)
         key = order_key(p["shop_id"], p["order_id"])
         self.returns_due.append((key, envelope("return.requested", {
-            "return_id": f"R-{p['shipment_id']}", "order_id": p["order_id"], "shop_id": "demo-shop",
+            "return_id": f"R-{p['shipment_id']}", "order_id": p["order_id"], "shop_id": DEMO_SHOP,
             "requested_at": requested.isoformat(),
             "lines": [{"line_id": line["line_id"], "sku": line["sku"], "quantity": 1, "reason": reason,
-                       "opened": self.rng.random() < 0.5}]}, key, "shop:demo-shop")))
+                       "opened": self.rng.random() < 0.5}]}, key, f"shop:{DEMO_SHOP}")))
 
     async def _on_return_authorised(self, p: dict[str, Any]) -> None:
         shipment = self.out.shipments.get(p["return_id"].removeprefix("R-"))

@@ -7,4 +7,4 @@ from services.orders import tables
 from services.orders.handlers import handlers
 from services.orders.settings import OrdersSettings
 
-SERVICE = Service("orders", tables.messaging, handlers, settings=OrdersSettings)
+SERVICE = Service("orders", tables.messaging, handlers, settings=OrdersSettings, keyring=tables.keyring)

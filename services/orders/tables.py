@@ -7,9 +7,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.db import service_metadata
 from services.common.messaging import Messaging
+from services.common.signing_keys import Keyring
 
 metadata = service_metadata("orders")
 messaging = Messaging(metadata)
+keyring = Keyring(metadata)
 
 orders = Table(
     "orders", metadata,

@@ -9,4 +9,5 @@ from services.returns.api import create_api
 from services.returns.handlers import handlers
 from services.returns.settings import ReturnsSettings
 
-SERVICE = Service("returns", tables.messaging, handlers, settings=ReturnsSettings, api=create_api)
+SERVICE = Service("returns", tables.messaging, handlers, settings=ReturnsSettings, api=create_api,
+                  keyring=tables.keyring)

@@ -55,8 +55,12 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
         orders = tmp_path / "orders.jsonl"
         mugs = [{"line_id": "1", "sku": "SKU-MUG", "quantity": 2, "unit_price": "9.99"}]
         orders.write_text("\n".join(json.dumps(order_placed(f"e2e-{i}", lines=mugs)) for i in range(3)))
-        sent = subprocess.run([sys.executable, "-m", "services.cli", "send", "shop.orders", str(orders)],
-                              env=client, capture_output=True, text=True, timeout=60)
+        key = tmp_path / "acme.pem"
+        enrolled = subprocess.run([sys.executable, "-m", "services.cli", "signing-key", "add", "acme", "--out",
+                                   str(key)], env=client, capture_output=True, text=True, timeout=60)
+        assert enrolled.returncode == 0, enrolled.stderr
+        sent = subprocess.run([sys.executable, "-m", "services.cli", "send", "shop.orders", str(orders), "--sign",
+                               str(key)], env=client, capture_output=True, text=True, timeout=60)
         assert sent.returncode == 0, sent.stderr
         tailed = subprocess.run([sys.executable, "-m", "services.cli", "tail", "orders.events", "--from-beginning",
                                  "-n", "3", "-t", "90"], env=client, capture_output=True, text=True, timeout=120)
@@ -90,8 +94,8 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
         os.kill(int(api.group(1)), signal.SIGSTOP)
         try:
             orders.write_text(json.dumps(order_placed("e2e-frozen-api", lines=mugs)))
-            sent = subprocess.run([sys.executable, "-m", "services.cli", "send", "shop.orders", str(orders)],
-                                  env=client, capture_output=True, text=True, timeout=60)
+            sent = subprocess.run([sys.executable, "-m", "services.cli", "send", "shop.orders", str(orders),
+                                   "--sign", str(key)], env=client, capture_output=True, text=True, timeout=60)
             assert sent.returncode == 0, sent.stderr
             tailed = subprocess.run([sys.executable, "-m", "services.cli", "tail", "warehouse.events",
                                      "--from-beginning", "--type", "stock.reserved", "-n", "4", "-t", "60"],

@@ -81,6 +81,7 @@ def test_the_readme_walk_through_runs_as_written_on_a_fresh_fulfil_up(tmp_path: 
         assert "refunded" in first and "refund RF-" in first and "returns   return R-1" in first
         assert "deliveries" in first and "fill rate" in first
         assert "short" in second and "invalid envelope" in second and "shop.orders.dlq" in second
+        assert "may not act for shop 'globex'" in second
     finally:
         os.killpg(up.pid, signal.SIGINT)
         rest = output.rest(90)

@@ -36,7 +36,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import create_engine, text
 
+from schemas.registry import SHOP_BOUND
 from services.catalog import consumers
+from services.cli.signing import enrol
 from services.common.embedded import EmbeddedPostgres, Tansu, free_port
 from services.common.kafka_io import tail
 from services.common.settings import Settings
@@ -210,6 +212,7 @@ class Shop:
         self.settings, self.plan, self.journal = settings, plan, journal
         self.rng = random.Random(plan.seed)
         self.limit = message_max_bytes()
+        self.signer = enrol(settings, "acme")
 
     async def run(self) -> None:
         producer = await self._producer()
@@ -277,9 +280,10 @@ class Shop:
 
     async def _send(self, producer: AIOKafkaProducer, topic: str, key: bytes, value: bytes) -> None:
         """Like a shop would: keep trying through a broker outage (a retried send may arrive twice)."""
+        headers = list(self.signer.headers(topic, value)) if topic in SHOP_BOUND else []
         while True:
             try:
-                await (await producer.send(self.settings.topic(topic), value, key=key))
+                await (await producer.send(self.settings.topic(topic), value, key=key, headers=headers))
                 return
             except Exception:
                 await asyncio.sleep(0.5)
@@ -406,11 +410,12 @@ def run(plan: Plan) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fulfil-faults-") as tmp, running(plan, Path(tmp)) as (infra, settings, workers):
         print(f"fault suite: {plan}", flush=True)
         time.sleep(8)  # workers join their groups
+        shop = Shop(settings, plan, journal)  # its key is registered before any fault
         stop = threading.Event()
         started = time.monotonic()
         thread = threading.Thread(target=chaos, args=(plan, infra, workers, journal, stop, started), daemon=True)
         thread.start()
-        asyncio.run(Shop(settings, plan, journal).run())
+        asyncio.run(shop.run())
         journal.big_faults_done.wait()  # the shop may finish early; the faults still come
         time.sleep(plan.kill_every_s)  # and a last kill or two
         stop.set()

@@ -20,6 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from schemas.registry import SHOP_BOUND
+from schemas.signing import Signer
+from services.cli.signing import enrol
 from services.common.embedded import EmbeddedPostgres, free_port
 from services.common.kafka_io import Outgoing, send_all, tail
 from services.common.settings import Settings
@@ -78,6 +81,7 @@ class Stack:
     env: dict[str, str]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: Path = Path(".")
+    signers: dict[str, Signer] = field(default_factory=dict)
 
     def start_worker(self, service: str = "orders", **extra_env: str) -> subprocess.Popen[bytes]:
         index = len(self.workers) + 1
@@ -102,14 +106,28 @@ class Stack:
             time.sleep(0.3)
         raise AssertionError(f"workers were not all assigned {topic} within {timeout_s} s: {self.log_tail()}")
 
-    def send(self, topic: str, documents: list[dict[str, Any] | bytes], key: str | None = None) -> None:
+    def send(self, topic: str, documents: list[dict[str, Any] | bytes], key: str | None = None,
+             signed: bool = True) -> None:
+        """Publish as-is; on a shop's topic, each event is signed with a key of the shop its payload names (as a
+        shop's producer would), unless `signed` is False or the document is raw bytes."""
         messages = []
         for document in documents:
             value = document if isinstance(document, bytes) else json.dumps(document).encode()
             routing_key = key if key is not None else (
                 document.get("correlation_id") if isinstance(document, dict) else None)
-            messages.append(Outgoing(routing_key.encode() if routing_key else None, value))
+            headers: tuple[tuple[str, bytes], ...] = ()
+            if signed and topic in SHOP_BOUND and isinstance(document, dict):
+                shop = document.get("payload", {}).get(SHOP_BOUND[topic])
+                if isinstance(shop, str):
+                    headers = self.signer(shop).headers(topic, value)
+            messages.append(Outgoing(routing_key.encode() if routing_key else None, value, headers))
         asyncio.run(send_all(self.settings, self.settings.topic(topic), messages))
+
+    def signer(self, shop: str) -> Signer:
+        """The shop's signing key, registered in this stack's keyrings the first time it is asked for."""
+        if shop not in self.signers:
+            self.signers[shop] = enrol(self.settings, shop)
+        return self.signers[shop]
 
     def read(self, topic: str, until: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60,
              settle_s: float = 0.0) -> list[dict[str, Any]]:

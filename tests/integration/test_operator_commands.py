@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
+from schemas.signing import Signer
 from services.common.embedded import EmbeddedPostgres
 from services.common.kafka_io import partitions_of
 from services.common.topics import load_spec
@@ -59,6 +60,14 @@ def test_db_upgrade_builds_schemas_that_match_the_models(postgres: EmbeddedPostg
     assert drift == [], f"models and migrations disagree: {drift}"
 
 
+def key_file(where: Path) -> str:
+    """A signing key of no registered shop: enough for commands that fail before anything is judged."""
+    path = where / "unregistered.pem"
+    if not path.exists():
+        path.write_bytes(Signer.generate().pem())
+    return str(path)
+
+
 def test_db_upgrade_on_an_unreachable_database_says_so() -> None:
     done = fulfil({"FULFIL_DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/none"}, "db", "upgrade")
     assert done.returncode == 2
@@ -73,7 +82,7 @@ def test_commands_say_one_line_when_infrastructure_is_away_and_the_traceback_onl
     assert dispatched.stderr.count("\n") == 1 and "the database did not answer" in dispatched.stderr
     order = tmp_path / "order.json"
     order.write_text(json.dumps(order_placed("o-away")))
-    sent = fulfil(away, "send", "shop.orders", str(order))
+    sent = fulfil(away, "send", "shop.orders", str(order), "--sign", key_file(tmp_path))
     assert sent.returncode == 2 and sent.stderr.count("\n") == 1 and "could not publish" in sent.stderr
     assert "Unclosed" not in sent.stderr and "Traceback" not in sent.stderr + dispatched.stderr
     debugged = fulfil(away, "--debug", "dispatch", "WH-1")
@@ -85,7 +94,7 @@ def test_send_validates_everything_before_sending_anything(stack: Stack, tmp_pat
     bad["payload"]["currency"] = "euro"
     file = tmp_path / "orders.jsonl"
     file.write_text(json.dumps(good) + "\n\n" + json.dumps(bad) + "\n")
-    done = fulfil(stack.env, "send", "shop.orders", str(file))
+    done = fulfil(stack.env, "send", "shop.orders", str(file), "--sign", key_file(tmp_path))
     assert done.returncode == 2
     assert f"{file}:3: invalid order.placed payload: payload.currency" in done.stderr
     assert stack.read("shop.orders", lambda rs: True, timeout_s=3) == []
@@ -95,7 +104,9 @@ def test_send_and_tail_round_trip_through_the_orders_worker(stack: Stack, tmp_pa
     stack.start_worker()
     file = tmp_path / "orders.json"
     file.write_text(json.dumps([order_placed("o-a"), order_placed("o-b")]))
-    sent = fulfil(stack.env, "send", "shop.orders", str(file))
+    made = fulfil(stack.env, "signing-key", "add", "acme", "--out", str(tmp_path / "acme.pem"))
+    assert made.returncode == 0 and made.stdout.startswith("sk-"), made.stderr
+    sent = fulfil(stack.env, "send", "shop.orders", str(file), "--sign", str(tmp_path / "acme.pem"))
     assert sent.returncode == 0, sent.stderr
     assert "sent 2 event(s) to shop.orders" in sent.stderr
     tailed = fulfil(stack.env, "tail", "orders.events", "--from-beginning", "--max", "2", "--timeout", "60")
@@ -115,11 +126,16 @@ def test_send_and_tail_round_trip_through_the_orders_worker(stack: Stack, tmp_pa
     assert unknown.returncode == 2 and "unknown topic 'orders.event'" in unknown.stderr
 
 
-def test_bad_arguments_get_precise_messages(stack: Stack) -> None:
+def test_bad_arguments_get_precise_messages(stack: Stack, tmp_path: Path) -> None:
     unknown = fulfil(stack.env, "send", "shop.order", "-", stdin="{}")
     assert unknown.returncode == 2 and "unknown topic 'shop.order'" in unknown.stderr
-    not_json = fulfil(stack.env, "send", "shop.orders", "-", stdin="{oops\n")
+    not_json = fulfil(stack.env, "send", "shop.orders", "-", "--sign", key_file(tmp_path), stdin="{oops\n")
     assert not_json.returncode == 2 and "-:1: not JSON" in not_json.stderr
+    unsigned = fulfil(stack.env, "send", "shop.returns", "-", stdin="{}")
+    assert unsigned.returncode == 2 and "events on shop.returns must be signed" in unsigned.stderr
+    (tmp_path / "garbage.pem").write_text("hello")
+    garbage = fulfil(stack.env, "send", "shop.orders", "-", "--sign", str(tmp_path / "garbage.pem"), stdin="{}")
+    assert garbage.returncode == 2 and "not an unencrypted PEM private key" in garbage.stderr
     bad_env = fulfil({**stack.env, "FULFIL_BATCH_SIZE": "many"}, "tail", "orders.events", "-t", "1")
     assert bad_env.returncode == 2 and "FULFIL_BATCH_SIZE" in bad_env.stderr
     no_service = fulfil(stack.env, "worker", "billing")

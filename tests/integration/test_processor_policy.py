@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 import psycopg2
 import pytest
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
+from schemas.signing import Signer
 from services.common.db import UnitOfWork, make_engine, unit_of_work_factory
 from services.common.dead_letters import Incoming
 from services.common.embedded import EmbeddedPostgres
@@ -34,12 +36,23 @@ def settings(postgres: EmbeddedPostgres) -> Iterator[Settings]:
     postgres.create_database(name)
     configured = OrdersSettings(database_url=postgres.url(name), db_retry_attempts=4)
     upgrade(configured)
+    engine = make_engine(configured)
+    with engine.begin() as connection:
+        tables.keyring.add(Session(bind=connection), "acme", ACME.public_key, datetime.now(UTC))
+    engine.dispose()
     yield configured
 
 
-def message(document: dict[str, object] | bytes, offset: int) -> Incoming:
+ACME = Signer.generate()
+"""acme's signing key, registered in every test's database."""
+
+
+def message(document: dict[str, object] | bytes, offset: int, signer: Signer | None = ACME,
+            partition: int = 0) -> Incoming:
+    """A record on shop.orders, signed by `signer`."""
     value = document if isinstance(document, bytes) else json.dumps(document).encode()
-    return Incoming("shop.orders", 0, offset, b"k", value)
+    return Incoming("shop.orders", partition, offset, b"k", value,
+                    signer.headers("shop.orders", value) if signer else ())
 
 
 def processor(settings: Settings, handler: object, sleeps: list[float] | None = None,
@@ -47,7 +60,7 @@ def processor(settings: Settings, handler: object, sleeps: list[float] | None = 
     table = {"shop.orders": {"order.placed": handler}}
     return Processor("orders", unit_of_work_factory(make_engine(settings)), tables.messaging, table,  # type: ignore[arg-type]
                      settings, lambda: datetime.now(UTC), sleep=(sleeps.append if sleeps is not None else lambda s: None),
-                     health=health)
+                     health=health, keyring=tables.keyring)
 
 
 def count(settings: Settings, sql: str) -> int:
@@ -155,6 +168,41 @@ def test_undecodable_messages_are_dead_lettered_through_the_outbox(settings: Set
     assert count(settings, "SELECT count(*) FROM orders.outbox WHERE topic = 'shop.orders.dlq'") == 1
 
 
+def test_only_a_live_key_of_the_events_shop_gets_it_handled_and_a_refusal_claims_nothing(
+        settings: Settings) -> None:
+    """Forged by another shop's key, unsigned, signed by an unregistered key: each is a dead letter with its
+    reason, and none claims its event id, so the shop's own event with that id is still taken afterwards."""
+    run = processor(settings, handlers["shop.orders"]["order.placed"])
+    genuine = order_placed("o-g", shop_id="globex")
+    globex = Signer.generate()
+    forged = [message(genuine, 0), message(genuine, 1, signer=None), message(genuine, 2, signer=globex)]
+    refused = run.run(forged)
+    assert (refused.processed, refused.dead) == (0, 3)
+    reasons = [dict(r.headers)["fulfil.error"].decode() for r in refused.to_publish]
+    assert "a key of shop 'acme'; it may not act for shop 'globex'" in reasons[0]
+    assert reasons[1].startswith("not signed") and "not a live signing key" in reasons[2]
+    assert count(settings, "SELECT count(*) FROM orders.inbox") == 0
+    engine = make_engine(settings)
+    with engine.begin() as connection:
+        tables.keyring.add(Session(bind=connection), "globex", globex.public_key, datetime.now(UTC))
+    engine.dispose()
+    taken = run.run([message(genuine, 3, signer=globex)])
+    assert (taken.processed, taken.dead) == (1, 0)
+    assert count(settings, "SELECT count(*) FROM orders.orders WHERE shop_id = 'globex'") == 1
+
+
+def test_a_revoked_key_signs_nothing_from_the_next_batch(settings: Settings) -> None:
+    run = processor(settings, handlers["shop.orders"]["order.placed"])
+    assert run.run([message(order_placed("o-1"), 0)]).processed == 1
+    engine = make_engine(settings)
+    with engine.begin() as connection:
+        assert tables.keyring.revoke(Session(bind=connection), ACME.key_id, datetime.now(UTC))
+    engine.dispose()
+    after = run.run([message(order_placed("o-2"), 1)])
+    assert (after.processed, after.dead) == (0, 1)
+    assert "not a live signing key" in dict(after.to_publish[0].headers)["fulfil.error"].decode()
+
+
 def test_abandon_keeps_every_message_of_a_batch(settings: Settings) -> None:
     batch = [message(order_placed("o-x"), 0), message(b"junk", 1)]
     outcome = processor(settings, handlers["shop.orders"]["order.placed"]).abandon(batch, "processing failed: boom")
@@ -178,8 +226,7 @@ def test_two_topics_shares_of_a_fetch_commit_together_each_with_its_own_outcome(
     apart (metrics and logs are per topic), every partition's position recorded."""
     placed = order_placed("o-2")
     first = [message(order_placed("o-1"), 0), message(b"not json", 1)]
-    second = [Incoming("shop.orders", 1, 7, b"k", json.dumps(placed).encode()),
-              Incoming("shop.orders", 1, 8, b"k", json.dumps(placed).encode())]
+    second = [message(placed, 7, partition=1), message(placed, 8, partition=1)]
     a, b = processor(settings, handlers["shop.orders"]["order.placed"]).run_together([first, second])
     assert (a.processed, a.dead, a.duplicates) == (1, 1, 0)
     assert (b.processed, b.dead, b.duplicates) == (1, 0, 1)
@@ -203,6 +250,6 @@ def test_a_fault_in_one_topics_share_rolls_back_the_others_until_it_passes(setti
     sleeps: list[float] = []
     outcomes = processor(settings, flaky_for_o2, sleeps).run_together(
         [[message(order_placed("o-1"), 0)],
-         [Incoming("shop.orders", 1, 0, b"k", json.dumps(order_placed("o-2")).encode())]])
+         [message(order_placed("o-2"), 0, partition=1)]])
     assert [o.processed for o in outcomes] == [1, 1] and sleeps == [0.1]
     assert count(settings, "SELECT count(*) FROM orders.orders") == 2
