@@ -31,8 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from schemas.registry import SHOP_BOUND  # noqa: E402
-from schemas.signing import Signer  # noqa: E402
-from services.cli.signing import enrol  # noqa: E402
+from services.cli.signing import enrol_many  # noqa: E402
 from services.common.embedded import EmbeddedPostgres, free_port  # noqa: E402
 from services.common.kafka_io import partitions_of  # noqa: E402
 from services.common.messaging import Headers  # noqa: E402
@@ -294,14 +293,10 @@ def signed(bench: Bench, topic: str, messages: list[tuple[str, bytes]]) -> list[
     base revision from before signing keeps no keys and reads no signatures: its messages go unsigned."""
     if topic not in SHOP_BOUND or not bench.keeps_keys():
         return [(key, value, []) for key, value in messages]
-    signers: dict[str, Signer] = {}
-    out = []
-    for key, value in messages:
-        shop = json.loads(value)["payload"][SHOP_BOUND[topic]]
-        if shop not in signers:
-            signers[shop] = enrol(bench.settings, shop)
-        out.append((key, value, list(signers[shop].headers(topic, value))))
-    return out
+    shops = [json.loads(value)["payload"][SHOP_BOUND[topic]] for _, value in messages]
+    signers = enrol_many(bench.settings, shops)
+    return [(key, value, list(signers[shop].headers(topic, value))) for (key, value), shop in zip(messages, shops,
+                                                                                                  strict=True)]
 
 
 async def publish(bench: Bench, topic: str, messages: list[tuple[str, bytes]], rate: float) -> dict[str, int]:

@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rate", type=float, default=0, help="orders/s to publish at; 0 = as fast as possible")
+    parser.add_argument("--shops", type=int, default=1, help="shops the orders come from, each with its own key")
     parser.add_argument("--kafka-bootstrap", help="use this broker instead of starting Apache Kafka")
     args = parser.parse_args()
     with infrastructure(args.kafka_bootstrap) as bench:
@@ -56,8 +57,8 @@ def main() -> None:
             bench.start_worker("orders")
         time.sleep(8)  # group join and assignment
         t0 = time.monotonic()
-        sent = asyncio.run(publish(bench, "shop.orders", orders(args.orders), args.rate))
-        print(f"orders: {args.orders}  workers: {args.workers}  publish rate: {args.rate or 'max'}/s  "
+        sent = asyncio.run(publish(bench, "shop.orders", orders(args.orders, shops=args.shops), args.rate))
+        print(f"orders: {args.orders}  shops: {args.shops}  workers: {args.workers}  publish rate: {args.rate or 'max'}/s  "
               f"broker: {bench.broker}; published in {time.monotonic() - t0:.1f} s")
         wait_until_counted(bench.settings, "orders.orders", args.orders,
                            timeout_s=max(120, args.orders / 50))

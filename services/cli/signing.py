@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -27,20 +28,28 @@ SHOP_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 def enrol(settings: Settings, shop: str) -> Signer:
     """A new key pair for a shop, its public half registered in every keyring: what the demo, the fault suite,
     the benchmarks and the tests sign with, as a shop would with the key `fulfil signing-key add` gives it."""
+    return enrol_many(settings, [shop])[shop]
+
+
+def enrol_many(settings: Settings, shops: Iterable[str]) -> dict[str, Signer]:
+    """`enrol` for many shops in one transaction."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
     from schemas.signing import Signer
     from services import catalog
     from services.common.signing_keys import register
-    signer = Signer.generate()
+    signers = {shop: Signer.generate() for shop in dict.fromkeys(shops)}
+    rings, now = catalog.keyrings(), datetime.now(UTC)
     engine = create_engine(settings.database_url)
     try:
         with engine.begin() as connection:
-            register(Session(bind=connection), catalog.keyrings(), shop, signer.public_key, datetime.now(UTC))
+            session = Session(bind=connection)
+            for shop, signer in signers.items():
+                register(session, rings, shop, signer.public_key, now)
     finally:
         engine.dispose()
-    return signer
+    return signers
 
 
 @signing_key.command("add")
