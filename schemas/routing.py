@@ -29,6 +29,8 @@ class PlannedRoute(Model):
     distance_km: Decimal
     duration_s: int
     stops: list[PlannedStop]
+    break_start: UtcDatetime | None = Field(None, description="When the driver's break starts, if one is taken")
+    break_after_stops: int | None = Field(None, ge=0, description="How many of the stops come before the break")
 
 
 class RoutePlanned(Payload):

@@ -99,19 +99,27 @@ def solve(
                     "every stop)")] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Seed of the route search: the same seed, the same search")
                     ] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: routes, vehicles, distance")] = False,
+    rest: Annotated[str | None, typer.Option("--break", help="Give every van one driver's break, START-END/MINUTES "
+                                                             "in the instance's time units, e.g. 92-138/30: it starts "
+                                                             "between START and END, at a place")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: routes, each route's break start, "
+                                                         "vehicles, distance")] = False,
 ) -> None:
     """Solve one benchmark instance with the service's own model building, solver and plan reading. Exits 1, naming
     them, when the plan leaves stops unserved."""
     import sys
 
     from services.routing.domain.plan import violations
-    from services.routing.solomon import InstanceError, read
+    from services.routing.solomon import InstanceError, parse_break, read
     from services.routing.waves import solve as solve_problem
     from services.routing.waves import solver_params
     started = getattr(sys.modules.get("services.cli"), "STARTED", None)
     try:
-        problem = read(path).problem(vehicles)
+        driver_break = parse_break(rest) if rest is not None else None
+    except ValueError as exc:
+        raise fail(f"--break: {exc}") from None
+    try:
+        problem = read(path).problem(vehicles, driver_break)
     except (OSError, InstanceError) as exc:
         raise fail(str(exc)) from None
     params = solver_params(load_settings(RoutingSettings)).model_copy(update={"time_limit_s": time_limit,
@@ -121,11 +129,15 @@ def solve(
     unserved = [int(problem.stops[d.stop].id) for d in plan.dropped]
     wrong = violations(problem, [[v.stop for v in route.visits] for route in plan.routes])
     if as_json:
-        typer.echo(json.dumps({"routes": routes, "vehicles": plan.vehicles, "distance": plan.distance,
-                               "unserved": unserved, "feasible": not wrong and not plan.dropped}))
+        typer.echo(json.dumps({"routes": routes, "breaks": [r.rest_at for r in plan.routes],
+                               "breaks_after": [r.rest_after for r in plan.routes], "vehicles": plan.vehicles,
+                               "distance": plan.distance, "unserved": unserved,
+                               "feasible": not wrong and not plan.dropped}))
     else:
-        for k, route in enumerate(routes, 1):
-            typer.echo(f"Route #{k}: {' '.join(map(str, route))}")
+        for k, (route, planned) in enumerate(zip(routes, plan.routes, strict=True), 1):
+            rested = "" if planned.rest_at is None else (
+                f"   (break at {planned.rest_at:g}, after {planned.rest_after} stop(s))")
+            typer.echo(f"Route #{k}: {' '.join(map(str, route))}{rested}")
         typer.echo(f"vehicles {plan.vehicles}, distance {plan.distance:.2f}, {raw.status} in {raw.seconds:.1f} s"
                    + (f"; NOT FEASIBLE: {wrong[0]}" if wrong else ""))
     if unserved:

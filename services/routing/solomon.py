@@ -6,10 +6,11 @@ same model building, solver and plan reading as the service. Two spellings are r
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.routing.domain.problem import Euclidean, Point, Problem, Stop, Vehicle, Window
+from services.routing.domain.problem import Break, Euclidean, Point, Problem, Stop, Vehicle, Window
 
 FLEET = 25
 """The classic Solomon fleet, which the benchmark plans with; a VRPLIB-style file's VEHICLES field is the
@@ -36,18 +37,33 @@ class Instance:
             if stop.weight < 0 or stop.service < 0:
                 raise ValueError(f"customer {stop.id} has a negative demand or service time")
 
-    def problem(self, vans: int | None = None) -> Problem:
-        """With `vans` vans; by default the file's fleet, else one per stop (always enough to serve every stop)."""
+    def problem(self, vans: int | None = None, rest: Break | None = None) -> Problem:
+        """With `vans` vans; by default the file's fleet, else one per stop (always enough to serve every stop);
+        each driver takes `rest`, if given."""
         count = vans if vans is not None else self.fleet if self.fleet is not None else len(self.stops)
-        vehicles = [Vehicle(id=f"V{k + 1}", capacity_weight=self.capacity, capacity_volume=0.0, shift=self.hours)
-                    for k in range(count)]
+        vehicles = [Vehicle(id=f"V{k + 1}", capacity_weight=self.capacity, capacity_volume=0.0, shift=self.hours,
+                            rest=rest) for k in range(count)]
         return Problem.build(self.depot, self.hours, self.stops, vehicles, Euclidean())
 
 
-def parse(path: Path, fleet: int | None = None) -> Problem:
+def parse(path: Path, fleet: int | None = None, rest: Break | None = None) -> Problem:
     """The instance as the benchmark plans it: with `fleet` vans, by default the file's own fleet, else FLEET."""
     instance = read(path)
-    return instance.problem(fleet if fleet is not None else instance.fleet if instance.fleet is not None else FLEET)
+    return instance.problem(fleet if fleet is not None else instance.fleet if instance.fleet is not None else FLEET,
+                            rest)
+
+
+def parse_break(text: str) -> Break:
+    """`START-END/MINUTES`, in the instance's time units: a break of MINUTES starting between START and END."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*", text)
+    if found is None:
+        raise ValueError(f"a break is START-END/MINUTES, e.g. 92-138/30, not {text!r}")
+    start, end, duration = (float(g) for g in found.groups())
+    if end < start:
+        raise ValueError(f"a break's window cannot end ({end:g}) before it starts ({start:g})")
+    if duration <= 0:
+        raise ValueError(f"a break lasts more than 0, not {duration:g}")
+    return Break(Window(start, end), duration)
 
 
 def read(path: Path) -> Instance:

@@ -221,7 +221,8 @@ def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wav
                 vehicle_id=van.id, sequence=sequence))
         routes.append(PlannedRoute(vehicle_id=van.id, departure=at(route.departure), return_at=at(route.return_at),
                                    distance_km=Decimal(f"{route.distance:.2f}"), duration_s=round(route.duration),
-                                   stops=stops))
+                                   stops=stops, break_start=None if route.rest_at is None else at(route.rest_at),
+                                   break_after_stops=None if route.rest_at is None else route.rest_after))
     emitter.emit(RoutePlanned(plan_id=plan_id, depot_id=wave.depot.depot_id, wave_id=wave_id, planned_at=now,
                               routes=routes))
     for dropped in plan.dropped:

@@ -94,6 +94,11 @@ def test_a_wave_from_packed_shipments_to_routes_handovers_and_a_replan(stack: St
     for route in plan["routes"]:
         loads = [float(s["load_weight_kg"]) for s in route["stops"]]
         assert loads == sorted(loads, reverse=True) and loads[-1] == 0 and float(route["distance_km"]) > 0
+        if datetime.fromisoformat(route["return_at"]) > local(12):  # the driver's day reaches the break
+            rest = datetime.fromisoformat(route["break_start"])
+            assert local(12) <= rest <= local(14), route
+            later = route["stops"][route["break_after_stops"]:]
+            assert all(datetime.fromisoformat(s["arrival"]) >= rest + timedelta(minutes=30) for s in later), route
     handed = {p["shipment_id"]: p["reason"] for p in payloads(records, "delivery.method_chosen")
               if p["method"] == "carrier"}
     assert "outside its 30 km service area" in handed["S-o-5"]

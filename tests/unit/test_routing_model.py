@@ -144,17 +144,22 @@ def test_ruin_and_recreate_keeps_fixed_prefixes_and_places_the_unplaced() -> Non
     assert left == [] and routes[1][0] == 2 and sorted(routes[0] + routes[1]) == [1, 2, 3]
 
 
-def test_a_drivers_break_is_planned_by_one_rule_everywhere() -> None:
+def test_a_drivers_break_goes_where_it_keeps_every_window_and_one_rule_holds_everywhere() -> None:
+    """A 30-long break starting between 15 and 25, taken at a place, never mid-drive."""
     from services.routing.domain.problem import Break
     from services.routing.domain.ruin_recreate import improve
     resting = Vehicle("V1", 10, 1, WIDE, rest=Break(Window(15, 25), 30))
-    # B is 20 away and must be served by 40: with the break due from 15, no van gets there in time.
-    p = problem([stop("A", 0, 10), stop("B", 0, 20, Window(0, 40))], [resting])
-    plan = read(p, [[0]], [])
-    assert (plan.routes[0].visits[0].arrival, plan.routes[0].return_at) == (10, 55)  # break 15-45 on the way back
-    late = read(p, [[0, 1]], [])
-    assert late.routes[0].visits[1].arrival == 55  # A at 10, break 15-45, B at 55
-    assert any("after its window ends" in v for v in violations(p, [[0, 1]]))
-    routes, left, _ = improve(build(p), [[1, 2]], _clock(0.2))
-    assert routes == [[1]] and left == [2]
-
+    p = problem([stop("A", 0, 10), stop("B", 0, 20, Window(0, 40)), stop("D", 0, 50, Window(50, 60))], [resting])
+    alone = read(p, [[0]], [])
+    # A at 10, back at 20: the break is taken back at the depot, 20-50 (at A it would end the day at 55)
+    assert (alone.routes[0].visits[0].arrival, alone.routes[0].rest_at, alone.routes[0].return_at) == (10, 20, 50)
+    both = read(p, [[0, 1]], [])
+    # B must start by 40: the break waits until B is served (20), rather than start at A at 15 and make B late
+    assert [v.start for v in both.routes[0].visits] == [10, 20]
+    assert (both.routes[0].rest_at, both.routes[0].rest_after, both.routes[0].return_at) == (20, 2, 70)
+    assert violations(p, [[0, 1]]) == []
+    # D opens at 50, 40 from A: at A the break ends at 45, too late for D's 60; on arrival at D (50) it is past 25
+    assert any("no place on its route to start its break" in v for v in violations(p, [[0, 2]]))
+    assert any("no place on its route" in v for v in violations(p, [[2]])), "nor straight to D: no van reaches it"
+    routes, left, _ = improve(build(p), [[1, 2, 3]], _clock(0.2))
+    assert sorted(routes[0]) == [1, 2] and left == [3]

@@ -3,8 +3,8 @@ one can be tried, so the answer is proven best and comes in milliseconds instead
 its time limit because it cannot know it is done.
 
 Every order of every subset of stops is tried per kind of van (vans that differ only in name share their
-routes); a route's visits do not depend on what comes after them (domain.timeline is causal), so an order
-whose prefix is already late or over capacity is cut there. Then one pass per van picks the cheapest split of
+routes); without a break a route's visits do not depend on what comes after them, and a break only makes
+them later, so an order whose prefix is already late without one, or over capacity, is cut there. Then one pass per van picks the cheapest split of
 the stops into routes, a stop left out costing its penalty, exactly the objective the search minimises."""
 
 from __future__ import annotations
@@ -88,7 +88,15 @@ def _best_routes(model: IntModel, k: int, n: int) -> dict[int, tuple[int, list[i
 def _timely(model: IntModel, v: VehicleModel, route: Sequence[int]) -> tuple[bool, bool]:
     """(every visit starts within its window, and the van is back in its shift with its break in its window)."""
     service = model.service
-    day = drive(v.shift[0], route, lambda a, b: model.transit[a][b] - service[a], lambda i: model.windows[i][0],
-                service.__getitem__, v.rest)
-    on_time = all(start <= model.windows[node][1] for node, (_, start) in zip(route, day.visits, strict=True))
-    return on_time, on_time and day.rest_fits and day.back <= v.shift[1]
+
+    def day_of(rest: tuple[int, int, int] | None) -> tuple[bool, bool]:
+        day = drive(v.shift[0], route, lambda a, b: model.transit[a][b] - service[a],
+                    lambda i: model.windows[i][0], service.__getitem__, rest, lambda i: model.windows[i][1])
+        timely = all(start <= model.windows[node][1] for node, (_, start) in zip(route, day.visits, strict=True))
+        return timely, timely and day.rest_fits and day.back <= v.shift[1]
+
+    # Without the break a day is earliest everywhere: late without it, the route and all that extend it are late.
+    on_time, back_in_time = day_of(None)
+    if on_time and v.rest is not None:
+        back_in_time = day_of(v.rest)[1]
+    return on_time, back_in_time

@@ -30,6 +30,10 @@ class Route:
     return_at: float
     distance: float
     visits: tuple[Visit, ...]
+    rest_at: float | None = None
+    """When the driver's break starts, if one is taken."""
+    rest_after: int = -1
+    """How many of the visits come before the break (-1: no break)."""
 
     @property
     def duration(self) -> float:
@@ -61,7 +65,8 @@ def _day(problem: Problem, vehicle: int, stops: Sequence[int], depart: float) ->
     m, v = problem.matrix, problem.vehicles[vehicle]
     rest = (v.rest.window.start, v.rest.window.end, v.rest.duration) if v.rest else None
     return drive(depart, [i + 1 for i in stops], lambda a, b: m.duration[a][b],
-                 lambda n: problem.stops[n - 1].window.start, lambda n: problem.stops[n - 1].service, rest)
+                 lambda n: problem.stops[n - 1].window.start, lambda n: problem.stops[n - 1].service, rest,
+                 lambda n: problem.stops[n - 1].window.end + EPSILON)
 
 
 def _leaves(problem: Problem, vehicle: Vehicle) -> float:
@@ -104,7 +109,7 @@ def read(problem: Problem, routes: Sequence[Sequence[int]], dropped: Sequence[in
             visits.append(Visit(i, arrival, start, eta, max(0.0, weight), max(0.0, volume)))
         path = [0, *(i + 1 for i in stops), 0]
         distance = sum(m.distance[a][b] for a, b in pairwise(path))
-        planned.append(Route(vehicle, depart, day.back, distance, tuple(visits)))
+        planned.append(Route(vehicle, depart, day.back, distance, tuple(visits), day.rest_at, day.rest_after))
     return Plan(tuple(planned), tuple(why_dropped(problem, i) for i in dropped))
 
 
@@ -129,7 +134,7 @@ def violations(problem: Problem, routes: Sequence[Sequence[int]]) -> list[str]:
             problems.append(f"vehicle {v.id} carries volume {volume:g} over its capacity {v.capacity_volume:g}")
         day = _day(problem, vehicle, stops, _leaves(problem, v))
         if not day.rest_fits:
-            problems.append(f"vehicle {v.id}'s break starts at {day.rest_at:.0f}, after its window closes")
+            problems.append(f"vehicle {v.id} has no place on its route to start its break inside its window")
         for i, (_, start) in zip(stops, day.visits, strict=True):
             if start > problem.stops[i].window.end + EPSILON:
                 problems.append(f"stop {problem.stops[i].id} starts at {start:.4f}, after its window ends "

@@ -5,7 +5,7 @@ and keep the result by simulated annealing. This is the SISR scheme of Christiae
 
 OR-Tools' local search finds a good plan quickly and then moves slowly; this search keeps moving. It works on
 the model's integers, honours capacities, windows, shifts, per-vehicle rates and fixed costs and fixed route
-prefixes, and driver breaks by the rule of domain.timeline."""
+prefixes, and driver breaks as domain.timeline places them."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ class Search:
         v = self.m.vehicles[k]
         transit, service, closes = self.transit, self.m.service, self.closes
         day = drive(v.shift[0], route, lambda a, b: transit[a][b] - service[a], self.opens.__getitem__,
-                    service.__getitem__, v.rest)
+                    service.__getitem__, v.rest, closes.__getitem__)
         return (day.rest_fits and day.back <= v.shift[1]
                 and all(start <= closes[node] for node, (_, start) in zip(route, day.visits, strict=True)))
 
