@@ -80,14 +80,18 @@ class Search:
         v = self.m.vehicles[k]
         weight, volume = sum(self.weight[i] for i in route), sum(self.volume[i] for i in route)
         before, after = path[first:-1], path[first + 1:]
-        dist, rate = self.dist, v.cost_per_unit
-        opening = 0 if route else v.fixed_cost
         # Rows: before, after, earliest start at before, latest start at after, route, index, rate, the cost of
         # the arc the stop would break (negated, plus the van's fixed cost if it is empty), room left by weight
         # and by volume. Everything a candidate stop's insertion test needs but its own numbers.
-        spots = np.array((before, after, earliest[first:-1], latest[first + 1:], [k] * size, range(first, len(path) - 1),
-                          [rate] * size, [opening - rate * dist[a][b] for a, b in zip(before, after, strict=True)],
-                          [v.capacity[0] - weight] * size, [v.capacity[1] - volume] * size), dtype=np.int64)
+        spots = np.empty((10, size), dtype=np.int64)
+        spots[0], spots[1] = before, after
+        spots[2], spots[3] = earliest[first:-1], latest[first + 1:]
+        spots[4] = k
+        spots[5] = np.arange(first, len(path) - 1)
+        spots[6] = v.cost_per_unit
+        spots[7] = (0 if route else v.fixed_cost) - v.cost_per_unit * self.D[spots[0], spots[1]]
+        spots[8] = v.capacity[0] - weight
+        spots[9] = v.capacity[1] - volume
         return spots
 
     def fits(self, k: int, route: Sequence[int]) -> bool:
@@ -185,9 +189,14 @@ class Search:
                 left.append(u)
                 continue
             k, i = spot
+            opened = not routes[k]
             routes[k].insert(i, u)
             timing[k] = self._timing(k, routes[k])
-            edges = self._edges(routes, timing)
+            if opened:  # another empty van of its kind now stands in for it
+                edges = self._edges(routes, timing)
+            else:  # only this route's columns change: splice them in
+                lo, hi = np.searchsorted(owner, k, "left"), np.searchsorted(owner, k, "right")
+                edges = np.concatenate((edges[:, :lo], timing[k], edges[:, hi:]), axis=1)
         return left
 
     def _order(self, removed: list[int]) -> list[int]:
