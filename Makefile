@@ -63,6 +63,8 @@ bench: install  # every command of the README's Benchmarks section (tests/e2e/te
 	$(BIN)/python bench/tracking_endpoint.py
 	$(BIN)/python bench/routing/solomon.py
 	$(BIN)/python bench/routing/solomon.py --time-limit 60 --only fulfil
+	$(BIN)/python bench/routing/solomon.py --breaks --only fulfil --only vroom
+	$(BIN)/python bench/routing/solomon.py --engine ortools --only fulfil --only pyvrp
 	$(BIN)/python bench/routing/large_wave.py
 
 clean:
