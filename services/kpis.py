@@ -59,6 +59,7 @@ def compute(connection: Connection) -> list[Kpi]:
     lines_per_wave = _one(c, "SELECT avg(jsonb_array_length(document->'lines')) FROM warehouse.picklists")
     km = _one(c, "SELECT sum((summary->>'distance_km')::float) FROM routing.waves")
     routed = _one(c, "SELECT sum((summary->>'routed')::int) FROM routing.waves")
+    vans = _one(c, "SELECT sum((summary->>'vehicles')::int) FROM routing.waves")
     delivered_units = _one(c, "SELECT sum(value::int) FROM returns.shipments s, jsonb_each_text(s.lines) "
                               "WHERE s.delivered_at IS NOT NULL")
     returned_units = _one(c, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, jsonb_array_elements(r.lines) x "
@@ -83,6 +84,9 @@ def compute(connection: Connection) -> list[Kpi]:
         Kpi("pick lines per wave", "pick_lines_per_wave", lines_per_wave, "", "mean lines per pick list"),
         Kpi("distance per delivery", "distance_per_delivery_km", None if not routed or km is None else km / routed,
             "km", "planned km of all waves (latest plans) / stops routed"),
+        Kpi("route distance", "route_distance_km", km, "km", "planned km of all waves (latest plans)"),
+        Kpi("vans on the road", "vans_routed", None if vans is None else int(vans), "",
+            "vans with a route, summed over waves (latest plans)"),
         Kpi("return rate", "return_rate_pct", _pct(returned_units, delivered_units), "%",
             "units in returns not rejected / units delivered"),
         Kpi("refunds", "refund_totals", refunded, "", "sum of refund.issued amounts, per currency"),
