@@ -44,16 +44,34 @@ def solve(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
-def test_every_customer_is_served_by_default_and_the_time_limit_counts_from_the_start(tmp_path: Path) -> None:
-    began = time.monotonic()
+def test_every_customer_is_served_by_default(tmp_path: Path) -> None:
     done = solve(instance(tmp_path), "--time-limit", "2", "--json", "--seed", "7")
-    took = time.monotonic() - began
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
     assert plan["unserved"] == [] and plan["feasible"]
     assert sorted(c for route in plan["routes"] for c in route) == list(range(2, CUSTOMERS + 2))
     assert plan["vehicles"] >= 6  # 30 x 40 units in vans of 200: the file's VEHICLES (6) is not a cap
-    assert took < 2 + 1.5, f"a 2 s limit took {took:.1f} s from the start of the command"
+
+
+def test_the_time_limit_counts_from_the_start_of_the_command(tmp_path: Path) -> None:
+    """What the command spent before solving (starting Python, reading the file) comes off the solver's time:
+    with 2 s asked for and 1.5 s gone, the solver is given the least it ever gets, half a second."""
+    from services.routing.domain.model import IntModel
+    from services.routing.solomon import parse
+    from services.routing.solver import RawSolution, SolverParams
+    from services.routing.waves import solve as solve_problem
+
+    given: list[float] = []
+
+    class Recorder:
+        def solve(self, model: IntModel, params: SolverParams) -> RawSolution:
+            given.append(params.time_limit_s)
+            return RawSolution([[] for _ in model.vehicles], list(range(1, len(model.distance))), 0, 0.0, "fake")
+
+    problem = parse(instance(tmp_path))
+    solve_problem(problem, SolverParams(time_limit_s=2), solver=Recorder(), started=time.monotonic() - 1.5)
+    solve_problem(problem, SolverParams(time_limit_s=60), solver=Recorder(), started=time.monotonic() - 10)
+    assert given[0] == 0.5 and 49 < given[1] <= 50
 
 
 def test_too_few_vehicles_exit_1_naming_the_unserved_customers(tmp_path: Path) -> None:
