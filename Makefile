@@ -33,7 +33,7 @@ check: install
 test: check
 	deploy/kafka/broker.sh fetch
 	deploy/chromium.sh
-	$(BIN)/pytest -q --durations=10
+	$(BIN)/pytest -q --durations=10 -n 4 --dist loadfile
 
 unit: install
 	$(BIN)/pytest -q tests/unit

@@ -53,9 +53,13 @@ def kafka_bootstrap() -> Iterator[str]:
     if external:
         yield external
         return
-    port = _two_free_ports()
-    started = subprocess.run([str(BROKER), "start", str(port)], capture_output=True, text=True, timeout=600)
-    if started.returncode != 0:
+    for _ in range(3):  # test processes running side by side may pick the same free ports: try others
+        port = _two_free_ports()
+        started = subprocess.run([str(BROKER), "start", str(port)], capture_output=True, text=True, timeout=600)
+        if started.returncode == 0:
+            break
+        subprocess.run([str(BROKER), "destroy", str(port)], capture_output=True, timeout=120)
+    else:
         pytest.fail(f"Apache Kafka did not start:\n{started.stdout}\n{started.stderr}", pytrace=False)
     try:
         yield f"127.0.0.1:{port}"
