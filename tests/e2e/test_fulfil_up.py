@@ -10,13 +10,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from services.common.embedded import free_port, wait_for_port
+from tests.eventually import eventually
 from tests.factories import order_placed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,13 +70,11 @@ def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -
 
         # The nearest warehouse with mugs (Berlin North, for a customer in Gent) reserves them, and a wave
         # becomes a pick list that staff can fetch over HTTP and print.
-        picklists: list[dict[str, object]] = []
-        deadline = time.monotonic() + 90
-        while not picklists and time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                picklists = httpx.get(f"http://127.0.0.1:{http_port}/warehouses/WH-BER-N/picklists", timeout=5).json()
-            time.sleep(1)
-        assert picklists, output.rest(0) if up.poll() is not None else (tmp_path / "data/logs/warehouse-1.log").read_text()[-3000:]
+        picklists: list[dict[str, object]] = eventually(
+            lambda: httpx.get(f"http://127.0.0.1:{http_port}/warehouses/WH-BER-N/picklists", timeout=5).json(),
+            timeout_s=90, every_s=1, ignoring=(httpx.TransportError,),
+            context=lambda: output.rest(0) if up.poll() is not None else
+            (tmp_path / "data/logs/warehouse-1.log").read_text()[-3000:])
         assert sorted(o["order_id"] for p in picklists for o in p["orders"]) == [  # type: ignore[attr-defined]
             f"e2e-{i}" for i in range(3)]
         printed = subprocess.run([sys.executable, "-m", "services.cli", "picklists", "WH-BER-N"], env=client,
@@ -151,14 +149,14 @@ class Output:
             self.lines.append(line)
 
     def wait_for(self, marker: str, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any(marker in line for line in self.lines):
-                return "".join(self.lines)
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"`fulfil up` never printed {marker!r}:\n{''.join(self.lines)}")
+        def printed() -> bool:
+            if self.process.poll() is not None and not any(marker in line for line in self.lines):
+                raise AssertionError(f"`fulfil up` stopped without printing {marker!r}:\n{''.join(self.lines)}")
+            return any(marker in line for line in self.lines)
+
+        eventually(printed, timeout_s=timeout_s, every_s=0.2,
+                   context=lambda: f"`fulfil up` never printed {marker!r}:\n{''.join(self.lines)}")
+        return "".join(self.lines)
 
     def rest(self, timeout_s: float) -> str:
         self.process.wait(timeout_s)

@@ -28,6 +28,7 @@ from services.common.kafka_io import Outgoing, send_all, tail
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
 from services.migrations import upgrade
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = ROOT / "deploy" / "kafka" / "broker.sh"
@@ -98,17 +99,16 @@ class Stack:
 
     def wait_for_assignments(self, topic: str, workers: int, timeout_s: float = 60) -> None:
         """Until each of the first `workers` workers' latest assignment holds a partition of `topic`."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            latest = []
+        def latest() -> list[Any]:
+            self.assert_workers_alive()
+            found = []
             for path in sorted(self.logs.glob("*.log"))[:workers]:
                 lines = log_records(path.read_text(), "partitions.assigned")
-                latest.append(lines[-1]["partitions"].get(topic) if lines else None)
-            if len(latest) == workers and all(latest):
-                return
-            self.assert_workers_alive()
-            time.sleep(0.3)
-        raise AssertionError(f"workers were not all assigned {topic} within {timeout_s} s: {self.log_tail()}")
+                found.append(lines[-1]["partitions"].get(topic) if lines else None)
+            return found
+
+        eventually(latest, lambda found: len(found) == workers and all(found), timeout_s=timeout_s,
+                   context=lambda: f"workers not all assigned {topic}: {self.log_tail()}")
 
     def send(self, topic: str, documents: list[dict[str, Any] | bytes], key: str | None = None,
              signed: bool = True) -> None:
@@ -137,23 +137,25 @@ class Stack:
              settle_s: float = 0.0) -> list[dict[str, Any]]:
         """Read the topic from the beginning until `until(records)` holds (then `settle_s` more seconds
         to catch anything extra, such as a duplicate), or fail with what was seen."""
-        deadline = time.monotonic() + timeout_s
-        records: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            records = asyncio.run(self._read_all(topic))
-            if until(records):
-                if settle_s:
-                    time.sleep(settle_s)
-                    records = asyncio.run(self._read_all(topic))
-                return records
+        def records() -> list[dict[str, Any]]:
             self.assert_workers_alive()
-            time.sleep(0.5)
-        raise AssertionError(f"condition not met on {topic} within {timeout_s} s; saw {len(records)} records: "
-                             f"{[r.get('value') for r in records][:5]}\nworker logs: {self.log_tail()}")
+            return asyncio.run(self._read_all(topic))
+
+        found = eventually(records, until, timeout_s=timeout_s, every_s=0.5,
+                           context=lambda: f"on {topic}; worker logs: {self.log_tail()}")
+        if settle_s:
+            time.sleep(settle_s)  # not a wait for readiness: room for what must not come (a duplicate, say)
+            found = records()
+        return found
 
     async def _read_all(self, topic: str) -> list[dict[str, Any]]:
         return [r async for r in tail(self.settings, self.settings.topic(topic), from_beginning=True,
                                       max_events=None, timeout_s=1.5)]
+
+    def until_sql(self, statement: str, wanted: list[tuple[Any, ...]], timeout_s: float = 60) -> list[tuple[Any, ...]]:
+        """Poll a query until its rows are `wanted`."""
+        return eventually(lambda: [tuple(row) for row in self.sql(statement)], lambda rows: rows == wanted,
+                          timeout_s=timeout_s, context=lambda: f"{statement} -> not {wanted}\n{self.log_tail()}")
 
     def sql(self, statement: str) -> list[Any]:
         engine = create_engine(self.settings.database_url)

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from services.common.changes import ChangeFeed
 from services.common.embedded import EmbeddedPostgres
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -21,10 +22,19 @@ def test_a_notify_wakes_only_the_waiters_of_its_key_and_a_lost_connection_wakes_
     engine = create_engine(postgres.url(name))
     feed = ChangeFeed(engine, "tracking_changed")
 
+    def listeners() -> set[int]:
+        """The backends listening on the feed's channel: a LISTEN is the last thing the feed's connection said."""
+        with engine.connect() as connection:
+            return {pid for (pid,) in connection.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()"))}
+
+    async def listening(besides: frozenset[int] = frozenset()) -> set[int]:
+        return await asyncio.to_thread(eventually, lambda: listeners() - besides, timeout_s=30, every_s=0.1)
+
     async def scenario() -> None:
         mine = asyncio.create_task(feed.wait("FL-1", 30))
         other = asyncio.create_task(feed.wait("FL-2", 30))
-        await asyncio.sleep(0.5)
+        first = await listening()
         started = time.perf_counter()
         with engine.begin() as connection:
             connection.execute(text("SELECT pg_notify('tracking_changed', 'FL-1')"))
@@ -35,7 +45,7 @@ def test_a_notify_wakes_only_the_waiters_of_its_key_and_a_lost_connection_wakes_
                                     "WHERE query LIKE 'LISTEN%' OR query = 'SELECT 1' AND pid <> pg_backend_pid()"))
         assert await asyncio.wait_for(other, 10) is True
         again = asyncio.create_task(feed.wait("FL-1", 30))
-        await asyncio.sleep(1.5)  # reconnected and listening again
+        await listening(besides=frozenset(first))  # reconnected and listening again
         with engine.begin() as connection:
             connection.execute(text("SELECT pg_notify('tracking_changed', 'FL-1')"))
         assert await asyncio.wait_for(again, 10) is True

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.eventually import eventually
 from tests.factories import order_placed
 from tests.integration.conftest import Stack, log_records, values
 
@@ -26,10 +27,8 @@ def test_a_worker_frozen_inside_a_writing_transaction_holds_nobody_up_for_long(s
     stack.wait_for_assignments("shop.orders", 2)
     total = 40
     stack.send("shop.orders", [order_placed(f"o-{i}") for i in range(total)])
-    deadline = time.monotonic() + 60
-    while not log_records(stack.log_text(), "fault.freeze_in_transaction"):
-        assert time.monotonic() < deadline, stack.log_tail()
-        time.sleep(0.2)
+    eventually(lambda: log_records(stack.log_text(), "fault.freeze_in_transaction"), every_s=0.2,
+               context=stack.log_tail)
     froze_at = time.monotonic()
     try:
         stack.read("orders.events", lambda rs: len({e["payload"]["order_id"] for e in values(rs)}) == total,

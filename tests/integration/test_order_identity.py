@@ -6,7 +6,6 @@ its own, return ids of the same name answered for each shop."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,10 +35,7 @@ def of_shop(records: list[dict[str, Any]], event_type: str, shop_id: str) -> lis
 
 
 def until(stack: Stack, sql: str, wanted: list[tuple[Any, ...]], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (seen := [tuple(row) for row in stack.sql(sql)]) != wanted:
-        assert time.monotonic() < deadline, f"{sql}: {seen}, not {wanted}"
-        time.sleep(0.3)
+    stack.until_sql(sql, wanted, timeout_s)
 
 
 def shop_key(stack: Stack, shop: str) -> str:

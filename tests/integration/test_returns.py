@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from services.common.embedded import free_port
+from tests.eventually import eventually
 from tests.factories import envelope, order_accepted, scan
 from tests.integration.conftest import Stack, fulfil, get, load_layout, stock_violations, values
 
@@ -52,10 +52,7 @@ def inspected(rma: str, lines: list[tuple[str, str, int, str]]) -> dict[str, Any
 
 
 def wait_for(stack: Stack, query: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not stack.sql(query):
-        assert time.monotonic() < deadline, f"nothing for {query} within {timeout_s} s: {stack.log_tail()}"
-        time.sleep(0.3)
+    eventually(lambda: stack.sql(query), timeout_s=timeout_s, context=stack.log_tail)
 
 
 def test_return_restock_through_kafka_and_one_refund(warehouse_stack: Stack) -> None:

@@ -5,7 +5,6 @@ up going to the dead letters with their reason."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -69,11 +68,7 @@ def test_from_a_shops_order_to_a_packed_shipment(warehouse_stack: Stack) -> None
     assert picklist["picklist_id"] in printed.stdout and "A-02-05-1" in printed.stdout and "T01x2" in printed.stdout
 
     # The order is now being picked in the orders service too.
-    stack.read("orders.events", lambda rs: True)
-    deadline = time.monotonic() + 30
-    while stack.sql("SELECT status FROM orders.orders WHERE order_id = 'o-floor'") != [("picking",)]:
-        assert time.monotonic() < deadline, stack.sql("SELECT status FROM orders.orders")
-        time.sleep(0.3)
+    stack.until_sql("SELECT status FROM orders.orders WHERE order_id = 'o-floor'", [("picking",)], 30)
 
     pl = picklist["picklist_id"]
     common = {"picklist_id": pl, "order_id": "o-floor"}
