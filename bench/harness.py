@@ -164,6 +164,9 @@ def interpreter(code: Path) -> str:
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", *wanted], check=True)
         (venv / ".installed").touch()
+    # The checkout itself, for what it registers by entry point (its Faust transport); its code comes from
+    # PYTHONPATH all the same.
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(code)], check=True)
     return str(python)
 
 
