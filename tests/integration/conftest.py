@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ class Stack:
         eventually(latest, lambda found: len(found) == workers and all(found), timeout_s=timeout_s,
                    context=lambda: f"workers not all assigned {topic}: {self.log_tail()}")
 
-    def send(self, topic: str, documents: list[dict[str, Any] | bytes], key: str | None = None,
+    def send(self, topic: str, documents: Sequence[dict[str, Any] | bytes], key: str | None = None,
              signed: bool = True) -> None:
         """Publish as-is; on a shop's topic, each event is signed with a key of the shop its payload names (as a
         shop's producer would), unless `signed` is False or the document is raw bytes."""
@@ -200,7 +200,8 @@ def make_stack(kafka_bootstrap: str, postgres: EmbeddedPostgres, logs: Path, **o
         "FULFIL_OUTBOX_SWEEP_GRACE_S": "1",
         **{f"FULFIL_{k.upper()}": str(v) for k, v in overrides.items()},
     }
-    settings = Settings(**{k.removeprefix("FULFIL_").lower(): v for k, v in env.items()})
+    fields: dict[str, Any] = {k.removeprefix("FULFIL_").lower(): v for k, v in env.items()}
+    settings = Settings(**fields)
     upgrade(settings)
     asyncio.run(apply_spec(settings, load_spec()))
     logs.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,10 +19,10 @@ pytestmark = pytest.mark.integration
 LIMIT = message_max_bytes()
 
 
-def status(stack: Stack, *args: str) -> dict[str, object]:
+def status(stack: Stack, *args: str) -> dict[str, Any]:
     done = fulfil(stack, "status", "--json", *args)
     assert done.returncode in (0, 1), done.stderr
-    answer: dict[str, object] = json.loads(done.stdout)
+    answer: dict[str, Any] = json.loads(done.stdout)
     return answer
 
 
@@ -64,7 +65,7 @@ def test_a_scan_refused_by_two_services_is_one_dead_letter_to_the_operator(stack
 def test_status_says_what_is_waiting_and_exits_1_when_it_does_not_drain_in_time(stack: Stack) -> None:
     stack.send("shop.orders", [order_placed(f"o-{i}") for i in range(3)])
     seen = status(stack, "--wait-drained", "--timeout", "1", "--service", "orders")
-    (orders,) = seen["services"]  # type: ignore[misc]
+    (orders,) = seen["services"]
     assert orders["lag"]["shop.orders"] == 3 and seen["drained"] is False
     assert fulfil(stack, "status", "--wait-drained", "--timeout", "1", "--service", "orders").returncode == 1
 

@@ -41,9 +41,12 @@ def accepted_everything_once(stack: Stack, total: int) -> None:
 
 
 def send_steadily(stack: Stack, total: int, every_s: float) -> threading.Thread:
-    sender = threading.Thread(target=lambda: [
-        (stack.send("shop.orders", [order_placed(f"o-{i}") for i in range(start, start + 10)]), time.sleep(every_s))
-        for start in range(0, total, 10)])
+    def send_all() -> None:
+        for start in range(0, total, 10):
+            stack.send("shop.orders", [order_placed(f"o-{i}") for i in range(start, start + 10)])
+            time.sleep(every_s)  # a shop's pace
+
+    sender = threading.Thread(target=send_all)
     sender.start()
     return sender
 

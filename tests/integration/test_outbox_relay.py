@@ -64,6 +64,11 @@ def relay(postgres: EmbeddedPostgres) -> Iterator[tuple[OutboxRelay, Broker, Cal
     engine.dispose()
 
 
+def id_of(record: OutboxRecord) -> int:
+    assert record.id is not None, "an enqueued record has its row's id"
+    return record.id
+
+
 def enqueue(relay: OutboxRelay, *items: tuple[str, str]) -> list[OutboxRecord]:
     with relay.sessions() as session:
         records = tables.messaging.enqueue(session, [
@@ -118,7 +123,7 @@ def test_rows_a_sweeper_holds_are_left_to_it_and_their_key_waits_behind_them(rel
     outbox, broker, sql = relay
     first, second, other = enqueue(outbox, ("k", "first"), ("k", "second"), ("o", "other"))
     with outbox.sessions() as sweeper:
-        assert tables.messaging.lock_ids(sweeper, [first.id]) == {first.id}
+        assert tables.messaging.lock_ids(sweeper, [id_of(first)]) == {first.id}
         asyncio.run(outbox.publish_committed([first, second, other]))
         assert broker.wire == [b"other"], "the sweeper's row is not sent twice, and 'second' waits behind it"
         sweeper.rollback()
@@ -131,9 +136,9 @@ def test_deleting_sent_rows_takes_its_own_locked_rows_and_leaves_the_ones_anothe
     outbox, _, sql = relay
     mine, theirs, free = enqueue(outbox, ("a", "mine"), ("b", "theirs"), ("c", "free"))
     with outbox.sessions() as other, outbox.sessions() as session:
-        assert tables.messaging.lock_ids(other, [theirs.id]) == {theirs.id}
-        assert tables.messaging.lock_ids(session, [mine.id]) == {mine.id}
-        tables.messaging.delete_sent(session, [mine.id, theirs.id, free.id, 10**12])  # one never existed
+        assert tables.messaging.lock_ids(other, [id_of(theirs)]) == {theirs.id}
+        assert tables.messaging.lock_ids(session, [id_of(mine)]) == {mine.id}
+        tables.messaging.delete_sent(session, [id_of(mine), id_of(theirs), id_of(free), 10**12])  # one never existed
         session.commit()
         other.rollback()
     assert sql("SELECT convert_from(value, 'UTF8') FROM orders.outbox") == [("theirs",)]
@@ -145,7 +150,7 @@ def test_a_later_record_never_overtakes_one_that_a_frozen_publisher_holds(relay:
     outbox, broker, _ = relay
     (first,) = enqueue(outbox, ("k", "first"))
     frozen = outbox.sessions()
-    assert tables.messaging.lock_ids(frozen, [first.id]) == {first.id}
+    assert tables.messaging.lock_ids(frozen, [id_of(first)]) == {first.id}
     try:
         (second,) = enqueue(outbox, ("k", "second"))
         asyncio.run(outbox.publish_committed([second]))

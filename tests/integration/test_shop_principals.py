@@ -10,6 +10,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
@@ -28,7 +29,7 @@ USERS = {"admin": "admin-secret", "fulfil": "fulfil-secret", "shop-acme": "acme-
          "shop-globex": "globex-secret"}
 
 
-def login(user: str, **settings: object) -> dict[str, object]:
+def login(user: str, **settings: Any) -> dict[str, Any]:
     return {"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_sasl_mechanism": "SCRAM-SHA-512",
             "kafka_sasl_username": user, "kafka_sasl_password": USERS[user], **settings}
 

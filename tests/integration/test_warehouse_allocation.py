@@ -3,6 +3,7 @@ cancellations. Every test ends with the stock invariants checked (see `warehouse
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -12,6 +13,10 @@ from tests.factories import order_accepted, order_cancelled, scan
 from tests.integration.conftest import Stack, load_layout, log_records, values
 
 pytestmark = pytest.mark.integration
+
+
+def backordered_at_least(n: int, records: list[dict[str, Any]]) -> bool:
+    return len(values(records, "order.backordered")) >= n
 
 CUSTOMER = (52.52, 13.40)  # Berlin
 
@@ -108,7 +113,7 @@ def test_backorders_are_filled_oldest_first_when_stock_arrives(warehouse_stack: 
     stack.start_worker("warehouse")
     for n, order_id in enumerate(["old", "middle", "young"], 1):  # one at a time: their age is their order
         stack.send("orders.events", [order_accepted(order_id, [("RARE", 1)])])
-        stack.read("warehouse.events", lambda rs, n=n: len(values(rs, "order.backordered")) >= n)
+        stack.read("warehouse.events", partial(backordered_at_least, n))
     # A ship-complete order waits whole although OTHER is in stock.
     stack.send("orders.events", [order_accepted("complete", [("OTHER", 2), ("RARE", 1)], shop_id="strict")])
     records = stack.read("warehouse.events", lambda rs: len(values(rs, "order.backordered")) >= 4)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def accepted(records: list[dict[str, object]]) -> list[str]:
-    return [e["payload"]["order_id"] for e in values(records, "order.accepted")]  # type: ignore[index]
+    return [e["payload"]["order_id"] for e in values(records, "order.accepted")]
 
 
 async def broker_offsets(stack: Stack, commit: int | None = None) -> dict[int, int | None]:

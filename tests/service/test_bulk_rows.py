@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -48,7 +49,7 @@ def _table(metadata: MetaData, name: str) -> Table:
                  Column("naive", DateTime))
 
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"name": "a", "count": 1, "weight": 0.5, "price": Decimal("1.250"), "flag": True,
      "at": datetime(2026, 12, 1, 9, tzinfo=UTC), "ref": uuid.UUID(int=7),
      "document": {"lines": [{"sku": "É-1", "q": 2}], "note": "it's \"quoted\", {braces}"}, "maybe": [1, None], "raw": b"\x00\xff{not json\\x",

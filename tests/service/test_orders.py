@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from schemas.orders import OrderAccepted, OrderCancellationRefused, OrderCancelled, OrderRejected
+from schemas.orders import OrderAccepted, OrderCancellationRefused, OrderRejected
 from tests.service.builders import cancel_request, picklist, placed, reserved, shipment_packed
 
 pytestmark = pytest.mark.service
@@ -53,8 +53,9 @@ def test_cancellation_until_picking_starts_and_only_of_the_shops_own_order(harne
     h.handle(placed("A-1"), placed("A-2"), placed("A-1", "globex"))
     h.handle(reserved("A-2"), picklist(("acme", "A-2")))
     answers = h.handle(cancel_request("A-1"), cancel_request("A-2"), cancel_request("A-9"), cancel_request("A-1"))
-    assert [type(a) for a in answers] == [OrderCancelled, OrderCancellationRefused, OrderCancellationRefused]
-    assert [a.code for a in answers[1:]] == ["picking_started", "unknown_order"]  # type: ignore[attr-defined]
+    assert [type(a).__name__ for a in answers] == ["OrderCancelled", "OrderCancellationRefused",
+                                                   "OrderCancellationRefused"]
+    assert [a.code for a in answers if isinstance(a, OrderCancellationRefused)] == ["picking_started", "unknown_order"]
     assert (status(h, "acme", "A-1"), status(h, "globex", "A-1")) == ("cancelled", "accepted")
 
 

@@ -56,10 +56,10 @@ def test_a_shipment_moves_forward_only_and_announces_each_status_once_it_has_a_n
     assert h.emitted[-1].key == NUMBER and h.emitted[-1].event.envelope.correlation_id == "acme/A-1"
     assert h.handle(reserved("A-1")) == []  # older news changes nothing
     (planned,) = h.handle(plan(("SH-1", NUMBER, 120)))
-    assert planned.status == "planned" and planned.eta_window is not None  # type: ignore[attr-defined]
+    assert planned.status == "planned" and planned.eta_window is not None
     (out,) = h.handle(scan(carrier.ShipmentOutForDelivery, NUMBER, 70))
     (delivered,) = h.handle(scan(carrier.ShipmentDelivered, NUMBER, 130))
-    assert [out.status, delivered.status] == ["out_for_delivery", "delivered"]  # type: ignore[attr-defined]
+    assert [out.status, delivered.status] == ["out_for_delivery", "delivered"]
     assert h.handle(scan(carrier.ShipmentDeliveryFailed, NUMBER, 140, reason="refused")) == []  # final
     assert h.rows("SELECT status FROM tracking.checkpoints ORDER BY id") == [
         ("allocated",), ("picking",), ("packed",), ("planned",), ("out_for_delivery",), ("delivered",)]
@@ -70,7 +70,7 @@ def test_a_scan_before_its_parcel_waits_and_is_applied_when_the_parcel_is_packed
     assert h.handle(scan(carrier.ShipmentPickedUp, NUMBER, 35)) == []
     assert h.rows("SELECT tracking_number FROM tracking.early_scans") == [(NUMBER,)]
     announced = h.handle(reserved("A-1"), shipment_packed("A-1"))
-    assert [a.status for a in announced] == ["packed", "handed_to_carrier"]  # type: ignore[attr-defined]
+    assert [a.status for a in announced] == ["packed", "handed_to_carrier"]
     assert h.rows("SELECT count(*) FROM tracking.early_scans") == [(0,)]
 
 
@@ -100,11 +100,11 @@ def test_a_dropped_stop_loses_its_eta_and_a_collection_is_ready_where_it_is_coll
     (dropped,) = h.handle(StopUnassigned(plan_id="PL-2", depot_id="WH-1", shipment_id="SH-1", tracking_number=NUMBER,
                                          shop_id="acme", order_id="A-1", code="no_vehicle_capacity", reason="full",
                                          carried_to_next_wave=True))
-    assert dropped.eta_window is None and shipment(h)[4] is None  # type: ignore[attr-defined]
+    assert dropped.eta_window is None and shipment(h)[4] is None
     h.handle(reserved("A-2", "acme", "SH-2"), shipment_packed("A-2", "acme", "SH-2", "FL0000000002"))
     (ready,) = h.handle(DeliveryMethodChosen(depot_id="WH-1", shipment_id="SH-2", tracking_number="FL0000000002",
                                              shop_id="acme", order_id="A-2", method="collect", collect_at="PUP-1",
                                              reason="collects", chosen_at=h.now + timedelta(minutes=45)))
-    assert ready.status == "ready_for_pickup"  # type: ignore[attr-defined]
+    assert ready.status == "ready_for_pickup"
     assert h.rows("SELECT place FROM tracking.checkpoints WHERE shipment_id = 'SH-2' ORDER BY id DESC LIMIT 1") == [
         ("PUP-1",)]

@@ -6,6 +6,7 @@ again; a batch's publishing overlaps the next batch but batches go out in order.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ class Processor:
 
     def __init__(self, broken: str = "none", positions: dict[tuple[str, int], int] | None = None) -> None:
         self.broken = broken
-        self.handlers = {"a": {}, "b": {}}
+        self.handlers: dict[str, dict[str, object]] = {"a": {}, "b": {}}
         self.calls: list[tuple[str, list[str]]] = []
         self.seen: list[tuple[str, int, int]] = []
         self.held = positions or {}
@@ -37,14 +38,14 @@ class Processor:
         if any(self._fails(b) for b in batches):
             raise RuntimeError("a bug that no retry cures")
         self.seen.extend((m.topic, m.partition, m.offset) for b in batches for m in b)
-        return [BatchOutcome(processed=len(b), to_publish=[OutboxRecord("out", b"k", b"v", None, [], m.offset)
+        return [BatchOutcome(processed=len(b), to_publish=[OutboxRecord("out", b"k", b"v", uuid.UUID(int=m.offset), [], m.offset)
                                                            for m in b]) for b in batches]
 
     def run(self, batch: list[Incoming]) -> BatchOutcome:
         self.calls.append(("alone", [batch[0].topic]))
         if self._fails(batch):
             raise RuntimeError("a bug that no retry cures")
-        return BatchOutcome(processed=len(batch), to_publish=[OutboxRecord("out", b"k", b"v", None, [], 1)])
+        return BatchOutcome(processed=len(batch), to_publish=[OutboxRecord("out", b"k", b"v", uuid.UUID(int=1), [], 1)])
 
     def abandon(self, batch: list[Incoming], reason: str) -> BatchOutcome:
         self.calls.append(("abandoned", [batch[0].topic]))

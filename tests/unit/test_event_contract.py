@@ -2,6 +2,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -125,7 +126,7 @@ def test_the_example_order_is_accepted_on_any_day_and_the_readme_shows_its_shape
     from schemas.envelope import make_event
     from services.cli.examples import order_placed
 
-    def example(order_id: str, shop_id: str, now: datetime) -> dict[str, object]:
+    def example(order_id: str, shop_id: str, now: datetime) -> dict[str, Any]:
         event = make_event(order_placed(order_id, shop_id, now), source=f"shop:{shop_id}",
                            correlation_id=f"{shop_id}/{order_id}", occurred_at=now, event_id=uuid.uuid4())
         return json.loads(event.to_json())
@@ -138,7 +139,7 @@ def test_the_example_order_is_accepted_on_any_day_and_the_readme_shows_its_shape
     assert shown is not None
     made = example("A-1001", "acme", datetime.now(UTC))
 
-    def shape(document: object) -> object:
+    def shape(document: Any) -> Any:
         if isinstance(document, dict):
             return {k: shape(v) for k, v in document.items()}
         return [shape(v) for v in document] if isinstance(document, list) else type(document).__name__

@@ -1,5 +1,6 @@
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,7 @@ from tests.factories import NOW, order_payload
 RULES = OrderRules()
 
 
-def order(**overrides: object) -> OrderPlaced:
+def order(**overrides: Any) -> OrderPlaced:
     return OrderPlaced.model_validate(order_payload(now=NOW, **overrides))
 
 

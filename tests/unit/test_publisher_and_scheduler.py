@@ -137,7 +137,7 @@ def test_the_agent_and_the_timers_land_on_a_faust_app() -> None:
     settings = Settings()
     app = create_app("orders", settings)
     processor: Any = type("P", (), {"handlers": {"shop.orders": {}, "warehouse.events": {}}})()
-    consumer = Consumer("orders", settings, processor, Sweeping().publish, Health(60), inline, inline,  # type: ignore[arg-type]
+    consumer = Consumer("orders", settings, processor, Sweeping().publish, Health(60), inline, inline,
                         lambda tp: None, set)
     consumer.attach(app)
     agents = list(app.agents.values())

@@ -3,6 +3,8 @@ stops, the integer model's safe rounding, reading a plan back, and the reason a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from services.routing.domain.model import SCALE, build, fixed_routes
@@ -116,7 +118,7 @@ def test_solver_reports_what_it_did() -> None:
     assert raw.routes == [[1]] and raw.dropped == [] and raw.status in ("local_optimum", "time_limit_reached", "optimal")
 
 
-def _clock(seconds: float):  # a deadline for the search, as the solver gives it
+def _clock(seconds: float) -> Callable[[], float]:  # a deadline for the search, as the solver gives it
     import time
     end = time.monotonic() + seconds
     return lambda: end - time.monotonic()

@@ -70,7 +70,7 @@ def test_the_search_never_beats_the_exact_plan() -> None:
     for seed in range(6):
         model = random_model(100 + seed, stops=6)
         _, _, objective = exact_plan(model)  # type: ignore[misc]
-        start = [[] for _ in model.vehicles]
+        start: list[list[int]] = [[] for _ in model.vehicles]
         routes, left, _ = improve(model, start, lambda: 1.0, seed, 10.0, 0.1, patience=2000)
         found = sum(route_cost(model, k, r) for k, r in enumerate(routes)) + sum(model.penalties[i] for i in left)
         assert found >= objective

@@ -14,7 +14,7 @@ CUSTOMERS = [(1, 45, 68, 10, 912, 967, 90), (2, 45, 70, 30, 825, 870, 90), (3, 4
              (4, 42, 68, 10, 727, 782, 90)]
 
 
-def classic(fleet: int = 7, capacity: int = 200, rows: list[tuple[int, ...]] | None = None) -> str:
+def classic(fleet: int = 7, capacity: int = 200, rows: list[tuple[float, ...]] | None = None) -> str:
     """The text Solomon published: blank lines, headings and right-aligned columns as in C101.txt."""
     body = "\n".join("  ".join(f"{v:>6}" for v in row) for row in [DEPOT, *(CUSTOMERS if rows is None else rows)])
     return (f"C101\n\nVEHICLE\nNUMBER     CAPACITY\n  {fleet:>3}         {capacity}\n\nCUSTOMER\n"
