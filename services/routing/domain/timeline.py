@@ -32,81 +32,74 @@ class Day(Generic[N]):
     False: where the van stands after the last stop served (or at the depot before leaving)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Rested(Generic[N]):
-    """The earliest way to reach a place with the break behind, and whether the break went in just before it."""
-
-    arrive: N
-    ready: N  # when service can start (or, back at the depot, when the day ends), windows aside
-    rest_at: N | None
-    on_arrival: bool
-    new: bool
-
-
 def drive(depart: N, nodes: Sequence[int], travel: Callable[[int, int], N], opens: Callable[[int], N],
           service: Callable[[int], N], rest: tuple[N, N, N] | None = None,
           closes: Callable[[int], N] | None = None) -> Day[N]:
     """`nodes` are the stops' node numbers (0 is the depot); `rest` is (earliest start, latest start,
     duration); `closes` gives a stop's latest service start: a place for the break that would make a stop
-    late is no place for it (without `closes`, none is)."""
+    late is no place for it (without `closes`, none is).
+
+    The search calls this for every insertion it tries into a van with a break, so it is written for speed:
+    plain lists, and no new place is looked at once the break's window has closed."""
     plain: list[tuple[N, N]] = []
-    openings: list[N] = []
-    rested: list[_Rested[N] | None] = []
+    # Per place, the earliest day with the break taken: (arrival, service start, or back at the depot the day's
+    # end; break start; taken on arrival; taken just before this place), or None where no such day exists.
+    rested: list[tuple[N, N, N | None, bool, bool] | None] = []
     free, free_rested, here = depart, None, 0
+    earliest, latest, duration = rest if rest is not None else (None, None, None)
     for node in [*nodes, 0]:
-        arrive = free + travel(here, node)
-        best: _Rested[N] | None = None
+        leg = travel(here, node)
+        arrive = free + leg
+        best: tuple[N, N, N | None, bool, bool] | None = None
         if free_rested is not None:
-            moved = free_rested + travel(here, node)
-            best = _Rested(moved, moved, None, False, False)
-        if rest is not None:
-            earliest, latest, duration = rest
-            where_it_stands = max(free, earliest)
-            if where_it_stands <= latest:
-                reached = where_it_stands + duration + travel(here, node)
-                if best is None or reached < best.ready:
-                    best = _Rested(reached, reached, where_it_stands, False, True)
-            on_arrival = max(arrive, earliest)
-            if on_arrival <= latest and (best is None or on_arrival + duration < best.ready):
-                best = _Rested(arrive, on_arrival + duration, on_arrival, True, True)
-        rested.append(best)
+            moved = free_rested + leg
+            best = (moved, moved, None, False, False)
+        if earliest is not None and latest is not None and duration is not None and free <= latest:
+            at_place = free if free > earliest else earliest  # where the van stands, once done
+            reached = at_place + duration + leg
+            if best is None or reached < best[1]:
+                best = (reached, reached, at_place, False, True)
+            on_arrival = arrive if arrive > earliest else earliest  # on arriving at the next place
+            if on_arrival <= latest and on_arrival + duration < best[1]:
+                best = (arrive, on_arrival + duration, on_arrival, True, True)
         if node == 0:
-            return _home(plain, openings, rested, arrive, rest)
+            rested.append(best)
+            return _home(plain, rested, arrive, rest)
         opening = opens(node)
-        openings.append(opening)
-        start = max(arrive, opening)
+        start = arrive if arrive > opening else opening
         plain.append((arrive, start))
         free = start + service(node)
         free_rested = None
-        if best is not None and (closes is None or max(best.ready, opening) <= closes(node)):
-            free_rested = max(best.ready, opening) + service(node)
-        else:
-            rested[-1] = None
+        if best is not None:
+            begin = best[1] if best[1] > opening else opening
+            if closes is None or begin <= closes(node):
+                free_rested = begin + service(node)
+                best = (best[0], begin, best[2], best[3], best[4])
+            else:
+                best = None
+        rested.append(best)
         here = node
     raise AssertionError("unreachable")
 
 
-def _home(plain: list[tuple[N, N]], openings: list[N], rested: list[_Rested[N] | None], back: N,
+def _home(plain: list[tuple[N, N]], rested: list[tuple[N, N, N | None, bool, bool] | None], back: N,
           rest: tuple[N, N, N] | None) -> Day[N]:
     """The day with no break when none is needed; else the one with the break taken at its best place: the
     stops before that place as without it, the rest as with it."""
+    end = rested[-1]
     if rest is None or back <= rest[0]:
         return Day(plain, back, None, True)
-    end = rested[-1]
     if end is None:
         return Day(plain, back, None, False)
     where = len(rested) - 1
-    while True:
+    while True:  # a day with the break comes from one with it, back to the place where it was taken
         step = rested[where]
         assert step is not None
-        if step.new:
+        if step[4]:
             break
         where -= 1
-    taken = rested[where]
-    assert taken is not None
     visits = plain[:where]
-    for i in range(where, len(plain)):
-        step = rested[i]
-        assert step is not None
-        visits.append((step.arrive, max(step.ready, openings[i])))
-    return Day(visits, end.ready, taken.rest_at, True, where, taken.on_arrival)
+    for later in rested[where:-1]:
+        assert later is not None
+        visits.append((later[0], later[1]))
+    return Day(visits, end[1], step[2], True, where, step[3])
