@@ -79,7 +79,8 @@ class Keyring:
 
 
 def signers(messages: Iterable[Incoming]) -> set[str]:
-    return {claimed[0] for m in messages if (claimed := claimed_signer(m.headers)) is not None}
+    """The key ids the records name, to read their keys in one look-up; `refusal` checks each signature."""
+    return {v.decode("ascii", "replace") for m in messages for k, v in m.headers if k == SIGNER_HEADER}
 
 
 def refusal(topic: str, message: Incoming, shop_id: str, keys: Mapping[str, SigningKey]) -> str | None:
