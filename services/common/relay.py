@@ -28,6 +28,7 @@ Key = tuple[str, bytes | None]
 RETRY_BASE_S, RETRY_CAP_S = 1.0, 30.0
 """Back-off of a row whose publishing failed: 1 s, 2 s, 4 s ... at most 30 s between attempts."""
 HOLD_MARGIN_S = 5.0
+"""How much longer than the producer's timeout the rows being published stay locked."""
 
 
 @dataclass(frozen=True, slots=True)
