@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.common.commands import fail, in_transaction
+from services.common.commands import echo_keys, fail, in_transaction
 
 if TYPE_CHECKING:
     from schemas.signing import Signer
@@ -99,13 +99,8 @@ def add(
 def listed() -> None:
     """Every signing key: its id, its shop, when it was made and, if so, revoked."""
     from services import catalog
-    rings = catalog.keyrings()
-    keys = in_transaction(rings[0].listed)
-    for k in keys:
-        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
-        typer.echo(f"{k.key_id:24} {k.shop_id:20} made {k.created_at:%Y-%m-%d %H:%M}   {revoked}")
-    if not keys:
-        typer.echo("no signing keys yet: fulfil signing-key add SHOP --out FILE")
+    echo_keys(in_transaction(catalog.keyrings()[0].listed), 24,
+              "no signing keys yet: fulfil signing-key add SHOP --out FILE")
 
 
 @signing_key.command("revoke")

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import typer
 from pydantic import ValidationError
@@ -68,6 +69,22 @@ def session(*, write: bool = False, what: str = "the database did not answer") -
         raise fail(f"{what}: {first_line(exc)}") from None
     finally:
         engine.dispose()
+
+
+class ListedKey(Protocol):
+    key_id: str
+    shop_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def echo_keys(keys: Sequence[ListedKey], id_width: int, none_yet: str) -> None:
+    """A table of keys, one a line: id, shop, when made, live or when revoked (never the key itself)."""
+    for k in keys:
+        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
+        typer.echo(f"{k.key_id:{id_width}} {k.shop_id:20} made {k.created_at:%Y-%m-%d %H:%M}   {revoked}")
+    if not keys:
+        typer.echo(none_yet)
 
 
 def in_transaction(what: Any) -> Any:

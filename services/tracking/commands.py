@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from services.common.commands import fail, in_transaction
+from services.common.commands import echo_keys, fail, in_transaction
 
 commands = typer.Typer()
 shop_key = typer.Typer(help="Shops' API keys for their order view (hashes kept in the database).",
@@ -31,12 +31,7 @@ def add(shop: Annotated[str, typer.Argument(help="the shop id the key is for")])
 def listed() -> None:
     """Every key: its id, its shop, when it was made and, if so, revoked (never the key itself)."""
     from services.tracking import shop_keys
-    keys = in_transaction(shop_keys.listed)
-    for k in keys:
-        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
-        typer.echo(f"{k.key_id:14} {k.shop_id:20} made {k.created_at:%Y-%m-%d %H:%M}   {revoked}")
-    if not keys:
-        typer.echo("no shop keys yet: fulfil shop-key add SHOP")
+    echo_keys(in_transaction(shop_keys.listed), 14, "no shop keys yet: fulfil shop-key add SHOP")
 
 
 @shop_key.command("revoke")
