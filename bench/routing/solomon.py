@@ -190,8 +190,7 @@ def check(problem: Problem, routes: Routes, rests: Rests) -> list[str]:
     served = sorted(i for route in routes for i in route)
     if any(v.rest is not None for v in problem.vehicles):
         wrong = check_breaks(problem, routes, rests)
-        plain = problem.__class__(problem.depot, problem.depot_hours, problem.stops,
-                                  [replace(v, rest=None) for v in problem.vehicles], problem.matrix)
+        plain = replace(problem, vehicles=[replace(v, rest=None) for v in problem.vehicles])
         wrong += [w for w in violations(plain, [[*route] for route in routes if route]) if "starts at" not in w]
     else:
         wrong = violations(problem, [[*route] for route in routes if route])
