@@ -24,6 +24,7 @@ LONGEST_STRING = 10  # L-max
 BLINK_RATE = 0.01
 MAX_BREAK_CHECKS = 20  # spots tried for a van with a break before the stop waits
 BYPASS = 0.01  # the paper's alpha: how rarely a split string keeps few stops
+EMPTY_ROUTE_RATE = 0.05  # how often a ruin also empties one of the shortest routes, to try doing without its van
 NEVER = np.iinfo(np.int64).max
 
 
@@ -146,7 +147,21 @@ class Search:
             removed.extend(cut)
             route[begin:begin + span] = [i for i in route[begin:begin + span] if i not in cut]
             ruined.add(k)
+        if self.rng.random() < EMPTY_ROUTE_RATE:
+            removed.extend(self._empty_a_short_route(routes, ruined))
         return removed
+
+    def _empty_a_short_route(self, routes: list[list[int]], ruined: set[int]) -> list[int]:
+        """Strings cut near one another seldom empty a route, so a van once opened stays open; this takes every
+        free stop off one of the three shortest routes, so the search can find the plan without that van."""
+        shortest = sorted((len(r) - self.locked.get(k, 0), k) for k, r in enumerate(routes)
+                          if len(r) > self.locked.get(k, 0) and k not in ruined)[:3]
+        if not shortest:
+            return []
+        _, k = self.rng.choice(shortest)
+        first = self.locked.get(k, 0)
+        cut, routes[k][first:] = routes[k][first:], []
+        return cut
 
     # -- recreate --------------------------------------------------------------------------------------
     def _edges(self, routes: list[list[int]], timing: list[np.ndarray]) -> np.ndarray:
