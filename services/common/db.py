@@ -1,10 +1,9 @@
-"""SQLAlchemy 2 engine and the unit of work every handler runs in."""
+"""SQLAlchemy 2: the engine, the session factory units of work draw on, and multi-row writes."""
 
 from __future__ import annotations
 
 from base64 import b64encode
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import pydantic_core
@@ -121,27 +120,6 @@ def _converter(kind: TypeEngine[Any]) -> Callable[[Any], Any] | None:
     if isinstance(kind, LargeBinary):
         return lambda v: None if v is None else b64encode(v).decode("ascii")
     return None
-
-
-class UnitOfWork:
-    """One transaction. Rolls back on exit unless `commit()` was called."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-
-    def __enter__(self) -> UnitOfWork:
-        self.session = self._sessions()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
-
-    def commit(self) -> None:
-        self.session.commit()
 
 
 def hold_open(session: Session, seconds: float) -> None:

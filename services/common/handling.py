@@ -1,11 +1,12 @@
-"""What a service's handlers and jobs see: the context they run in, the emitter they publish through, and the
-table that routes each event to its handler by the payload class the handler is typed for.
+"""What a service's handlers and jobs see: the context they run in, the emitter their unit of work gives them to
+publish through, and the table that routes each event to its handler by the payload class the handler is typed for.
 
-A handler is a function `(uow, event: Event[SomePayload], ctx) -> list[Emit]`, or `(uow, events:
+A handler is a function `(uow, event: Event[SomePayload], ctx) -> None`, or `(uow, events:
 Sequence[Event[SomePayload]], ctx)` to take a run of consecutive events at once (multi-row statements); a union
 of payload classes registers it for each. Registering reads the annotation, so the type a handler is written
 for is the only place its event is named: the topic and event type come from the contract (schemas.registry).
-Emitting takes a payload and nothing else: the topic, key and correlation id come from the contract too.
+It publishes through `uow.events(event).emit(payload)`, a payload and nothing else: the topic, key and
+correlation id come from the contract too.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from schemas.base import Payload
 from schemas.envelope import Envelope, Event, make_event
 from schemas.registry import TOPIC_OF, correlation_of, key_of
-from services.common.db import UnitOfWork
 from services.common.messaging import OutboxRecord
 from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    from services.common.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +43,9 @@ class Emit:
 
 
 class Emitter:
-    """Collects a handler's events with deterministic ids: the n-th event of a type caused by one event always
-    gets the same id, so a replay after a crash re-emits the same ids and consumers drop the copies."""
+    """Collects the events one cause led to, with deterministic ids: the n-th event of a type caused by one event
+    always gets the same id, so a replay after a crash re-emits the same ids and consumers drop the copies. Work
+    gets one from its unit of work (`uow.events(cause)`), which collects them all."""
 
     def __init__(self, source: str, now: datetime, cause: Envelope | None = None,
                  namespace: uuid.UUID | None = None) -> None:
@@ -80,17 +84,13 @@ class Context(Generic[S]):
     settings: S
     service: str = "test"
 
-    def emitter(self, cause: Event[Payload] | None = None, *, namespace: uuid.UUID | None = None) -> Emitter:
-        return Emitter(f"service:{self.service}", self.now, cause=cause.envelope if cause else None,
-                       namespace=namespace)
-
 
 class Handler(Protocol):
-    def __call__(self, uow: UnitOfWork, event: Event[Payload], ctx: Context[Any]) -> list[Emit]: ...
+    def __call__(self, uow: UnitOfWork[Any], event: Event[Payload], ctx: Context[Any]) -> None: ...
 
 
 class BatchHandler(Protocol):
-    def __call__(self, uow: UnitOfWork, events: Sequence[Event[Payload]], ctx: Context[Any]) -> list[Emit]: ...
+    def __call__(self, uow: UnitOfWork[Any], events: Sequence[Event[Payload]], ctx: Context[Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,9 @@ class Batched:
 
 class Job(Protocol):
     """Work a timer starts rather than an event (closing pick waves, dispatch cut-offs): it runs in a
-    transaction like a handler, and the events it returns go through the same outbox."""
+    transaction like a handler, and the events it publishes go through the same outbox."""
 
-    def __call__(self, uow: UnitOfWork, ctx: Context[Any]) -> list[Emit]: ...
+    def __call__(self, uow: UnitOfWork[Any], ctx: Context[Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class Scheduled:
 HandlerTable = Mapping[str, Mapping[str, Handler | Batched]]
 """topic -> event_type -> handler. Event types a service does not handle are skipped."""
 
-F = TypeVar("F", bound=Callable[..., list[Emit]])
+F = TypeVar("F", bound=Callable[..., None])
 
 
 class Handlers(Mapping[str, Mapping[str, Handler | Batched]]):

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from schemas.base import Payload
 from schemas.envelope import Event
 from schemas.registry import SHOP_BOUND, DecodeError, decode_wanted, event_times
-from services.common.db import UnitOfWork
 from services.common.dead_letters import DeadLetter, Incoming, record_size
 from services.common.errors import describe_error
 from services.common.handling import Batched, Context, Emit, Handler, HandlerTable, Job
@@ -38,6 +37,7 @@ from services.common.retry import RetryPolicy, is_transient, retry_transient
 from services.common.settings import Settings
 from services.common.signing_keys import Keyring, refusal, signers
 from services.common.topics import message_max_bytes
+from services.common.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 ISOLATED_TRIES = 2
@@ -55,10 +55,18 @@ Decoded = tuple[list[tuple[Incoming, AnyEvent]], list[DeadLetter]]
 """A batch's events, and its messages refused before any handler saw them."""
 
 
-def invoke(handler: AnyHandler, uow: UnitOfWork, events: Sequence[AnyEvent], ctx: Context[Any]) -> list[Emit]:
-    if isinstance(handler, Batched):
-        return handler.handle(uow, events, ctx)
-    return [emit for event in events for emit in handler(uow, event, ctx)]
+def invoke(handler: AnyHandler, uow: UnitOfWork[Any], events: Sequence[AnyEvent], ctx: Context[Any]) -> list[Emit]:
+    """Run the handler on its events; what it published. A handler that fails publishes nothing: what it had
+    published is dropped with its savepoint."""
+    try:
+        if isinstance(handler, Batched):
+            handler.handle(uow, events, ctx)
+        else:
+            for event in events:
+                handler(uow, event, ctx)
+    finally:
+        emitted = uow.collect_new_events()
+    return emitted
 
 
 def _runs(items: list[tuple[AnyEvent, AnyHandler]]) -> list[tuple[AnyHandler, list[AnyEvent]]]:
@@ -85,7 +93,8 @@ class Processor:
     def __init__(self, service: str, sessions: sessionmaker[Session], messaging: Messaging,
                  handlers: HandlerTable, settings: Settings, clock: Callable[[], datetime],
                  sleep: Callable[[float], None] = time.sleep, health: Health | None = None,
-                 keyring: Keyring | None = None) -> None:
+                 keyring: Keyring | None = None, *, store: Callable[[Session], Any]) -> None:
+        """`store` makes the service's store on a transaction's session (Service.store)."""
         self.health = health or Health(settings.ready_outbox_max_age_s)
         self.max_message_bytes = message_max_bytes(settings.topics_file)
         self.service = service
@@ -98,6 +107,7 @@ class Processor:
         self.retry = RetryPolicy.from_settings(settings)
         self.freeze_in_transaction = "freeze_in_transaction" in settings.fault_set
         self.keyring = keyring
+        self.store = store
 
     def decode(self, messages: list[Incoming]) -> Decoded:
         """Split messages into events and dead letters for the ones that do not decode. Event[Payload] types this
@@ -156,7 +166,7 @@ class Processor:
         now = self.clock()
         ctx = Context(now=now, settings=self.settings, service=self.service)
         records: list[list[OutboxRecord]] = [[] for _ in batches]
-        with UnitOfWork(self.sessions) as uow:
+        with self.unit_of_work(now) as uow:
             decoded = self._authenticate(uow, decoded, now)
             outcomes = [BatchOutcome(dead=len(refused)) for _, refused in decoded]
             dead: list[list[DeadLetter]] = [list(refused) for _, refused in decoded]
@@ -183,7 +193,10 @@ class Processor:
             uow.commit()
         return outcomes
 
-    def _authenticate(self, uow: UnitOfWork, decoded: Sequence[Decoded], now: datetime) -> list[Decoded]:
+    def unit_of_work(self, now: datetime) -> UnitOfWork[Any]:
+        return UnitOfWork(self.sessions, self.store, source=f"service:{self.service}", now=now)
+
+    def _authenticate(self, uow: UnitOfWork[Any], decoded: Sequence[Decoded], now: datetime) -> list[Decoded]:
         """Move every event on a shop's topic that a live key of its shop did not sign to the refused: the
         shop's identity is the key that signed, never what the event says. Keys are read in this transaction,
         so a key revoked before it began signs nothing here."""
@@ -210,7 +223,7 @@ class Processor:
     def _handler_for(self, message: Incoming, event: Event[Payload]) -> Handler | Batched | None:
         return self.handlers.get(self.settings.logical_topic(message.topic), {}).get(event.envelope.event_type)
 
-    def _handle_batch(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
+    def _handle_batch(self, uow: UnitOfWork[Any], handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
                       ctx: Context[Any], records: list[OutboxRecord], outcome: BatchOutcome) -> None:
         """Claim every event id in one statement, then hand runs of same-type events to their handler."""
         claims: dict[UUID, dict[str, object]] = {}
@@ -235,7 +248,7 @@ class Processor:
                          correlation_id=event.envelope.correlation_id)
             outcome.processed += len(run)
 
-    def _handle_one_by_one(self, uow: UnitOfWork, handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
+    def _handle_one_by_one(self, uow: UnitOfWork[Any], handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
                            ctx: Context[Any], records: list[OutboxRecord], dead: list[DeadLetter],
                            outcome: BatchOutcome) -> None:
         """Each event in its own savepoint, tried again when it fails, so that only one whose failure repeats is
@@ -257,7 +270,7 @@ class Processor:
                         dead.append(self._dead_letter_in_place(uow, message, event, exc, ctx.now))
                         outcome.dead += 1
 
-    def _handle(self, uow: UnitOfWork, message: Incoming, event: AnyEvent, handler: AnyHandler, ctx: Context[Any],
+    def _handle(self, uow: UnitOfWork[Any], message: Incoming, event: AnyEvent, handler: AnyHandler, ctx: Context[Any],
                 records: list[OutboxRecord], outcome: BatchOutcome) -> bool:
         """One event on its own: the isolating path, after a batch failed for a reason that was not transient."""
         envelope = event.envelope
@@ -280,7 +293,7 @@ class Processor:
                                         f"the broker takes at most {self.max_message_bytes}")
             records.append(record)
 
-    def _dead_letter_in_place(self, uow: UnitOfWork, message: Incoming, event: Event[Payload], exc: Exception,
+    def _dead_letter_in_place(self, uow: UnitOfWork[Any], message: Incoming, event: Event[Payload], exc: Exception,
                               now: datetime) -> DeadLetter:
         envelope = event.envelope
         reason = f"handler failed: {describe_error(exc)}\n{''.join(traceback.format_tb(exc.__traceback__)[-2:])}"
@@ -294,10 +307,14 @@ class Processor:
         """Run a timer's job in one transaction, retrying transient database errors; returns what to publish.
         Any other error propagates (the caller logs it; the next tick tries again)."""
         def once() -> list[OutboxRecord]:
-            with UnitOfWork(self.sessions) as uow:
+            now = self.clock()
+            with self.unit_of_work(now) as uow:
                 records: list[OutboxRecord] = []
-                self._emit(job(uow, Context(now=self.clock(), settings=self.settings, service=self.service)),
-                           records)
+                try:
+                    job(uow, Context(now=now, settings=self.settings, service=self.service))
+                finally:
+                    emitted = uow.collect_new_events()
+                self._emit(emitted, records)
                 published = self.messaging.enqueue(uow.session, records)
                 uow.commit()
                 return published
@@ -321,7 +338,7 @@ class Processor:
         now = self.clock()
         dead = [DeadLetter(message, reason, self.service, now) for message in messages]
         try:
-            with UnitOfWork(self.sessions) as uow:
+            with self.unit_of_work(self.clock()) as uow:
                 new = self.messaging.store_dead_letters(uow.session, [d.row() for d in dead])
                 records = self.messaging.enqueue(
                     uow.session, [d.record(self.max_message_bytes) for d in dead if d.id in new])

@@ -15,6 +15,7 @@ from services.common.handling import Handlers, Scheduled
 from services.common.messaging import Messaging
 from services.common.settings import Settings
 from services.common.signing_keys import Keyring
+from services.common.unit_of_work import no_store
 
 if TYPE_CHECKING:
     from services.common.faust_app import App
@@ -39,6 +40,8 @@ class Service:
     """Its settings class: the common settings and its own FULFIL_<NAME>_* knobs."""
     keyring: Keyring | None = None
     """The shops' public keys, for a service that reads a shop's topic: each of its events must be signed."""
+    store: Callable[[Session], Any] = no_store
+    """Its store on a transaction's session: what its unit of work exposes to handlers and jobs."""
 
     def __post_init__(self) -> None:
         from schemas.registry import SHOP_BOUND
@@ -63,7 +66,7 @@ class Service:
         from services.common.worker import build
         sessions = unit_of_work_factory(make_engine(settings))
         app = build(settings, service=self.name, sessions=sessions, messaging=self.messaging,
-                    handlers=self.handlers, jobs=self.jobs(settings), keyring=self.keyring)
+                    handlers=self.handlers, jobs=self.jobs(settings), keyring=self.keyring, store=self.store)
         if self.api is not None:
             serve_in_thread(self.api(sessions, settings), settings, self.name)
         return app

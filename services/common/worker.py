@@ -31,6 +31,7 @@ from services.common.publishing import Outbox, ProducerPublisher
 from services.common.scheduling import Scheduler
 from services.common.settings import Settings
 from services.common.signing_keys import Keyring
+from services.common.unit_of_work import no_store
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -67,11 +68,12 @@ def faust_send(app: faust.App) -> Callable[[OutboxRecord], Any]:
 
 def build(settings: Settings, *, service: str, sessions: sessionmaker[Session], messaging: Messaging,
           handlers: HandlerTable, jobs: Sequence[Scheduled] = (), clock: Callable[[], datetime] = utc_now,
-          keyring: Keyring | None = None) -> App:
+          keyring: Keyring | None = None, store: Callable[[Session], Any] = no_store) -> App:
     app = create_app(service, settings)
     threads = Threads(service)
     health = Health(settings.ready_outbox_max_age_s)
-    processor = Processor(service, sessions, messaging, handlers, settings, clock, health=health, keyring=keyring)
+    processor = Processor(service, sessions, messaging, handlers, settings, clock, health=health, keyring=keyring,
+                          store=store)
     outbox = Outbox(ProducerPublisher(faust_send(app)), sessions, messaging, threads.run_outbox, settings)
     consumer = Consumer(service, settings, processor, outbox.publish, health, threads.run_db, threads.run_outbox,
                         lambda tp: app.consumer.highwater(tp), lambda: set(app.consumer.assignment()))

@@ -6,5 +6,7 @@ from services.common.service import Service
 from services.orders import tables
 from services.orders.handlers import handlers
 from services.orders.settings import OrdersSettings
+from services.orders.store import Store
 
-SERVICE = Service("orders", tables.messaging, handlers, settings=OrdersSettings, keyring=tables.keyring)
+SERVICE = Service("orders", tables.messaging, handlers, settings=OrdersSettings, keyring=tables.keyring,
+                  store=Store)

@@ -1,4 +1,5 @@
-"""One function per consumed event type: (unit of work, event, context) -> events to emit."""
+"""One function per consumed event type: (unit of work, event, context); each loads through the unit of work's
+store, decides with the domain, saves, and publishes through the unit of work."""
 
 from __future__ import annotations
 
@@ -19,15 +20,13 @@ from schemas.orders import (
     RejectionReason,
 )
 from schemas.warehouse import OrderBackordered, PicklistIssued, ShipmentPacked, StockReserved
-from services.common.db import UnitOfWork
-from services.common.handling import Context, Emit, Handlers
+from services.common.handling import Context, Handlers
 from services.common.logging import get_logger
-from services.orders import store
 from services.orders.domain.errors import IllegalTransition
 from services.orders.domain.state_machine import OrderStatus, Trigger, decide_cancellation, next_status
 from services.orders.domain.validation import OrderRules, validate_order
 from services.orders.settings import OrdersSettings
-from services.orders.store import OrderId, Placement, Transition
+from services.orders.store import OrderId, Placement, Transition, Work
 
 log = get_logger(__name__)
 handlers = Handlers()
@@ -50,7 +49,7 @@ def rules_from(settings: OrdersSettings) -> OrderRules:
 
 
 @handlers.on
-def place_orders(uow: UnitOfWork, events: Sequence[Event[OrderPlaced]], ctx: Context[OrdersSettings]) -> list[Emit]:
+def place_orders(uow: Work, events: Sequence[Event[OrderPlaced]], ctx: Context[OrdersSettings]) -> None:
     """Validate each order and store it. A shop uses an order id once: a placement under an id the shop already
     used is rejected (`order_id_in_use`), except that a rejected order may be placed again under its id (a
     corrected re-send). Other shops' ids are not looked at: each shop has its own. Batched: one multi-row insert
@@ -59,10 +58,10 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event[OrderPlaced]], ctx: Con
     placements = {event.event_id: Placement(
         (event.payload.shop_id, event.payload.order_id), event.payload.placed_at, event.event_id,
         event.envelope.payload, validate_order(event.payload, rules, ctx.now)) for event in events}
-    emitters = {event.event_id: ctx.emitter(event) for event in events}
+    emitters = {event.event_id: uow.events(event) for event in events}
     transitions = []
     for round_ in _rounds(events):
-        stored = store.place(uow.session, [placements[event.event_id] for event in round_], ctx.now)
+        stored = uow.store.place([placements[event.event_id] for event in round_], ctx.now)
         for event in round_:
             placement, emitter = placements[event.event_id], emitters[event.event_id]
             if placement.order not in stored:
@@ -74,8 +73,7 @@ def place_orders(uow: UnitOfWork, events: Sequence[Event[OrderPlaced]], ctx: Con
                                           event.event_id))
             emitter.emit(_rejected(event.payload, placement.reasons, ctx.now) if placement.reasons
                          else _accepted(event.payload, ctx.now))
-    store.record(uow.session, transitions)
-    return [emit for emitter in emitters.values() for emit in emitter.emits]
+    uow.store.record(transitions)
 
 
 def _rounds(events: Sequence[Event[OrderPlaced]]) -> list[list[Event[OrderPlaced]]]:
@@ -111,24 +109,23 @@ def _in_use(order: OrderPlaced) -> RejectionReason:
 
 
 @handlers.on
-def cancel_order(uow: UnitOfWork, event: Event[OrderCancellationRequested],
-                 ctx: Context[OrdersSettings]) -> list[Emit]:
-    request, emitter = event.payload, ctx.emitter(event)
+def cancel_order(uow: Work, event: Event[OrderCancellationRequested],
+                 ctx: Context[OrdersSettings]) -> None:
+    request, emitter = event.payload, uow.events(event)
     order = (request.shop_id, request.order_id)
-    status = store.lock_statuses(uow.session, [order]).get(order)
+    status = uow.store.lock_statuses([order]).get(order)
     decision = decide_cancellation(status)
     if decision.ignore:
-        return []
+        return
     if status is None or not decision.cancel:
         emitter.emit(OrderCancellationRefused(order_id=request.order_id, shop_id=request.shop_id, refused_at=ctx.now,
                                               code=decision.code, message=decision.message))
-        return emitter.emits
+        return
     after = next_status(status, Trigger.CANCEL)
-    store.set_statuses(uow.session, {order: after}, ctx.now)
-    store.record(uow.session, [Transition(order, status, after, ctx.now, event.event_id)])
+    uow.store.set_statuses({order: after}, ctx.now)
+    uow.store.record([Transition(order, status, after, ctx.now, event.event_id)])
     emitter.emit(OrderCancelled(order_id=request.order_id, shop_id=request.shop_id, cancelled_at=ctx.now,
                                 previous_status=status.value, reason=request.reason))
-    return emitter.emits
 
 
 Progress = StockReserved | OrderBackordered | PicklistIssued | ShipmentPacked
@@ -146,11 +143,11 @@ def _triggers(payload: Progress) -> list[tuple[OrderId, Trigger]]:
 
 
 @handlers.on
-def note_progress(uow: UnitOfWork, events: Sequence[Event[Progress]], ctx: Context[OrdersSettings]) -> list[Emit]:
+def note_progress(uow: Work, events: Sequence[Event[Progress]], ctx: Context[OrdersSettings]) -> None:
     """Batched: the warehouse's progress moves orders along, in event order. One locking read, one update
     and one insert of transitions for the whole run; refused or unknown moves are logged and change nothing."""
     steps = [(event, order, trigger) for event in events for order, trigger in _triggers(event.payload)]
-    status = store.lock_statuses(uow.session, list({order for _, order, _ in steps}))
+    status = uow.store.lock_statuses(list({order for _, order, _ in steps}))
     changed: dict[OrderId, OrderStatus] = {}
     transitions = []
     for event, order, trigger in steps:
@@ -168,6 +165,5 @@ def note_progress(uow: UnitOfWork, events: Sequence[Event[Progress]], ctx: Conte
         if after != current:
             status[order] = changed[order] = after
             transitions.append(Transition(order, current, after, ctx.now, event.event_id))
-    store.set_statuses(uow.session, changed, ctx.now)
-    store.record(uow.session, transitions)
-    return []
+    uow.store.set_statuses(changed, ctx.now)
+    uow.store.record(transitions)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from schemas.orders import RejectionReason
 from services.common.db import Rows
+from services.common.unit_of_work import UnitOfWork
 from services.orders import tables
 from services.orders.domain.state_machine import OrderStatus
 
@@ -46,15 +47,37 @@ class Transition:
     event_id: UUID
 
 
-def place(session: Session, placements: Sequence[Placement], now: datetime) -> dict[OrderId, OrderStatus | None]:
-    """Insert orders (each order once per call); an order under an id whose earlier order was rejected replaces
-    it. Returns order -> the status it had before (None when new) for the orders this call stored; an order left
-    out is one whose id its shop already uses."""
-    rows = [{"shop_id": p.order[0], "order_id": p.order[1], "status": p.status.value, "placed_at": p.placed_at,
-             "updated_at": now, "placed_event_id": p.event_id, "document": p.document,
-             "rejection_reasons": [r.model_dump() for r in p.reasons] or None} for p in placements]
-    return {(shop_id, order_id): (None if inserted else OrderStatus.REJECTED)
-            for shop_id, order_id, inserted in _ORDER_ROWS.write(session, rows, _PLACE)}
+class Store:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def place(self, placements: Sequence[Placement], now: datetime) -> dict[OrderId, OrderStatus | None]:
+        """Insert orders (each order once per call); an order under an id whose earlier order was rejected replaces
+        it. Returns order -> the status it had before (None when new) for the orders this call stored; an order left
+        out is one whose id its shop already uses."""
+        rows = [{"shop_id": p.order[0], "order_id": p.order[1], "status": p.status.value, "placed_at": p.placed_at,
+                 "updated_at": now, "placed_event_id": p.event_id, "document": p.document,
+                 "rejection_reasons": [r.model_dump() for r in p.reasons] or None} for p in placements]
+        return {(shop_id, order_id): (None if inserted else OrderStatus.REJECTED)
+                for shop_id, order_id, inserted in _ORDER_ROWS.write(self.session, rows, _PLACE)}
+
+    def lock_statuses(self, orders: Sequence[OrderId]) -> dict[OrderId, OrderStatus]:
+        """The orders' statuses, their rows locked in one order (shop, id) everywhere; unknown orders are left out."""
+        wanted = sorted(set(orders))
+        return {(shop_id, order_id): OrderStatus(status) for shop_id, order_id, status in self.session.execute(
+            _LOCK_STATUSES, {"shops": [shop for shop, _ in wanted], "ids": [i for _, i in wanted]})}
+
+    def set_statuses(self, statuses: Mapping[OrderId, OrderStatus], now: datetime) -> None:
+        """One statement for any number of orders (psycopg2's executemany would send one UPDATE per order)."""
+        if statuses:
+            self.session.execute(_SET_STATUSES, {"shops": [shop for shop, _ in statuses], "ids": [i for _, i in statuses],
+                                            "statuses": [s.value for s in statuses.values()], "now": now})
+
+    def record(self, transitions: Sequence[Transition]) -> None:
+        if transitions:
+            _TRANSITION_ROWS.write(self.session, [
+                {"shop_id": t.order[0], "order_id": t.order[1], "from_status": t.before.value if t.before else None,
+                 "to_status": t.after.value, "at": t.at, "event_id": t.event_id} for t in transitions])
 
 
 _ORDER_ROWS = Rows(tables.orders, ("shop_id", "order_id", "status", "placed_at", "updated_at", "placed_event_id",
@@ -65,20 +88,6 @@ _PLACE = _ORDER_ROWS.statement.on_conflict_do_update(
           for c in ("status", "placed_at", "updated_at", "placed_event_id", "document", "rejection_reasons")},
     where=tables.orders.c.status == OrderStatus.REJECTED.value,
 ).returning(tables.orders.c.shop_id, tables.orders.c.order_id, text("xmax = 0"))
-
-
-def lock_statuses(session: Session, orders: Sequence[OrderId]) -> dict[OrderId, OrderStatus]:
-    """The orders' statuses, their rows locked in one order (shop, id) everywhere; unknown orders are left out."""
-    wanted = sorted(set(orders))
-    return {(shop_id, order_id): OrderStatus(status) for shop_id, order_id, status in session.execute(
-        _LOCK_STATUSES, {"shops": [shop for shop, _ in wanted], "ids": [i for _, i in wanted]})}
-
-
-def set_statuses(session: Session, statuses: Mapping[OrderId, OrderStatus], now: datetime) -> None:
-    """One statement for any number of orders (psycopg2's executemany would send one UPDATE per order)."""
-    if statuses:
-        session.execute(_SET_STATUSES, {"shops": [shop for shop, _ in statuses], "ids": [i for _, i in statuses],
-                                        "statuses": [s.value for s in statuses.values()], "now": now})
 
 
 # Made once, like every statement a batch runs: one built per call costs SQLAlchemy a cache key each time.
@@ -98,11 +107,8 @@ _SET_STATUSES = text("""
 """)
 
 
-def record(session: Session, transitions: Sequence[Transition]) -> None:
-    if transitions:
-        _TRANSITION_ROWS.write(session, [
-            {"shop_id": t.order[0], "order_id": t.order[1], "from_status": t.before.value if t.before else None,
-             "to_status": t.after.value, "at": t.at, "event_id": t.event_id} for t in transitions])
-
-
 _TRANSITION_ROWS = Rows(tables.transitions, ("shop_id", "order_id", "from_status", "to_status", "at", "event_id"))
+
+
+Work = UnitOfWork[Store]
+"""The orders service's unit of work: what its handlers are given."""

@@ -8,6 +8,7 @@ from services.returns import tables
 from services.returns.api import create_api
 from services.returns.handlers import handlers
 from services.returns.settings import ReturnsSettings
+from services.returns.store import Store
 
 SERVICE = Service("returns", tables.messaging, handlers, settings=ReturnsSettings, api=create_api,
-                  keyring=tables.keyring)
+                  keyring=tables.keyring, store=Store)

@@ -43,7 +43,7 @@ def policy(
     """Set a shop's return policy (shops without one get the FULFIL_RETURNS_* defaults)."""
     from services.common.settings import time_zone as valid_zone
     from services.returns.domain.window import ReturnPolicy
-    from services.returns.store import set_policy
+    from services.returns.store import Store
     if window_days != "none" and not (window_days.isdigit() and int(window_days) <= 3650):
         raise fail(f"--window-days must be a whole number of days up to 3650 or 'none', got {window_days!r}")
     try:
@@ -54,7 +54,7 @@ def policy(
                           final_sale_skus=frozenset(final_sale or ()),
                           restocking_fee_pct=Decimal(str(restocking_fee_pct)))
     with session(write=True, what="could not save the policy") as opened:
-        set_policy(opened, shop, chosen, datetime.now(UTC))
+        Store(opened).set_policy(shop, chosen, datetime.now(UTC))
     limit = "no time limit" if chosen.window_days is None else f"{chosen.window_days} days ({time_zone})"
     typer.echo(f"{shop}: returns within {limit}, {len(chosen.final_sale_skus)} final-sale SKU(s), "
                f"restocking fee {chosen.restocking_fee_pct}%")

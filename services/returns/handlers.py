@@ -7,8 +7,6 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 
-from sqlalchemy.orm import Session
-
 from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderCancelled
 from schemas.returns import (
@@ -25,10 +23,8 @@ from schemas.returns import (
 )
 from schemas.tracking import ShipmentStatusChanged
 from schemas.warehouse import StockReserved
-from services.common.db import UnitOfWork
-from services.common.handling import Context, Emit, Emitter, Handlers
+from services.common.handling import Context, Handlers
 from services.common.logging import get_logger
-from services.returns import store
 from services.returns.domain.inspection import (
     Inspected,
     InspectionError,
@@ -42,45 +38,42 @@ from services.returns.domain.inspection import (
 from services.returns.domain.refunds import ReturnedUnits, money, refund
 from services.returns.domain.window import OrderedLine, ReturnCase, ReturnPolicy, refusals
 from services.returns.settings import ReturnsSettings
+from services.returns.store import Dispositions, OrderCopy, Return, Units, Work
 
 log = get_logger(__name__)
 handlers = Handlers()
 
 
 @handlers.on
-def order_accepted(uow: UnitOfWork, event: Event[OrderAccepted], ctx: Context[ReturnsSettings]) -> list[Emit]:
-    store.save_order(uow.session, event.payload)
-    return []
+def order_accepted(uow: Work, event: Event[OrderAccepted], ctx: Context[ReturnsSettings]) -> None:
+    uow.store.save_order(event.payload)
 
 
 @handlers.on
-def order_cancelled(uow: UnitOfWork, event: Event[OrderCancelled], ctx: Context[ReturnsSettings]) -> list[Emit]:
-    store.cancel_order(uow.session, event.payload.shop_id, event.payload.order_id)
-    return []
+def order_cancelled(uow: Work, event: Event[OrderCancelled], ctx: Context[ReturnsSettings]) -> None:
+    uow.store.cancel_order(event.payload.shop_id, event.payload.order_id)
 
 
 @handlers.on
-def stock_reserved(uow: UnitOfWork, event: Event[StockReserved], ctx: Context[ReturnsSettings]) -> list[Emit]:
+def stock_reserved(uow: Work, event: Event[StockReserved], ctx: Context[ReturnsSettings]) -> None:
     """Which lines travel in which shipment: a delivered shipment makes exactly those units returnable."""
     reserved = event.payload
-    units: store.Units = {}
+    units: Units = {}
     for line in reserved.lines:
         units[line.line_id] = units.get(line.line_id, 0) + line.quantity
-    store.shipment_lines(uow.session, reserved.shipment_id, reserved.shop_id, reserved.order_id, units)
-    return []
+    uow.store.shipment_lines(reserved.shipment_id, reserved.shop_id, reserved.order_id, units)
 
 
 @handlers.on
-def shipment_status_changed(uow: UnitOfWork, event: Event[ShipmentStatusChanged],
-                            ctx: Context[ReturnsSettings]) -> list[Emit]:
+def shipment_status_changed(uow: Work, event: Event[ShipmentStatusChanged],
+                            ctx: Context[ReturnsSettings]) -> None:
     changed = event.payload
     if changed.status == "delivered":
-        store.shipment_delivered(uow.session, changed.shipment_id, changed.shop_id, changed.order_id,
+        uow.store.shipment_delivered(changed.shipment_id, changed.shop_id, changed.order_id,
                                  changed.changed_at)
-    return []
 
 
-def _decide(session: Session, request: ReturnRequested, order: store.OrderCopy | None,
+def _decide(uow: Work, request: ReturnRequested, order: OrderCopy | None,
             policy: ReturnPolicy) -> list[str]:
     if order is None:
         return [f"shop {request.shop_id!r} has no order {request.order_id!r} that was delivered"]
@@ -89,11 +82,11 @@ def _decide(session: Session, request: ReturnRequested, order: store.OrderCopy |
     doubled = [line_id for line_id, n in Counter(line.line_id for line in request.lines).items() if n > 1]
     if doubled:
         return [f"line {line_id!r} appears more than once; send one entry per line" for line_id in doubled]
-    delivered_at, delivered = store.delivered(session, request.shop_id, request.order_id)
+    delivered_at, delivered = uow.store.delivered(request.shop_id, request.order_id)
     case = ReturnCase(
         requested_at=request.requested_at, delivered_at=delivered_at,
         lines={line_id: OrderedLine(sku, delivered.get(line_id, 0)) for line_id, sku in order.skus.items()},
-        already=store.already_returned(session, request.shop_id, request.order_id))
+        already=uow.store.already_returned(request.shop_id, request.order_id))
     asked = [ReturnedUnits(line.line_id, line.quantity, line.reason, line.opened) for line in request.lines]
     reasons = refusals(case, asked, policy)
     reasons += [f"line {line.line_id!r} is {order.skus[line.line_id]}, not {line.sku}" for line in request.lines
@@ -102,51 +95,49 @@ def _decide(session: Session, request: ReturnRequested, order: store.OrderCopy |
 
 
 @handlers.on
-def return_requested(uow: UnitOfWork, event: Event[ReturnRequested], ctx: Context[ReturnsSettings]) -> list[Emit]:
+def return_requested(uow: Work, event: Event[ReturnRequested], ctx: Context[ReturnsSettings]) -> None:
     """Authorised with an RMA number, or rejected with every reason; a repeated request changes nothing."""
-    request, session, emitter = event.payload, uow.session, ctx.emitter(event)
-    order = store.lock_order(session, request.shop_id, request.order_id)
-    if store.return_exists(session, request.shop_id, request.return_id):
+    request, emitter = event.payload, uow.events(event)
+    order = uow.store.lock_order(request.shop_id, request.order_id)
+    if uow.store.return_exists(request.shop_id, request.return_id):
         log.info("returns.duplicate_request", shop_id=request.shop_id, return_id=request.return_id)
-        return []
-    reasons = _decide(session, request, order, store.policy_for(session, request.shop_id, ctx.settings))
+        return
+    reasons = _decide(uow, request, order, uow.store.policy_for(request.shop_id, ctx.settings))
     rma = None if reasons else rma_number(secrets.randbits(60))
-    store.add_return(session, request.shop_id, request.return_id, request.order_id,
+    uow.store.add_return(request.shop_id, request.return_id, request.order_id,
                      [line.model_dump(mode="json") for line in request.lines], request.requested_at, ctx.now,
                      rma=rma, reasons=reasons)
     ids = {"shop_id": request.shop_id, "return_id": request.return_id, "order_id": request.order_id}
     emitter.emit(ReturnAuthorised(**ids, rma=rma, lines=request.lines, authorised_at=ctx.now) if rma else
                  ReturnRejected(**ids, reasons=reasons, rejected_at=ctx.now))
-    return emitter.emits
 
 
-def _closed(returned: store.Return) -> None:
+def _closed(returned: Return) -> None:
     if returned.status == "refunded":
         raise InspectionError(f"return {returned.rma} is closed: its refund was issued; open a new return for more "
                               "units")
 
 
 @handlers.on
-def return_received(uow: UnitOfWork, event: Event[ReturnParcelReceived], ctx: Context[ReturnsSettings]) -> list[Emit]:
-    scan, emitter = event.payload, ctx.emitter(event)
-    _, returned = store.lock_return(uow.session, scan.rma)
+def return_received(uow: Work, event: Event[ReturnParcelReceived], ctx: Context[ReturnsSettings]) -> None:
+    scan, emitter = event.payload, uow.events(event)
+    _, returned = uow.store.lock_return(scan.rma)
     _closed(returned)
     received = receive(returned.authorised, returned.received, [(line.line_id, line.quantity) for line in scan.lines])
-    store.update_return(uow.session, scan.rma, ctx.now, received=received,
+    uow.store.update_return(scan.rma, ctx.now, received=received,
                         status="received" if returned.status == "authorised" else returned.status)
     emitter.emit(ReturnReceived(
         shop_id=returned.shop_id, return_id=returned.return_id, order_id=returned.order_id, rma=scan.rma,
         warehouse_id=scan.warehouse_id, lines=scan.lines, received_at=scan.received_at))
-    return emitter.emits
 
 
 @handlers.on
-def return_inspected(uow: UnitOfWork, event: Event[ReturnParcelInspected],
-                     ctx: Context[ReturnsSettings]) -> list[Emit]:
+def return_inspected(uow: Work, event: Event[ReturnParcelInspected],
+                     ctx: Context[ReturnsSettings]) -> None:
     """Records the dispositions, tells the warehouse what to restock, and refunds once nothing is left to
     inspect or process."""
-    scan, session, emitter = event.payload, uow.session, ctx.emitter(event)
-    order, returned = store.lock_return(session, scan.rma)
+    scan, emitter = event.payload, uow.events(event)
+    order, returned = uow.store.lock_return(scan.rma)
     _closed(returned)
     dispositions = inspect(returned.authorised, returned.dispositions,
                            [Inspected(line.line_id, line.quantity, line.disposition) for line in scan.lines])
@@ -165,22 +156,21 @@ def return_inspected(uow: UnitOfWork, event: Event[ReturnParcelInspected],
         warehouse_id=scan.warehouse_id, lines=lines, inspected_at=scan.inspected_at))
     status = "awaiting_processing" if waiting(dispositions) else "received"
     if ready_to_refund(received, dispositions):
-        _issue_refund(session, emitter, order, returned, dispositions, ctx)
+        _issue_refund(uow, event, order, returned, dispositions, ctx)
         status = "refunded"
-    store.update_return(session, scan.rma, ctx.now, status=status, received=received, dispositions=dispositions)
-    return emitter.emits
+    uow.store.update_return(scan.rma, ctx.now, status=status, received=received, dispositions=dispositions)
 
 
-def _issue_refund(session: Session, emitter: Emitter, order: store.OrderCopy, returned: store.Return,
-                  dispositions: store.Dispositions, ctx: Context[ReturnsSettings]) -> None:
+def _issue_refund(uow: Work, cause: Event[ReturnParcelInspected], order: OrderCopy, returned: Return,
+                  dispositions: Dispositions, ctx: Context[ReturnsSettings]) -> None:
     asked = {line["line_id"]: line for line in returned.lines}
     units = [ReturnedUnits(line_id, n, asked[line_id]["reason"], asked[line_id]["opened"])
              for line_id, n in sorted(settled(dispositions).items())]
-    policy = store.policy_for(session, returned.shop_id, ctx.settings)
-    result = refund(order.paid, store.refund_history(session, returned.shop_id, returned.order_id), units,
+    policy = uow.store.policy_for(returned.shop_id, ctx.settings)
+    result = refund(order.paid, uow.store.refund_history(returned.shop_id, returned.order_id), units,
                     policy.restocking_fee_pct)
     refund_id = "RF-" + returned.rma.removeprefix("RMA-")
-    if not store.add_refund(session, refund_id, returned, {
+    if not uow.store.add_refund(refund_id, returned, {
             "amount_cents": result.total_cents, "shipping_cents": result.shipping_cents,
             "fee_cents": result.fee_cents, "shipping_refunded": result.shipping_cents > 0,
             "units": {item.line_id: item.quantity for item in units},
@@ -189,7 +179,7 @@ def _issue_refund(session: Session, emitter: Emitter, order: store.OrderCopy, re
             "explanation": list(result.explanation)}, ctx.now):
         log.warning("returns.refund_already_issued", rma=returned.rma)
         return
-    emitter.emit(RefundIssued(
+    uow.events(cause).emit(RefundIssued(
         refund_id=refund_id, shop_id=returned.shop_id, return_id=returned.return_id, order_id=returned.order_id,
         rma=returned.rma, currency=order.currency,
         lines=[RefundLine(line_id=line.line_id, quantity=line.quantity, amount=money(line.net_cents),

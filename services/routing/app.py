@@ -10,6 +10,7 @@ from services.common.service import Service
 from services.routing import tables
 from services.routing.handlers import handlers
 from services.routing.settings import RoutingSettings
+from services.routing.store import Store
 from services.routing.waves import close_due_waves
 
 
@@ -17,4 +18,4 @@ def jobs(settings: RoutingSettings) -> Sequence[Scheduled]:
     return [Scheduled("close_due_waves", settings.routing_wave_check_s, close_due_waves)]
 
 
-SERVICE = Service("routing", tables.messaging, handlers, settings=RoutingSettings, jobs=jobs)
+SERVICE = Service("routing", tables.messaging, handlers, settings=RoutingSettings, jobs=jobs, store=Store)

@@ -15,6 +15,7 @@ from services.common.publishing import publish_once
 from services.routing import tables
 from services.routing.handlers import handlers
 from services.routing.settings import RoutingSettings
+from services.routing.store import Store
 from services.routing.waves import dispatch, replan
 
 
@@ -23,11 +24,12 @@ def run_dispatch(settings: RoutingSettings, depot: str, day: date | None = None,
     """Raises LookupError for an unknown depot or wave."""
     engine = make_engine(settings, pool_size=1)
     sessions = unit_of_work_factory(engine)
-    processor = Processor("routing", sessions, tables.messaging, handlers, settings, lambda: datetime.now(UTC))
+    processor = Processor("routing", sessions, tables.messaging, handlers, settings, lambda: datetime.now(UTC),
+                          store=Store)
     try:
         records = processor.run_job(
-            (lambda uow, ctx: replan(uow.session, again, ctx.now, ctx.settings)) if again else
-            (lambda uow, ctx: dispatch(uow.session, depot, ctx.now, ctx.settings, day=day)))
+            (lambda uow, ctx: replan(uow, again, ctx.settings)) if again else
+            (lambda uow, ctx: dispatch(uow, depot, ctx.settings, day=day)))
         asyncio.run(publish_once(settings, sessions, tables.messaging, records))
         return records
     finally:

@@ -12,16 +12,10 @@ from decimal import Decimal
 from time import monotonic
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
-
 from schemas.base import TimeWindow
 from schemas.routing import DeliveryMethodChosen, PlannedRoute, PlannedStop, RoutePlanned, StopUnassigned
-from services.common.db import UnitOfWork, hold_open
-from services.common.handling import Context, Emit, Emitter
+from services.common.handling import Context, Emitter
 from services.common.logging import get_logger
-from services.routing import tables
 from services.routing.domain import model as int_model
 from services.routing.domain.plan import Plan, read, violations
 from services.routing.domain.problem import (
@@ -37,10 +31,9 @@ from services.routing.domain.problem import (
 )
 from services.routing.settings import RoutingSettings
 from services.routing.solver import RawSolution, RouteSolver, Solver, SolverParams
-from services.routing.store import Depot, Shipment, Van, lock_depot
+from services.routing.store import Depot, Shipment, Van, Work
 
 log = get_logger(__name__)
-SOURCE = "service:routing"
 WRITE_BACK_S = 30.0
 """What a wave's transaction may sit idle beyond the search's own limit: building the problem, reading the plan."""
 NAMESPACE = uuid.UUID("7d0f6d43-5d0e-4b8e-9a55-3b0c1f5e2a10")
@@ -121,84 +114,68 @@ def solve(problem: Problem, params: SolverParams, solver: Solver | None = None, 
     return plan, raw
 
 
-def _emitter(now: datetime, name: str) -> Emitter:
-    return Emitter(SOURCE, now, namespace=uuid.uuid5(NAMESPACE, name))
-
-
-def _hand_to_carrier(session: Session, emitter: Emitter, shipment: Shipment, reason: str, now: datetime) -> None:
-    s = tables.shipments
-    session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(status="carrier"))
-    emitter.emit(DeliveryMethodChosen(
+def _hand_to_carrier(uow: Work, events: Emitter, shipment: Shipment, reason: str) -> None:
+    uow.store.set_status(shipment.shipment_id, "carrier")
+    events.emit(DeliveryMethodChosen(
         depot_id=shipment.depot_id, shipment_id=shipment.shipment_id, tracking_number=shipment.tracking_number,
-        shop_id=shipment.shop_id, order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=now))
+        shop_id=shipment.shop_id, order_id=shipment.order_id, method="carrier", reason=reason, chosen_at=uow.now))
 
 
-def dispatch(session: Session, depot_id: str, now: datetime, settings: RoutingSettings, *, day: date | None = None,
-             solver: Solver | None = None) -> list[Emit]:
+def dispatch(uow: Work, depot_id: str, settings: RoutingSettings, *, day: date | None = None,
+             solver: Solver | None = None) -> None:
     """Close a wave at the depot now: route what is due on the service day."""
-    depot, vans = lock_depot(session, depot_id)
-    session.execute(update(tables.depots).where(tables.depots.c.depot_id == depot_id).values(last_wave_at=now))
+    now = uow.now
+    depot, vans = uow.store.lock_depot(depot_id)
+    uow.store.wave_closed(depot_id, now)
     if not vans:
-        return []
+        return
     zone = ZoneInfo(depot.time_zone)
     day = day or service_day(now, zone, vans)
-    day_end = _local(day, "00:00", zone) + timedelta(days=1)
-    s = tables.shipments
-    waiting = [Shipment.of(row) for row in session.execute(
-        select(s).where(s.c.depot_id == depot_id, s.c.status == "waiting", s.c.window_start < day_end)
-        .order_by(s.c.shipment_id).with_for_update(skip_locked=True))]
+    waiting = uow.store.claim_waiting(depot_id, before=_local(day, "00:00", zone) + timedelta(days=1))
     wave_id = f"DW-{depot_id}-{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
-    emitter = _emitter(now, wave_id)
+    events = uow.events(namespace=uuid.uuid5(NAMESPACE, wave_id))
     routable = []
     for shipment in waiting:
         if shipment.latitude is None or shipment.longitude is None:
-            _hand_to_carrier(session, emitter, shipment, "the address has no coordinates to route to", now)
+            _hand_to_carrier(uow, events, shipment, "the address has no coordinates to route to")
             continue
         km = great_circle_km(Point(depot.longitude, depot.latitude), Point(shipment.longitude, shipment.latitude))
         if km > depot.service_radius_km:
-            _hand_to_carrier(session, emitter, shipment, f"the address is {km:.1f} km from the depot, outside its "
-                                                         f"{depot.service_radius_km:g} km service area", now)
+            _hand_to_carrier(uow, events, shipment, f"the address is {km:.1f} km from the depot, outside its "
+                                                    f"{depot.service_radius_km:g} km service area")
             continue
         routable.append(shipment)
-    if not routable:
-        return emitter.emits
-    wave = Wave(depot, vans, routable, now.replace(microsecond=0), day)  # whole seconds: windows stay exact
-    _plan_wave(session, emitter, wave, f"{wave_id}-P1", wave_id, now, settings, solver, {})
-    return emitter.emits
+    if routable:
+        wave = Wave(depot, vans, routable, now.replace(microsecond=0), day)  # whole seconds: windows stay exact
+        _plan_wave(uow, events, wave, f"{wave_id}-P1", wave_id, settings, solver, {})
 
 
-def replan(session: Session, wave_id: str, now: datetime, settings: RoutingSettings, solver: Solver | None = None
-           ) -> list[Emit]:
+def replan(uow: Work, wave_id: str, settings: RoutingSettings, solver: Solver | None = None) -> None:
     """Plan the wave again: delivered and failed stops are done, stops out for delivery stay on their van in
     their order, and only the rest moves. Times count from the wave's close, as the first plan did."""
-    w = session.execute(select(tables.waves).where(tables.waves.c.wave_id == wave_id)).first()
-    if w is None:
+    closed = uow.store.wave(wave_id)
+    if closed is None:
         raise LookupError(f"no wave {wave_id!r}")
-    depot, vans = lock_depot(session, w.depot_id)
-    s = tables.shipments
-    rows = [Shipment.of(row) for row in session.execute(
-        select(s).where(s.c.wave_id == wave_id, s.c.status.in_(("planned", "out_for_delivery")))
-        .order_by(s.c.vehicle_id, s.c.sequence).with_for_update())]
+    depot, vans = uow.store.lock_depot(closed.depot_id)
+    rows = uow.store.locked_on_wave(wave_id)
     fixed: dict[str, Fixed] = {}
     positions: dict[str, int] = {}
     for row in rows:
         if row.status == "out_for_delivery" and row.vehicle_id is not None:
             positions[row.vehicle_id] = positions.get(row.vehicle_id, 0) + 1
             fixed[row.shipment_id] = Fixed(row.vehicle_id, positions[row.vehicle_id])
-    number = int(w.plan_id.rsplit("-P", 1)[1]) + 1
-    emitter = _emitter(now, f"{wave_id}-P{number}")
-    wave = Wave(depot, vans, rows, w.closed_at, date.fromisoformat(w.service_date))
-    _plan_wave(session, emitter, wave, f"{wave_id}-P{number}", wave_id, now, settings, solver, fixed)
-    return emitter.emits
+    plan_id = f"{wave_id}-P{int(closed.plan_id.rsplit('-P', 1)[1]) + 1}"
+    wave = Wave(depot, vans, rows, closed.closed_at, date.fromisoformat(closed.service_date))
+    _plan_wave(uow, uow.events(namespace=uuid.uuid5(NAMESPACE, plan_id)), wave, plan_id, wave_id, settings, solver,
+               fixed)
 
 
-def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wave_id: str, now: datetime,
-               settings: RoutingSettings, solver: Solver | None, fixed: dict[str, Fixed]) -> None:
-    started = monotonic()
-    hold_open(session, settings.routing_time_limit_s + WRITE_BACK_S)  # the search runs between reads and writes
+def _plan_wave(uow: Work, events: Emitter, wave: Wave, plan_id: str, wave_id: str, settings: RoutingSettings,
+               solver: Solver | None, fixed: dict[str, Fixed]) -> None:
+    started, now = monotonic(), uow.now
+    uow.store.hold_open(settings.routing_time_limit_s + WRITE_BACK_S)
     problem = wave_problem(wave, settings, fixed)
     plan, raw = solve(problem, solver_params(settings), solver, settings.routing_eta_half_width_min * 60, started)
-    s = tables.shipments
     by_index = wave.shipments
     origin = wave.origin
 
@@ -216,52 +193,45 @@ def _plan_wave(session: Session, emitter: Emitter, wave: Wave, plan_id: str, wav
                 shop_id=shipment.shop_id, order_id=shipment.order_id, arrival=at(visit.start),
                 eta_window=TimeWindow(start=at(visit.eta.start), end=at(visit.eta.end)),
                 load_weight_kg=Decimal(f"{visit.load_weight:.3f}"), load_volume_m3=Decimal(f"{visit.load_volume:.4f}")))
-            session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(
-                status="out_for_delivery" if shipment.status == "out_for_delivery" else "planned", wave_id=wave_id,
-                vehicle_id=van.id, sequence=sequence))
+            uow.store.set_status(shipment.shipment_id,
+                                 "out_for_delivery" if shipment.status == "out_for_delivery" else "planned",
+                                 wave_id=wave_id, vehicle_id=van.id, sequence=sequence)
         routes.append(PlannedRoute(vehicle_id=van.id, departure=at(route.departure), return_at=at(route.return_at),
                                    distance_km=Decimal(f"{route.distance:.2f}"), duration_s=round(route.duration),
                                    stops=stops, break_start=None if route.rest_at is None else at(route.rest_at),
                                    break_after_stops=None if route.rest_at is None else route.rest_after))
-    emitter.emit(RoutePlanned(plan_id=plan_id, depot_id=wave.depot.depot_id, wave_id=wave_id, planned_at=now,
-                              routes=routes))
+    events.emit(RoutePlanned(plan_id=plan_id, depot_id=wave.depot.depot_id, wave_id=wave_id, planned_at=now,
+                             routes=routes))
     for dropped in plan.dropped:
         shipment = by_index[dropped.stop]
         carry = dropped.code not in CARRIER_CODES and shipment.priority < settings.routing_max_carry
-        emitter.emit(StopUnassigned(
+        events.emit(StopUnassigned(
             plan_id=plan_id, depot_id=wave.depot.depot_id, shipment_id=shipment.shipment_id,
             tracking_number=shipment.tracking_number, shop_id=shipment.shop_id, order_id=shipment.order_id,
             code=dropped.code, reason=dropped.reason, carried_to_next_wave=carry))
         if carry:
-            session.execute(update(s).where(s.c.shipment_id == shipment.shipment_id).values(
-                status="waiting", priority=shipment.priority + 1, wave_id=None, vehicle_id=None, sequence=None))
+            uow.store.set_status(shipment.shipment_id, "waiting", priority=shipment.priority + 1, wave_id=None,
+                                 vehicle_id=None, sequence=None)
         else:
             why = dropped.reason if dropped.code in CARRIER_CODES else \
                 f"{dropped.reason}; carried over {shipment.priority} wave(s) already"
-            _hand_to_carrier(session, emitter, shipment, f"no own-fleet route can take it: {why}", now)
+            _hand_to_carrier(uow, events, shipment, f"no own-fleet route can take it: {why}")
     summary = {"stops": len(wave.shipments), "routed": sum(len(r.visits) for r in plan.routes),
                "dropped": len(plan.dropped), "vehicles": plan.vehicles, "distance_km": round(plan.distance, 2),
                "solver_status": raw.status, "solver_seconds": round(raw.seconds, 2), "fixed": len(fixed)}
-    values = {"plan_id": plan_id, "planned_at": now, "summary": summary}
-    session.execute(insert(tables.waves).values(wave_id=wave_id, depot_id=wave.depot.depot_id, closed_at=wave.origin,
-                                                service_date=wave.day.isoformat(), **values)
-                    .on_conflict_do_update(index_elements=["wave_id"], set_=values))
+    uow.store.save_wave(wave_id, wave.depot.depot_id, wave.origin, wave.day.isoformat(), plan_id, now, summary)
     log.info("routing.wave_planned", wave_id=wave_id, plan_id=plan_id, **summary)
 
 
-def close_due_waves(uow: UnitOfWork, ctx: Context) -> list[Emit]:
+def close_due_waves(uow: Work, ctx: Context[RoutingSettings]) -> None:
     """Each depot closes a wave at each of its cut-off times (local), once."""
-    session, emits = uow.session, []
-    # SKIP LOCKED: with several workers, a depot another one is planning right now is theirs.
-    for depot in session.execute(select(tables.depots).order_by(tables.depots.c.depot_id)
-                                 .with_for_update(skip_locked=True)).all():
+    for depot in uow.store.depots_free_to_plan():  # a depot another worker is planning right now is theirs
         zone = ZoneInfo(depot.time_zone)
-        local = ctx.now.astimezone(zone)
-        passed = [c for c in depot.cutoffs if _local(local.date(), c, zone) <= ctx.now]
+        local = uow.now.astimezone(zone)
+        passed = [c for c in depot.cutoffs if _local(local.date(), c, zone) <= uow.now]
         if not passed:
             continue
         due = _local(local.date(), passed[-1], zone)
         if depot.last_wave_at is not None and depot.last_wave_at >= due:
             continue
-        emits += dispatch(session, depot.depot_id, ctx.now, ctx.settings)
-    return emits
+        dispatch(uow, depot.depot_id, ctx.settings)

@@ -8,5 +8,6 @@ from services.tracking import tables
 from services.tracking.api import create_api
 from services.tracking.handlers import handlers
 from services.tracking.settings import TrackingSettings
+from services.tracking.store import Store
 
-SERVICE = Service("tracking", tables.messaging, handlers, settings=TrackingSettings, api=create_api)
+SERVICE = Service("tracking", tables.messaging, handlers, settings=TrackingSettings, api=create_api, store=Store)

@@ -1,4 +1,6 @@
-"""Applying observations to the shipment rows, in the transaction of the event that brought them."""
+"""The tracking service's rows and all its SQL: shipments (a parcel's status, ETA and place on its route), their
+checkpoints, its copy of each order, and carrier scans that came before their parcel was known. Takes and returns
+values; judging an observation is observing.py's."""
 
 from __future__ import annotations
 
@@ -7,18 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from schemas.base import TimeWindow
-from schemas.tracking import ShipmentStatusChanged
 from services.common.changes import notify
-from services.common.handling import Emitter
-from services.common.logging import get_logger
+from services.common.unit_of_work import UnitOfWork
 from services.tracking import tables
-from services.tracking.domain.status import FINAL, Known, Observation, Status, Window, eta_after, judge
+from services.tracking.domain.status import Known, Status, Window
 
-log = get_logger(__name__)
 CHANGES = "tracking_changed"
 """The NOTIFY channel a shipment's tracking number is announced on when its answer changes."""
 
@@ -68,79 +67,105 @@ class Shipment:
         return Known(Status(self.status), self.status_at, window(self.eta_start, self.eta_end))
 
 
-def locked(session: Session, *, shipment_id: str | None = None, tracking_number: str | None = None
-           ) -> Shipment | None:
-    """The shipment with this id or tracking number, its row locked."""
-    s = tables.shipments
-    where = s.c.shipment_id == shipment_id if shipment_id is not None else s.c.tracking_number == tracking_number
-    row = session.execute(select(s).where(where).with_for_update()).first()
-    return Shipment.of(row) if row else None
+class Store:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- shipments ---------------------------------------------------------------------------------------------
+    def locked(self, *, shipment_id: str | None = None, tracking_number: str | None = None) -> Shipment | None:
+        """The shipment with this id or tracking number, its row locked."""
+        s = tables.shipments
+        where = s.c.shipment_id == shipment_id if shipment_id is not None else s.c.tracking_number == tracking_number
+        row = self.session.execute(select(s).where(where).with_for_update()).first()
+        return Shipment.of(row) if row else None
+
+    def later_stops(self, stop: Shipment) -> list[Shipment]:
+        """The stops after `stop` on its route that are still to be driven to, locked."""
+        s = tables.shipments
+        return [Shipment.of(row) for row in self.session.execute(
+            select(s).where(s.c.plan_id == stop.plan_id, s.c.vehicle_id == stop.vehicle_id,
+                            s.c.sequence > stop.sequence,
+                            s.c.status.in_([Status.PLANNED.value, Status.OUT_FOR_DELIVERY.value]))
+            .order_by(s.c.sequence).with_for_update())]
+
+    def of_order(self, shop_id: str, order_id: str) -> list[str]:
+        """The order's shipment ids, in id order."""
+        s = tables.shipments
+        return list(self.session.execute(select(s.c.shipment_id).where(s.c.shop_id == shop_id, s.c.order_id == order_id)
+                                         .order_by(s.c.shipment_id)).scalars())
+
+    def of_orders_in(self, orders: list[tuple[str, str]], warehouse_id: str) -> list[str]:
+        """The shipment ids of these orders from this warehouse, in id order."""
+        s = tables.shipments
+        return list(self.session.execute(
+            select(s.c.shipment_id).where(tuple_(s.c.shop_id, s.c.order_id).in_(orders),
+                                          s.c.warehouse_id == warehouse_id)
+            .order_by(s.c.shipment_id)).scalars())
+
+    def add(self, shipment_id: str, **values: Any) -> Shipment:
+        s = tables.shipments
+        return Shipment.of(self.session.execute(insert(s).values(shipment_id=shipment_id, **values)
+                                                .returning(*s.c)).one())
+
+    def change(self, shipment_id: str, **values: Any) -> Shipment:
+        """Write `values` to the shipment, bump its version (the ETag) and return it as it now is."""
+        s = tables.shipments
+        return Shipment.of(self.session.execute(update(s).where(s.c.shipment_id == shipment_id)
+                                                .values(version=s.c.version + 1, **values).returning(*s.c)).one())
+
+    def note(self, shipment_id: str, **values: Any) -> None:
+        """Write `values` that change no answer a customer sees (who the parcel is, where it sits on a route):
+        the version stays."""
+        s = tables.shipments
+        self.session.execute(update(s).where(s.c.shipment_id == shipment_id).values(**values))
+
+    def add_checkpoint(self, shipment_id: str, status: Status, at: datetime, where: Where, reason: str | None,
+                       eta: Window | None, source_event_id: uuid.UUID) -> None:
+        self.session.execute(insert(tables.checkpoints).values(
+            shipment_id=shipment_id, at=at, status=status.value, place=where.place, latitude=where.latitude,
+            longitude=where.longitude, reason=reason, eta_start=eta.start if eta else None,
+            eta_end=eta.end if eta else None, source_event_id=source_event_id))
+
+    def wake_watchers(self, tracking_number: str) -> None:
+        """The long polls of this parcel wake at commit."""
+        notify(self.session, CHANGES, tracking_number)
+
+    # -- scans that came before their parcel -------------------------------------------------------------------
+    def park_scan(self, tracking_number: str, event: dict[str, Any], now: datetime) -> None:
+        self.session.execute(tables.early_scans.insert().values(tracking_number=tracking_number, event=event,
+                                                                received_at=now))
+
+    def take_parked(self, tracking_number: str) -> list[dict[str, Any]]:
+        """The scans parked for this parcel, oldest first, gone from the table."""
+        e = tables.early_scans
+        rows = self.session.execute(select(e.c.id, e.c.event).where(e.c.tracking_number == tracking_number)
+                                    .order_by(e.c.id)).all()
+        if rows:
+            self.session.execute(e.delete().where(e.c.id.in_([row.id for row in rows])))
+        return [row.event for row in rows]
+
+    # -- orders ------------------------------------------------------------------------------------------------
+    def save_order(self, shop_id: str, order_id: str, now: datetime, **values: Any) -> None:
+        """Upsert the order row (warehouse events may come before order.accepted); `values` overwrite."""
+        o = tables.orders
+        row = {"shop_id": shop_id, "order_id": order_id, "status": "accepted", "accepted_at": now, "updated_at": now,
+               **values}
+        self.session.execute(pg_insert(o).values(row).on_conflict_do_update(
+            index_elements=["shop_id", "order_id"],
+            set_={k: v for k, v in row.items() if k in values or k == "updated_at"}))
+
+    def locked_waiting(self, shop_id: str, order_id: str) -> tuple[dict[str, int], str]:
+        """The order's units waiting for stock per line, and its status; its row locked."""
+        o = tables.orders
+        waiting, status = self.session.execute(select(o.c.waiting, o.c.status).where(
+            o.c.shop_id == shop_id, o.c.order_id == order_id).with_for_update()).one()
+        return dict(waiting), str(status)
+
+    def set_waiting(self, shop_id: str, order_id: str, waiting: dict[str, int]) -> None:
+        o = tables.orders
+        self.session.execute(update(o).where(o.c.shop_id == shop_id, o.c.order_id == order_id)
+                             .values(waiting=waiting))
 
 
-def later_stops(session: Session, stop: Shipment) -> list[Shipment]:
-    """The stops after `stop` on its route that are still to be driven to, locked."""
-    s = tables.shipments
-    return [Shipment.of(row) for row in session.execute(
-        select(s).where(s.c.plan_id == stop.plan_id, s.c.vehicle_id == stop.vehicle_id, s.c.sequence > stop.sequence,
-                        s.c.status.in_([Status.PLANNED.value, Status.OUT_FOR_DELIVERY.value]))
-        .order_by(s.c.sequence).with_for_update())]
-
-
-def change(session: Session, shipment_id: str, **values: Any) -> Shipment:
-    """Write `values` to the shipment, bump its version (the ETag) and return it as it now is."""
-    s = tables.shipments
-    return Shipment.of(session.execute(update(s).where(s.c.shipment_id == shipment_id)
-                                       .values(version=s.c.version + 1, **values).returning(*s.c)).one())
-
-
-def observe(session: Session, emitter: Emitter, shipment_id: str, seen: Observation, source_event_id: uuid.UUID,
-            where: Where = Where(), *, identity: dict[str, Any] | None = None,
-            extra: dict[str, Any] | None = None) -> bool:
-    """Judge `seen` against the shipment's row (creating it when `identity` says who it is) and record what is
-    accepted: the row, a checkpoint for a new status, and shipment.status_changed once the parcel has a
-    tracking number. `extra` columns (the stop's route position) are written whenever the row is."""
-    s = tables.shipments
-    row = locked(session, shipment_id=shipment_id)
-    if row is None and identity is None:
-        log.info("tracking.unknown_shipment", shipment_id=shipment_id, status=seen.status)
-        return False
-    known = row.known if row is not None else None
-    verdict = judge(known, seen)
-    fill = {k: v for k, v in (identity or {}).items() if row is None or getattr(row, k) is None}
-    if not verdict.accepted:
-        # A newer plan that changes no ETA still says where the stop now sits on which route: keep that,
-        # so that a late driver moves the right stops.
-        position = extra if extra and known and seen.at >= known.at and known.status not in FINAL else {}
-        if (fill or position) and row is not None:
-            session.execute(update(s).where(s.c.shipment_id == shipment_id).values(**fill, **position))
-        log.info("tracking.kept_out", shipment_id=shipment_id, status=seen.status, why=verdict.why)
-        return False
-    eta = eta_after(known.eta if known else None, verdict, seen)
-    values: dict[str, Any] = {**fill, **(extra or {}), "eta_start": eta.start if eta else None,
-                              "eta_end": eta.end if eta else None, "updated_at": emitter.now}
-    if verdict.status_changes:
-        values.update(status=seen.status.value, status_at=seen.at, reason=seen.reason)
-    if row is None:
-        after = Shipment.of(session.execute(insert(s).values(shipment_id=shipment_id, **values)
-                                            .returning(*s.c)).one())
-    else:
-        after = change(session, shipment_id, **values)
-    if after.tracking_number:
-        notify(session, CHANGES, after.tracking_number)  # wakes the long polls of this parcel at commit
-    if verdict.status_changes:
-        session.execute(insert(tables.checkpoints).values(
-            shipment_id=shipment_id, at=seen.at, status=seen.status.value, place=where.place,
-            latitude=where.latitude, longitude=where.longitude, reason=seen.reason,
-            eta_start=values["eta_start"], eta_end=values["eta_end"], source_event_id=source_event_id))
-    announce(emitter, after, previous=known.status if known else None)
-    return True
-
-
-def announce(emitter: Emitter, row: Shipment, previous: Status | None) -> None:
-    if row.tracking_number is None:
-        return  # not packed yet: nothing a customer can look up
-    eta = window(row.eta_start, row.eta_end)
-    emitter.emit(ShipmentStatusChanged(
-        tracking_number=row.tracking_number, shipment_id=row.shipment_id, shop_id=row.shop_id, order_id=row.order_id,
-        status=row.status, previous_status=previous.value if previous else None, changed_at=row.status_at,
-        eta_window=TimeWindow(start=eta.start, end=eta.end) if eta else None, reason=row.reason))
+Work = UnitOfWork[Store]
+"""The tracking service's unit of work: what its handlers are given."""

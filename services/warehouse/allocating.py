@@ -1,29 +1,23 @@
 """Allocation against the database: plan with the pure allocator, lock what the plans take, re-plan with
 fresh stock when another worker got there first, then reserve with conditional updates and record the
-shipments and backorders the plans describe."""
+shipments and backorders the plans describe, announcing them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import delete, func, select, tuple_, update
-from sqlalchemy.orm import Session
-
+from schemas.base import Payload
+from schemas.envelope import Event
 from schemas.registry import order_key
 from schemas.warehouse import OrderBackordered, StockReserved
-from services.common.db import Rows
-from services.common.handling import Emitter
 from services.common.logging import get_logger
-from services.warehouse import store, tables
 from services.warehouse.domain.allocation import Line, Plan, Policy, Site, allocate
+from services.warehouse.store import Key, Order, OrderId, StockState, Work
 
 log = get_logger(__name__)
 SHIPMENT_IDS = uuid.UUID("6b1c9a52-0d8e-4f0a-9a57-3c1e4a0b7f21")
-OrderId = tuple[str, str]
-"""(shop_id, order_id): order ids are the shop's own, so only the pair names an order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +35,11 @@ class Demand:
         return (self.shop_id, self.order_id)
 
 
-def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime
-                     ) -> tuple[list[Plan], list[store.StockState]]:
+def demand_for(order: Order, lines: Sequence[Line]) -> Demand:
+    return Demand(order.shop_id, order.order_id, tuple(lines), order.customer, order.policy)
+
+
+def plan_and_reserve(uow: Work, demands: Sequence[Demand]) -> tuple[list[Plan], list[StockState]]:
     """Plans for `demands`, in order (earlier demands get stock first), with their stock reserved; and the
     new state of the stock rows they reserved.
 
@@ -51,27 +48,28 @@ def plan_and_reserve(session: Session, demands: Sequence[Demand], now: datetime
     again with the fresh figures, locking any new rows, until the plans fit what is locked."""
     if not demands:
         return [], []
-    sites = store.active_sites(session)
-    view = store.available(session, {line.sku for d in demands for line in d.lines})
-    locked: set[store.Key] = set()
+    store = uow.store
+    sites = store.active_sites()
+    view = store.available({line.sku for d in demands for line in d.lines})
+    locked: set[Key] = set()
     for attempt in range(1, 10_000):
         plans, needed = _plan_all(demands, sites, view)
-        fresh = store.lock(session, needed.keys() - locked)
+        fresh = store.lock(needed.keys() - locked)
         locked |= fresh.keys()
         view.update(fresh)
         lost = sorted(k for k, units in needed.items() if units > view.get(k, 0))
         if not lost:
-            return plans, store.change_reserved(session, needed, now)
+            return plans, store.change_reserved(needed, uow.now)
         log.info("allocation.replanned", attempt=attempt, lost_rows=[f"{w}/{s}" for w, s in lost[:10]],
                  orders=[order_key(*d.order) for d in demands[:10]])
     raise AssertionError("allocation did not settle")  # pragma: no cover: each round locks at least one row
 
 
-def _plan_all(demands: Sequence[Demand], sites: list[Site], view: dict[store.Key, int]
-              ) -> tuple[list[Plan], dict[store.Key, int]]:
+def _plan_all(demands: Sequence[Demand], sites: list[Site], view: dict[Key, int]
+              ) -> tuple[list[Plan], dict[Key, int]]:
     working = dict(view)
     plans: list[Plan] = []
-    needed: dict[store.Key, int] = {}
+    needed: dict[Key, int] = {}
     for demand in demands:
         plan = allocate(demand.lines, demand.customer, sites, working, demand.policy)
         for key, units in plan.taken().items():
@@ -86,23 +84,20 @@ def shipment_id(order: OrderId, number: int) -> str:
     return "SH-" + uuid.uuid5(SHIPMENT_IDS, f"{order_key(*order)}#{number}").hex[:20].upper()
 
 
-def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], emitters: Sequence[Emitter],
-           now: datetime, *, replaces_backorders: bool, new_orders: bool = False) -> None:
-    """Write shipments for each plan and emit stock.reserved per shipment.
+def record(uow: Work, demands: Sequence[Demand], plans: Sequence[Plan], causes: Sequence[Event[Payload]], *,
+           replaces_backorders: bool, new_orders: bool = False) -> None:
+    """Write shipments for each plan and announce stock.reserved per shipment, on behalf of its demand's cause.
 
     `replaces_backorders`: the demands are an order's backordered lines being filled, so the plan's
     remainder replaces them (keeping their age); otherwise the remainder is a new backorder and is
     announced with order.backordered. `new_orders`: the orders have no shipments yet."""
-    s = tables.shipments
-    orders = sorted({d.order for d in demands})
-    counts: dict[OrderId, int] = {} if new_orders else {
-        (shop_id, order_id): n for shop_id, order_id, n in session.execute(
-            select(s.c.shop_id, s.c.order_id, func.count()).where(tuple_(s.c.shop_id, s.c.order_id).in_(orders))
-            .group_by(s.c.shop_id, s.c.order_id))}
+    store, now = uow.store, uow.now
+    counts: dict[OrderId, int] = {} if new_orders else store.shipment_counts(d.order for d in demands)
     shipment_rows: list[dict[str, object]] = []
     line_rows: list[dict[str, object]] = []
     backorder_rows: list[dict[str, object]] = []
-    for demand, plan, emitter in zip(demands, plans, emitters, strict=True):
+    for demand, plan, cause in zip(demands, plans, causes, strict=True):
+        events = uow.events(cause)
         for shipment in plan.shipments:
             counts[demand.order] = counts.get(demand.order, 0) + 1
             sid = shipment_id(demand.order, counts[demand.order])
@@ -111,34 +106,22 @@ def record(session: Session, demands: Sequence[Demand], plans: Sequence[Plan], e
                                   "rule": plan.rule.value, "explanation": plan.explanation, "reserved_at": now})
             line_rows.extend({"shipment_id": sid, "line_id": line.line_id, "sku": line.sku,
                               "quantity": line.quantity} for line in shipment.lines)
-            emitter.emit(StockReserved.model_validate({
-                "shop_id": demand.shop_id, "order_id": demand.order_id, "shipment_id": sid, "warehouse_id": shipment.warehouse_id,
-                "lines": _lines(shipment.lines), "rule": plan.rule.value, "explanation": plan.explanation,
-                "reserved_at": now}))
+            events.emit(StockReserved.model_validate({
+                "shop_id": demand.shop_id, "order_id": demand.order_id, "shipment_id": sid,
+                "warehouse_id": shipment.warehouse_id, "lines": _lines(shipment.lines), "rule": plan.rule.value,
+                "explanation": plan.explanation, "reserved_at": now}))
         if replaces_backorders:
             if plan.shipments:
-                _replace_backorders(session, demand, plan)
+                store.set_backordered(demand.order, {x.line_id: x.quantity for x in plan.backordered},
+                                      [line.line_id for line in demand.lines])
         elif plan.backordered:
             backorder_rows.extend({"shop_id": demand.shop_id, "order_id": demand.order_id, "line_id": x.line_id,
                                    "sku": x.sku, "quantity": x.quantity, "since": now} for x in plan.backordered)
-            emitter.emit(OrderBackordered.model_validate({
+            events.emit(OrderBackordered.model_validate({
                 "shop_id": demand.shop_id, "order_id": demand.order_id, "lines": _lines(plan.backordered),
                 "reason": plan.explanation, "backordered_at": now}))
-    if shipment_rows:
-        _SHIPMENT_ROWS.write(session, shipment_rows)
-        _LINE_ROWS.write(session, line_rows)
-    if backorder_rows:
-        _BACKORDER_ROWS.write(session, backorder_rows, _ADD_BACKORDERS)
-
-
-_SHIPMENT_ROWS = Rows(tables.shipments, ("shipment_id", "shop_id", "order_id", "warehouse_id", "status", "rule",
-                                         "explanation", "reserved_at"))
-_LINE_ROWS = Rows(tables.shipment_lines, ("shipment_id", "line_id", "sku", "quantity"))
-_BACKORDER_ROWS = Rows(tables.backorders, ("shop_id", "order_id", "line_id", "sku", "quantity", "since"))
-_ADD_BACKORDERS = _BACKORDER_ROWS.statement.on_conflict_do_update(
-    index_elements=["shop_id", "order_id", "line_id"],
-    set_={"quantity": tables.backorders.c.quantity + _BACKORDER_ROWS.statement.excluded.quantity})
-"""New backordered units; a line already waiting keeps its place in the queue (its id) and waits for more."""
+    store.add_shipments(shipment_rows, line_rows)
+    store.add_backorders(backorder_rows)
 
 
 def _lines(lines: Iterable[Line]) -> list[dict[str, object]]:
@@ -146,74 +129,37 @@ def _lines(lines: Iterable[Line]) -> list[dict[str, object]]:
     return [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in lines]
 
 
-def _replace_backorders(session: Session, demand: Demand, plan: Plan) -> None:
-    b = tables.backorders
-    left = {line.line_id: line.quantity for line in plan.backordered}
-    for line in demand.lines:
-        remaining = left.get(line.line_id, 0)
-        where = (b.c.shop_id == demand.shop_id) & (b.c.order_id == demand.order_id) & (b.c.line_id == line.line_id)
-        if remaining:
-            session.execute(update(b).where(where).values(quantity=remaining))
-        else:
-            session.execute(delete(b).where(where))
-
-
-def fill_backorders(session: Session, skus: Iterable[str], cause: Emitter, now: datetime, limit: int = 500) -> int:
+def fill_backorders(uow: Work, skus: Iterable[str], cause: Event[Payload], limit: int = 500) -> int:
     """Stock of `skus` became available: allocate waiting orders, oldest backorder first. Returns how many
     orders got at least one new shipment."""
-    b, o = tables.backorders, tables.orders
+    store = uow.store
     wanted = sorted(set(skus))
-    if not wanted:
-        return 0
-    oldest = func.min(b.c.id)
-    waiting = [(row.shop_id, row.order_id) for row in session.execute(
-        select(b.c.shop_id, b.c.order_id, oldest.label("age")).where(b.c.sku.in_(wanted))
-        .group_by(b.c.shop_id, b.c.order_id).order_by(oldest).limit(limit))]
-    if not waiting:
-        return 0
-    # Lock order rows first (cancellation locks them too), then their backorders: the same order everywhere.
-    orders = {(row.shop_id, row.order_id): row for row in session.execute(
-        select(o).where(tuple_(o.c.shop_id, o.c.order_id).in_(waiting), o.c.status == "open")
-        .order_by(o.c.shop_id, o.c.order_id).with_for_update())}
+    waiting = store.waiting_for(wanted, limit) if wanted else []
+    orders = store.locked_open_orders(waiting) if waiting else {}  # order rows first, then their backorders
     if not orders:
         return 0
-    lines: dict[OrderId, list[Line]] = {}
-    ages: dict[OrderId, int] = {}
-    for row in session.execute(select(b).where(tuple_(b.c.shop_id, b.c.order_id).in_(list(orders)))
-                               .order_by(b.c.id).with_for_update()):
-        lines.setdefault((row.shop_id, row.order_id), []).append(Line(row.line_id, row.sku, row.quantity))
-        ages.setdefault((row.shop_id, row.order_id), row.id)
-    demands = [demand_for(orders[order], lines[order]) for order in sorted(lines, key=ages.__getitem__)]
-    plans, _ = plan_and_reserve(session, demands, now)
+    lines = store.locked_backorders(orders)
+    demands = [demand_for(orders[order], order_lines) for order, order_lines in lines.items()]
+    plans, _ = plan_and_reserve(uow, demands)
     filled = [(d, p) for d, p in zip(demands, plans, strict=True) if p.shipments]
-    record(session, [d for d, _ in filled], [p for _, p in filled], [cause] * len(filled), now,
-           replaces_backorders=True)
+    record(uow, [d for d, _ in filled], [p for _, p in filled], [cause] * len(filled), replaces_backorders=True)
     if filled:
         log.info("backorders.filled", orders=[order_key(*d.order) for d, _ in filled][:20], count=len(filled))
     return len(filled)
 
 
-def demand_for(order: object, lines: Sequence[Line]) -> Demand:
-    """A Demand from a warehouse.orders row."""
-    return Demand(order.shop_id, order.order_id, tuple(lines),  # type: ignore[attr-defined]
-                  (order.latitude, order.longitude), Policy(order.policy))  # type: ignore[attr-defined]
-
-
-def reallocate(session: Session, releases: Sequence[tuple[OrderId, Line]], emitter: Emitter, now: datetime) -> None:
+def reallocate(uow: Work, releases: Sequence[tuple[OrderId, Line]], cause: Event[Payload]) -> None:
     """Lines taken back from a warehouse (short pick, recount) are allocated again, elsewhere if need be;
     what no warehouse has becomes a backorder, announced with order.backordered."""
     if not releases:
         return
-    o = tables.orders
     merged: dict[OrderId, dict[tuple[str, str], int]] = {}
     for order, line in releases:  # one line may come back from two shipments
         per_line = merged.setdefault(order, {})
         per_line[(line.line_id, line.sku)] = per_line.get((line.line_id, line.sku), 0) + line.quantity
     by_order = {order: [Line(line_id, sku, q) for (line_id, sku), q in per_line.items()]
                 for order, per_line in merged.items()}
-    rows = {(row.shop_id, row.order_id): row for row in session.execute(
-        select(o).where(tuple_(o.c.shop_id, o.c.order_id).in_(sorted(by_order)), o.c.status == "open")
-        .order_by(o.c.shop_id, o.c.order_id).with_for_update())}
+    rows = uow.store.locked_open_orders(by_order)
     demands = [demand_for(rows[order], lines) for order, lines in by_order.items() if order in rows]
-    plans, _ = plan_and_reserve(session, demands, now)
-    record(session, demands, plans, [emitter] * len(demands), now, replaces_backorders=False)
+    plans, _ = plan_and_reserve(uow, demands)
+    record(uow, demands, plans, [cause] * len(demands), replaces_backorders=False)

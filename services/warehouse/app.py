@@ -11,6 +11,7 @@ from services.warehouse import tables
 from services.warehouse.api import create_api
 from services.warehouse.handlers import handlers
 from services.warehouse.settings import WarehouseSettings
+from services.warehouse.store import Store
 from services.warehouse.waves import close_waves
 
 
@@ -19,4 +20,5 @@ def jobs(settings: WarehouseSettings) -> Sequence[Scheduled]:
     return [Scheduled("close_waves", tick, close_waves)]
 
 
-SERVICE = Service("warehouse", tables.messaging, handlers, settings=WarehouseSettings, jobs=jobs, api=create_api)
+SERVICE = Service("warehouse", tables.messaging, handlers, settings=WarehouseSettings, jobs=jobs, api=create_api,
+                  store=Store)

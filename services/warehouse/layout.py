@@ -15,9 +15,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from schemas.base import Identifier
-from services.warehouse import store, tables
+from services.warehouse import tables
 from services.warehouse.domain.allocation import Policy
 from services.warehouse.domain.errors import LayoutError
+from services.warehouse.store import Store
 
 
 class Strict(BaseModel):
@@ -136,5 +137,5 @@ def _stock(session: Session, spec: WarehouseSpec, now: datetime) -> int:
         index_elements=["warehouse_id", "sku"],
         set_={"bin_id": statement.excluded.bin_id, "reorder_point": statement.excluded.reorder_point}), rows)
     opening = {(spec.id, s.sku): (s.on_hand, 0) for s in spec.stock if s.sku not in existing and s.on_hand}
-    store.change_on_hand(session, opening, "opening", now, None, reference="layout")
+    Store(session).change_on_hand(opening, "opening", now, None, reference="layout")
     return sum(units for units, _ in opening.values())

@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg2
 import pytest
@@ -14,17 +15,19 @@ from sqlalchemy.orm import Session
 
 from schemas.envelope import Event
 from schemas.signing import Signer
-from services.common.db import UnitOfWork, make_engine, unit_of_work_factory
+from services.common.db import make_engine, unit_of_work_factory
 from services.common.dead_letters import Incoming
 from services.common.embedded import EmbeddedPostgres
 from services.common.handling import Context, Emit
 from services.common.health import Health
 from services.common.processor import Processor
 from services.common.settings import Settings
+from services.common.unit_of_work import UnitOfWork
 from services.migrations import upgrade
 from services.orders import tables
 from services.orders.handlers import handlers, place_orders
 from services.orders.settings import OrdersSettings
+from services.orders.store import Store
 from tests.factories import order_placed
 
 pytestmark = pytest.mark.integration
@@ -60,7 +63,7 @@ def processor(settings: Settings, handler: object, sleeps: list[float] | None = 
     table = {"shop.orders": {"order.placed": handler}}
     return Processor("orders", unit_of_work_factory(make_engine(settings)), tables.messaging, table,  # type: ignore[arg-type]
                      settings, lambda: datetime.now(UTC), sleep=(sleeps.append if sleeps is not None else lambda s: None),
-                     health=health, keyring=tables.keyring)
+                     health=health, keyring=tables.keyring, store=Store)
 
 
 def count(settings: Settings, sql: str) -> int:
@@ -73,10 +76,10 @@ def count(settings: Settings, sql: str) -> int:
 
 
 def test_a_failing_handler_dead_letters_only_its_event_and_the_rest_commit(settings: Settings) -> None:
-    def picky(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    def picky(uow: UnitOfWork[Any], event: Event, ctx: Context) -> None:
         if event.envelope.correlation_id == "acme/o-bug":
             raise KeyError("a bug in the handler")
-        return place_orders(uow, [event], ctx)
+        place_orders(uow, [event], ctx)
 
     outcome = processor(settings, picky).run(
         [message(order_placed("o-1"), 0), message(order_placed("o-bug"), 1), message(order_placed("o-2"), 2)])
@@ -98,11 +101,11 @@ def test_the_same_event_twice_in_one_batch_is_processed_once(settings: Settings)
 def test_transient_database_errors_are_retried_with_backoff(settings: Settings) -> None:
     failures = [2]
 
-    def flaky(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    def flaky(uow: UnitOfWork[Any], event: Event, ctx: Context) -> None:
         if failures[0]:
             failures[0] -= 1
             raise OperationalError("INSERT", {}, psycopg2.OperationalError("server closed the connection"))
-        return place_orders(uow, [event], ctx)
+        place_orders(uow, [event], ctx)
 
     sleeps: list[float] = []
     outcome = processor(settings, flaky, sleeps).run([message(order_placed("o-flaky"), 0)])
@@ -114,11 +117,11 @@ def test_a_database_outage_of_any_length_is_waited_out_and_nothing_is_dead_lette
     """Far past the old retry budget (settings here allow 4 attempts): the batch waits, capped back-off."""
     failures = [40]
 
-    def down_for_a_while(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    def down_for_a_while(uow: UnitOfWork[Any], event: Event, ctx: Context) -> None:
         if failures[0]:
             failures[0] -= 1
             raise OperationalError("INSERT", {}, psycopg2.OperationalError("could not connect to server"))
-        return place_orders(uow, [event], ctx)
+        place_orders(uow, [event], ctx)
 
     sleeps: list[float] = []
     health = Health(60)
@@ -137,22 +140,22 @@ def test_a_database_outage_of_any_length_is_waited_out_and_nothing_is_dead_lette
 def test_a_handler_error_that_does_not_repeat_is_not_a_dead_letter(settings: Settings) -> None:
     failed = set()
 
-    def once(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    def once(uow: UnitOfWork[Any], event: Event, ctx: Context) -> None:
         if event.envelope.correlation_id not in failed:
             failed.add(event.envelope.correlation_id)
             raise RuntimeError("a hiccup")
-        return place_orders(uow, [event], ctx)
+        place_orders(uow, [event], ctx)
 
     outcome = processor(settings, once).run([message(order_placed("o-1"), 0), message(order_placed("o-2"), 1)])
     assert (outcome.processed, outcome.dead) == (2, 0)
 
 
 def test_an_answer_too_large_to_publish_dead_letters_its_cause_and_commits_nothing_of_it(settings: Settings) -> None:
-    def bloated(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-        emitted = place_orders(uow, [event], ctx)
+    def bloated(uow: UnitOfWork[Any], event: Event, ctx: Context) -> None:
+        place_orders(uow, [event], ctx)
+        answers = uow.events(event).emits
         if event.envelope.correlation_id == "acme/o-huge":  # an answer keyed by 6.6 MB: over any broker's limit
-            return [Emit(emitted[0].topic, emitted[0].key * 600_000, emitted[0].event)]
-        return emitted
+            answers[0] = Emit(answers[0].topic, answers[0].key * 600_000, answers[0].event)
 
     outcome = processor(settings, bloated).run([message(order_placed("o-huge"), 0), message(order_placed("o-2"), 1)])
     assert (outcome.processed, outcome.dead) == (1, 1)
@@ -240,12 +243,12 @@ def test_two_topics_shares_of_a_fetch_commit_together_each_with_its_own_outcome(
 def test_a_fault_in_one_topics_share_rolls_back_the_others_until_it_passes(settings: Settings) -> None:
     failures = [1]
 
-    def flaky_for_o2(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
+    def flaky_for_o2(uow: UnitOfWork[Any], event: Event, ctx: Context) -> None:
         if event.envelope.correlation_id == "acme/o-2" and failures[0]:
             failures[0] -= 1
             assert count(settings, "SELECT count(*) FROM orders.orders") == 0, "o-1 is not committed on its own"
             raise OperationalError("INSERT", {}, psycopg2.OperationalError("server closed the connection"))
-        return place_orders(uow, [event], ctx)
+        place_orders(uow, [event], ctx)
 
     sleeps: list[float] = []
     outcomes = processor(settings, flaky_for_o2, sleeps).run_together(

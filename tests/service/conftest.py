@@ -19,11 +19,11 @@ from schemas.base import Payload
 from schemas.envelope import Event, make_event
 from schemas.registry import TOPIC_OF
 from services import catalog
-from services.common.db import UnitOfWork
 from services.common.embedded import EmbeddedPostgres
 from services.common.handling import Context, Emit
 from services.common.processor import invoke
 from services.common.settings import Settings
+from services.common.unit_of_work import UnitOfWork
 from services.migrations import upgrade
 from tests.integration.conftest import postgres  # noqa: F401  (the session's embedded PostgreSQL)
 
@@ -63,7 +63,7 @@ class Harness:
             event: Event[Payload] = make_event(
                 payload, source=source or SOURCES.get(topic, "service:test"), correlation_id="test",
                 occurred_at=self.now, event_id=uuid.uuid4())
-            with UnitOfWork(self.sessions) as uow:
+            with self.unit_of_work() as uow:
                 out += invoke(handlers[topic][payload.EVENT_TYPE], uow, [event], self.context())
                 uow.commit()
         self.emitted += out
@@ -71,11 +71,17 @@ class Harness:
 
     def run(self, job: Any) -> list[Payload]:
         """A timer's job, as the worker's timer runs it."""
-        with UnitOfWork(self.sessions) as uow:
-            out: list[Emit] = job(uow, self.context())
+        with self.unit_of_work() as uow:
+            job(uow, self.context())
+            out = uow.collect_new_events()
             uow.commit()
         self.emitted += out
         return [emit.event.payload for emit in out]
+
+    def unit_of_work(self) -> UnitOfWork[Any]:
+        """The service's own, as its worker makes it."""
+        return UnitOfWork(self.sessions, catalog.service(self.service).store, source=f"service:{self.service}",
+                          now=self.now)
 
     def context(self) -> Context[Any]:
         return Context(now=self.now, settings=self.settings, service=self.service)

@@ -159,7 +159,7 @@ def test_a_batch_leaves_the_same_rows_and_publishes_the_same_as_one_event_at_a_t
         attempt = connection.begin_nested()
         try:
             processor = Processor(service, h.sessions, declared.messaging, declared.handlers, h.settings, clock,
-                                  sleep=lambda s: None, keyring=declared.keyring)
+                                  sleep=lambda s: None, keyring=declared.keyring, store=declared.store)
             if batched:
                 outcomes = processor.run_together(list(by_topic.values()))
             else:

@@ -46,9 +46,8 @@ def test_a_wave_routes_each_shops_order_and_drivers_scans_mark_the_stops(h: Any)
     h.handle(accepted("A-1"), accepted("A-1", "globex"))
     h.handle(shipment_packed("A-1", "acme", "SH-A", "FL000000000A"),
              shipment_packed("A-1", "globex", "SH-G", "FL000000000G"))
-    with h.session() as session:
-        emits = dispatch(session, "WH-1", h.now, h.settings, day=date(2026, 12, 2))
-    (planned,) = [e.event.payload for e in emits if isinstance(e.event.payload, RoutePlanned)]
+    published = h.run(lambda uow, ctx: dispatch(uow, "WH-1", ctx.settings, day=date(2026, 12, 2)))
+    (planned,) = [p for p in published if isinstance(p, RoutePlanned)]
     stops = sorted((s.shop_id, s.order_id, s.shipment_id) for r in planned.routes for s in r.stops)
     assert stops == [("acme", "A-1", "SH-A"), ("globex", "A-1", "SH-G")]
     assert status(h) == [("acme", "A-1", "planned"), ("globex", "A-1", "planned")]

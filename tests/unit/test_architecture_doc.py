@@ -14,7 +14,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 
 def readers_in_the_doc() -> dict[str, set[str]]:
     rows = re.findall(r"^\| `([a-z.]+)` \| [^|]+ \| ([^|]+) \|", DOC.read_text(), re.M)
-    return {topic: {name.strip() for name in readers.split(",")} for topic, readers in rows}
+    return {topic: {name.strip() for name in readers.split(",")} for topic, readers in rows
+            if not topic.endswith(".py")}  # the room table's rows name modules, not topics
 
 
 def test_the_topic_table_says_who_reads_every_topic() -> None:

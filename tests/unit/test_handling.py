@@ -7,8 +7,10 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import sessionmaker
 
 from schemas import carrier
 from schemas.base import Payload
@@ -16,9 +18,8 @@ from schemas.envelope import Event
 from schemas.orders import OrderAccepted, OrderPlaced
 from schemas.registry import KEY_FIELDS, TOPIC_OF, TOPICS, decode
 from schemas.warehouse import StockLow
-from services.common.db import UnitOfWork
-from services.common.handling import Batched, Context, Emit, Emitter, Handlers
-from services.common.settings import Settings
+from services.common.handling import Batched, Context, Emitter, Handlers
+from services.common.unit_of_work import UnitOfWork, no_store
 from tests.factories import order_accepted
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -28,12 +29,12 @@ def test_a_handler_is_routed_by_the_payload_classes_it_is_typed_for() -> None:
     handlers = Handlers()
 
     @handlers.on
-    def one(uow: UnitOfWork, event: Event[OrderPlaced], ctx: Context) -> list[Emit]:
-        return []
+    def one(uow: UnitOfWork[Any], event: Event[OrderPlaced], ctx: Context[Any]) -> None:
+        pass
 
     @handlers.on
-    def many(uow: UnitOfWork, events: Sequence[Event[carrier.AnyScan]], ctx: Context) -> list[Emit]:
-        return []
+    def many(uow: UnitOfWork[Any], events: Sequence[Event[carrier.AnyScan]], ctx: Context[Any]) -> None:
+        pass
 
     assert handlers["shop.orders"]["order.placed"] is one
     scans = handlers["carrier.scans"]
@@ -47,14 +48,14 @@ def test_a_handler_is_routed_by_the_payload_classes_it_is_typed_for() -> None:
 def test_a_handler_without_a_payload_type_or_registered_twice_is_refused() -> None:
     handlers = Handlers()
 
-    def untyped(uow: UnitOfWork, event: Event, ctx: Context) -> list[Emit]:
-        return []
+    def untyped(uow: UnitOfWork[Any], event: Event, ctx: Context[Any]) -> None:
+        pass
 
     with pytest.raises(TypeError, match="is not a payload class|type its event"):
         handlers.on(untyped)
 
-    def first(uow: UnitOfWork, event: Event[OrderPlaced], ctx: Context) -> list[Emit]:
-        return []
+    def first(uow: UnitOfWork[Any], event: Event[OrderPlaced], ctx: Context[Any]) -> None:
+        pass
 
     handlers.on(first)
     with pytest.raises(ValueError, match="order.placed on shop.orders already has a handler"):
@@ -63,12 +64,31 @@ def test_a_handler_without_a_payload_type_or_registered_twice_is_refused() -> No
 
 def test_an_emitted_payload_takes_its_topic_key_and_correlation_from_the_contract() -> None:
     cause = decode("orders.events", json.dumps(order_accepted("A-1", [("SKU-RED", 1)])).encode())
-    emitter = Context(now=NOW, settings=Settings(), service="warehouse").emitter(cause)
-    emitter.emit(StockLow(warehouse_id="W-1", sku="SKU-RED", available=1, reorder_point=2, detected_at=NOW))
-    (emit,) = emitter.emits
+    uow = UnitOfWork(sessionmaker(), no_store, source="service:warehouse", now=NOW)
+    uow.events(cause).emit(StockLow(warehouse_id="W-1", sku="SKU-RED", available=1, reorder_point=2, detected_at=NOW))
+    (emit,) = uow.collect_new_events()
     assert (emit.topic, emit.key, emit.event.envelope.correlation_id) == ("warehouse.events", "W-1", "W-1/SKU-RED")
     assert emit.event.envelope.source == "service:warehouse"
     assert emit.event.envelope.causation_id == cause.envelope.event_id
+
+
+def test_a_unit_of_work_collects_what_each_cause_published_once_and_keeps_ids_per_cause() -> None:
+    """Asking twice for one cause's emitter continues its count (the same ids however the work is split);
+    collecting drains, so work tried again after a failure starts with nothing published."""
+    first, second = (decode("orders.events", json.dumps(order_accepted(order, [("SKU-RED", 1)])).encode())
+                     for order in ("A-1", "A-2"))
+    low = StockLow(warehouse_id="W-1", sku="SKU-RED", available=1, reorder_point=2, detected_at=NOW)
+    uow = UnitOfWork(sessionmaker(), no_store, source="service:warehouse", now=NOW)
+    uow.events(first).emit(low)
+    uow.events(second).emit(low)
+    uow.events(first).emit(low)
+    emits = uow.collect_new_events()
+    assert [e.event.envelope.causation_id for e in emits] == [first.event_id, first.event_id, second.event_id]
+    assert len({e.event.event_id for e in emits}) == 3
+    assert uow.collect_new_events() == []
+    uow.events(first).emit(low)
+    (again,) = uow.collect_new_events()
+    assert again.event.event_id == emits[0].event.event_id, "a retry publishes the same id"
 
 
 def test_an_order_event_is_keyed_and_correlated_by_shop_and_order() -> None:

@@ -35,6 +35,13 @@ def test_import_contracts_hold() -> None:
     ("services/tracking/domain/status.py", "import sqlalchemy", "pure"),
     ("services/common/processor.py", "from services.orders import tables", "knows no service"),
     ("services/returns/handlers.py", "from services.orders import store", "do not import each other"),
+    # SQL written outside a store: in a handler, in a use case, in a job
+    ("services/warehouse/handlers.py", "from sqlalchemy import select", "SQL lives in the stores"),
+    ("services/warehouse/allocating.py", "from services.warehouse import tables", "SQL lives in the stores"),
+    ("services/routing/waves.py", "from sqlalchemy.dialects.postgresql import insert", "SQL lives in the stores"),
+    ("services/tracking/observing.py", "from services.tracking.tables import shipments", "SQL lives in the stores"),
+    # a use case added beneath the store, or a store reaching up into its use cases
+    ("services/warehouse/store.py", "from services.warehouse import stock_alerts", "layered"),
 ])
 def test_an_import_across_a_layer_the_wrong_way_breaks_a_contract(tmp_path: Path, module: str, planted: str,
                                                                    broken: str) -> None:

@@ -109,7 +109,7 @@ def scheduler(processor: Processor, outbox: Sweeping, health: Health) -> Schedul
 def test_a_job_that_fails_is_logged_and_the_next_tick_runs_again() -> None:
     processor = Processor(job_error=RuntimeError("a bug"))
     s = scheduler(processor, Sweeping(), Health(60))
-    job = Scheduled("close", 1.0, lambda uow, ctx: [])
+    job = Scheduled("close", 1.0, lambda uow, ctx: None)
     asyncio.run(s.tick(job))
     asyncio.run(s.tick(job))
     assert processor.jobs == 2
@@ -117,7 +117,7 @@ def test_a_job_that_fails_is_logged_and_the_next_tick_runs_again() -> None:
 
 def test_a_jobs_records_are_published() -> None:
     outbox = Sweeping()
-    asyncio.run(scheduler(Processor(), outbox, Health(60)).tick(Scheduled("close", 1.0, lambda uow, ctx: [])))
+    asyncio.run(scheduler(Processor(), outbox, Health(60)).tick(Scheduled("close", 1.0, lambda uow, ctx: None)))
     assert [[r.value for r in p] for p in outbox.published] == [[b"v9"]]
 
 
