@@ -5,35 +5,25 @@ runs as written on any day. Each is built from its payload model, so it carries 
 
 from __future__ import annotations
 
-import uuid
+import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import typer
 from sqlalchemy import text
 
+from schemas import builders
 from schemas.base import Payload
 from schemas.carrier import (
+    Scan,
     ShipmentDelivered,
     ShipmentDeliveryFailed,
     ShipmentOutForDelivery,
     ShipmentPickedUp,
     ShipmentReturnedToSender,
 )
-from schemas.envelope import make_event
-from schemas.orders import Address, Customer, OrderCancellationRequested, OrderLine, OrderPlaced
-from schemas.registry import correlation_of
-from schemas.returns import (
-    InspectedLine,
-    ReceivedLine,
-    ReturnLine,
-    ReturnParcelInspected,
-    ReturnParcelReceived,
-    ReturnRequested,
-)
-from schemas.warehouse import PackedItem, ParcelPacked, PickConfirmed, PickShort, StockCounted, StockReceived
+from schemas.orders import Customer, OrderPlaced
 from services.common.commands import fail, session
 
 example_app = typer.Typer(help="Events to send as they are, dated now: `fulfil example order A-1001 | fulfil send "
@@ -41,15 +31,14 @@ example_app = typer.Typer(help="Events to send as they are, dated now: `fulfil e
 SCANNER, CARRIER = "device:handheld-1", "carrier:example"
 Shop = Annotated[str, typer.Option("--shop", help="The shop")]
 Order = Annotated[str, typer.Argument(help="The shop's order id")]
-CARRIER_SCANS = {"picked_up": ShipmentPickedUp, "out_for_delivery": ShipmentOutForDelivery,
-                 "delivered": ShipmentDelivered, "returned_to_sender": ShipmentReturnedToSender}
+CARRIER_SCANS: dict[str, type[Scan]] = {
+    "picked_up": ShipmentPickedUp, "out_for_delivery": ShipmentOutForDelivery, "delivered": ShipmentDelivered,
+    "delivery_failed": ShipmentDeliveryFailed, "returned_to_sender": ShipmentReturnedToSender}
 
 
 def _print(source: str, payloads: Sequence[Payload], now: datetime) -> None:
     for payload in payloads:
-        event = make_event(payload, source=source, correlation_id=correlation_of(payload), occurred_at=now,
-                           event_id=uuid.uuid4())
-        typer.echo(event.to_json().decode())
+        typer.echo(json.dumps(builders.document(payload, source=source, at=now)))
 
 
 def _now() -> datetime:
@@ -58,14 +47,7 @@ def _now() -> datetime:
 
 def order_placed(order_id: str, shop_id: str, now: datetime) -> OrderPlaced:
     """Two mugs for a customer in Berlin (Berlin North has them), delivered tomorrow between 10:00 and 12:00 UTC."""
-    start = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
-    return OrderPlaced(
-        order_id=order_id, shop_id=shop_id, placed_at=now, currency="EUR", customer=Customer(name="Ann Example"),
-        delivery_address=Address(line1="Unter den Linden 1", city="Berlin", postcode="10117", country="DE",
-                                 latitude=52.5170, longitude=13.3889),
-        delivery_window={"start": start, "end": start + timedelta(hours=2)},
-        lines=[OrderLine(line_id="1", sku="SKU-MUG", quantity=2, unit_price=Decimal("9.99"))],
-        discount_total=Decimal("0"), shipping_total=Decimal("4.95"), total=Decimal("24.93"))
+    return builders.order_placed(order_id, shop_id, at=now, customer=Customer(name="Ann Example"))
 
 
 @example_app.command("order")
@@ -79,8 +61,7 @@ def order(order_id: Order = "A-1001", shop: Shop = "acme") -> None:
 def cancel(order_id: Order, shop: Shop = "acme") -> None:
     """order.cancelled for shop.orders: the shop asks to cancel (possible until picking starts)."""
     now = _now()
-    _print(f"shop:{shop}", [OrderCancellationRequested(order_id=order_id, shop_id=shop, requested_at=now,
-                                                        reason="the customer changed their mind")], now)
+    _print(f"shop:{shop}", [builders.cancellation_requested(order_id, shop, at=now)], now)
 
 
 @example_app.command("stock-received")
@@ -89,8 +70,7 @@ def stock_received(warehouse: Annotated[str, typer.Argument(help="Warehouse id")
                    quantity: Annotated[int, typer.Argument(min=1, help="Units received")]) -> None:
     """stock.received for warehouse.scans: units into the SKU's bin (fills backorders)."""
     now = _now()
-    _print(SCANNER, [StockReceived(warehouse_id=warehouse, sku=sku, quantity=quantity, received_at=now,
-                                   reference="PO-EXAMPLE")], now)
+    _print(SCANNER, [builders.stock_received(warehouse, sku, quantity, reference="PO-EXAMPLE", at=now)], now)
 
 
 @example_app.command("stock-counted")
@@ -99,7 +79,7 @@ def stock_counted(warehouse: Annotated[str, typer.Argument(help="Warehouse id")]
                   counted: Annotated[int, typer.Argument(min=0, help="Units counted in its bin")]) -> None:
     """stock.counted for warehouse.scans: the bin's count becomes the truth."""
     now = _now()
-    _print(SCANNER, [StockCounted(warehouse_id=warehouse, sku=sku, counted_quantity=counted, counted_at=now)], now)
+    _print(SCANNER, [builders.stock_counted(warehouse, sku, counted, at=now)], now)
 
 
 def _picks_due(shop: str, order_id: str) -> list[dict[str, Any]]:
@@ -128,8 +108,8 @@ def picks(shop: Annotated[str, typer.Argument(help="The shop")], order_id: Order
     """pick.confirmed for warehouse.scans, one per bin of the order's tote on its open pick list, as the
     handheld sends them when each line is picked in full."""
     now = _now()
-    _print(SCANNER, [PickConfirmed(warehouse_id=r["warehouse_id"], picklist_id=r["picklist_id"], shop_id=shop,
-                                   order_id=order_id, sku=r["sku"], bin=r["bin"], quantity=r["due"], picked_at=now)
+    _print(SCANNER, [builders.pick_confirmed(r["picklist_id"], order_id, r["sku"], r["bin"], r["due"], shop_id=shop,
+                                             warehouse_id=r["warehouse_id"], at=now)
                      for r in _picks_due(shop, order_id)], now)
 
 
@@ -142,9 +122,8 @@ def pick_short(shop: Annotated[str, typer.Argument(help="The shop")], order_id: 
     r = _picks_due(shop, order_id)[0]
     if found >= r["due"]:
         raise fail(f"--found {found} is not short of the {r['due']} unit(s) due from {r['bin']}")
-    _print(SCANNER, [PickShort(warehouse_id=r["warehouse_id"], picklist_id=r["picklist_id"], shop_id=shop,
-                               order_id=order_id, sku=r["sku"], bin=r["bin"], requested_quantity=r["due"],
-                               picked_quantity=found, reported_at=now)], now)
+    _print(SCANNER, [builders.pick_short(r["picklist_id"], order_id, r["sku"], r["bin"], r["due"], found, shop_id=shop,
+                                         warehouse_id=r["warehouse_id"], at=now)], now)
 
 
 @example_app.command("parcel")
@@ -164,10 +143,9 @@ SELECT s.shipment_id, s.warehouse_id, l.sku, sum(l.picked)::int AS picked
     for row in rows:
         shipments.setdefault(row.shipment_id, []).append(row)
     now = _now()
-    _print(SCANNER, [ParcelPacked(warehouse_id=items[0].warehouse_id, shop_id=shop, order_id=order_id,
-                                  parcel_id=f"P-{shipment_id}"[:64], weight_kg=Decimal("1.2"),
-                                  volume_m3=Decimal("0.01"), packed_at=now,
-                                  items=[PackedItem(sku=r.sku, quantity=r.picked) for r in items])
+    _print(SCANNER, [builders.parcel_packed(order_id, [(r.sku, r.picked) for r in items], shop_id=shop,
+                                            warehouse_id=items[0].warehouse_id, parcel_id=f"P-{shipment_id}"[:64],
+                                            weight_kg="1.2", volume_m3="0.01", at=now)
                      for shipment_id, items in shipments.items()], now)
 
 
@@ -184,10 +162,9 @@ def carrier_scan(shop: Annotated[str, typer.Argument(help="The shop")], order_id
     if not numbers:
         raise fail(f"{shop}'s order {order_id} has no packed parcel with a tracking number yet")
     now = _now()
-    scans: list[Payload] = [
-        ShipmentDeliveryFailed(tracking_number=n, scanned_at=now, reason="no_one_home", driver_id="D-1")
-        if what == "delivery_failed" else CARRIER_SCANS[what](tracking_number=n, scanned_at=now, driver_id="D-1")
-        for n in numbers]
+    failed = {"reason": "no_one_home"} if what == "delivery_failed" else {}
+    scans: list[Payload] = [builders.carrier_scan(CARRIER_SCANS[what], n, at=now, driver_id="D-1", **failed)
+                            for n in numbers]
     _print(CARRIER, scans, now)
 
 
@@ -203,10 +180,8 @@ def return_requested(shop: Annotated[str, typer.Argument(help="The shop")], orde
     if not lines:
         raise fail(f"the returns service knows no accepted order {order_id} of {shop}")
     now = _now()
-    _print(f"shop:{shop}", [ReturnRequested(
-        return_id=return_id, order_id=order_id, shop_id=shop, requested_at=now,
-        lines=[ReturnLine(line_id=line["line_id"], sku=line["sku"], quantity=1, reason=reason) for line in lines])],
-        now)
+    _print(f"shop:{shop}", [builders.return_requested(return_id, order_id, [(x["line_id"], x["sku"], 1) for x in lines],
+                                                      shop_id=shop, reason=reason, at=now)], now)
 
 
 def _authorised(shop: str, return_id: str) -> tuple[str, str, list[dict[str, Any]]]:
@@ -231,8 +206,8 @@ def return_received(shop: Annotated[str, typer.Argument(help="The shop")],
     warehouse that shipped it."""
     rma, warehouse, lines = _authorised(shop, return_id)
     now = _now()
-    _print(SCANNER, [ReturnParcelReceived(rma=rma, warehouse_id=warehouse, received_at=now, lines=[
-        ReceivedLine(line_id=line["line_id"], sku=line["sku"], quantity=line["quantity"]) for line in lines])], now)
+    _print(SCANNER, [builders.return_received(rma, [(x["line_id"], x["sku"], x["quantity"]) for x in lines],
+                                              warehouse_id=warehouse, at=now)], now)
 
 
 @example_app.command("return-inspected")
@@ -243,6 +218,5 @@ def return_inspected(shop: Annotated[str, typer.Argument(help="The shop")],
     """return.inspected for warehouse.scans: every authorised unit with one disposition."""
     rma, warehouse, lines = _authorised(shop, return_id)
     now = _now()
-    _print(SCANNER, [ReturnParcelInspected(rma=rma, warehouse_id=warehouse, inspected_at=now, lines=[
-        InspectedLine(line_id=line["line_id"], sku=line["sku"], quantity=line["quantity"], disposition=disposition)
-        for line in lines])], now)
+    _print(SCANNER, [builders.return_inspected(rma, [(x["line_id"], x["sku"], x["quantity"], disposition)
+                                                     for x in lines], warehouse_id=warehouse, at=now)], now)

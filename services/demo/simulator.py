@@ -20,7 +20,10 @@ from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.registry import SHOP_BOUND, TOPICS, current_version, order_key
+from schemas import builders, carrier
+from schemas.base import Payload
+from schemas.orders import Address, Customer, OrderPlaced
+from schemas.registry import SHOP_BOUND, order_key
 from schemas.signing import Signer
 from services.common.kafka_io import partitions
 from services.demo.world import TIME_ZONE, World
@@ -35,12 +38,9 @@ REACHED = {"order.accepted": "accepted", "stock.reserved": "reserved", "shipment
            "delivery.method_chosen": "routed", "refund.issued": "returned"}  # the rest are read from their payload
 
 
-def envelope(event_type: str, payload: dict[str, Any], correlation_id: str, source: str) -> dict[str, Any]:
-    """An input event as a shop, a device or a carrier would send it, at the schema version Fulfil reads now."""
-    version = next(current_version(topic, event_type) for topic in INPUTS if event_type in TOPICS[topic])
-    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": version,
-            "occurred_at": datetime.now(UTC).isoformat(), "source": source, "correlation_id": correlation_id,
-            "causation_id": None, "payload": payload}
+def sent(payload: Payload, source: str) -> dict[str, Any]:
+    """An input event as a shop, a device or a carrier sends it, now."""
+    return builders.document(payload, source=source, at=datetime.now(UTC))
 
 
 @dataclass
@@ -80,7 +80,6 @@ class Simulation:
         zone = ZoneInfo(TIME_ZONE)
         self.day: date = (datetime.now(zone) + timedelta(days=1)).date()
         self.zone = zone
-        self.orders: dict[str, dict[str, Any]] = {}
         self.skus = {s.sku: s for s in world.skus}
         self.picked: dict[tuple[str, str, str], Counter[str]] = {}
         self.packed: set[str] = set()
@@ -131,33 +130,27 @@ class Simulation:
         return self.out
 
     # -- shops -----------------------------------------------------------------------------------------
-    def _order(self, i: int) -> dict[str, Any]:
+    def _order(self, i: int) -> OrderPlaced:
         rng, skus = self.rng, self.world.skus
-        lines = []
-        for n, sku in enumerate(rng.sample(skus, rng.choice([1, 1, 2, 2, 3])), 1):
-            lines.append({"line_id": str(n), "sku": sku.sku, "quantity": rng.choice([1, 1, 1, 2, 3]),
-                          "unit_price": sku.price})
-        subtotal = sum((Decimal(str(line["unit_price"])) * int(str(line["quantity"])) for line in lines), Decimal(0))
+        chosen = rng.sample(skus, rng.choice([1, 1, 2, 2, 3]))
+        items = [(sku.sku, rng.choice([1, 1, 1, 2, 3])) for sku in chosen]
+        prices = {sku.sku: sku.price for sku in chosen}
+        subtotal = sum((Decimal(str(prices[sku])) * quantity for sku, quantity in items), Decimal(0))
         discount = Decimal("2.00") if subtotal > 30 and rng.random() < 0.3 else Decimal(0)
-        shipping = Decimal("4.95")
         lat, lon = self.world.address(rng)
-        hour = rng.choice(range(9, 18, 2))
-        start = datetime(self.day.year, self.day.month, self.day.day, hour, tzinfo=self.zone)
-        return {"order_id": f"D-{self.world.seed}-{i:05d}", "shop_id": DEMO_SHOP,
-                "placed_at": datetime.now(UTC).isoformat(), "currency": "EUR",
-                "customer": {"name": f"Customer {i}", "email": f"c{i}@example.com"},
-                "delivery_address": {"line1": f"Demo street {i}", "city": "Berlin", "postcode": "10115",
-                                     "country": "DE", "latitude": round(lat, 6), "longitude": round(lon, 6)},
-                "delivery_window": {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()},
-                "lines": lines, "discount_total": str(discount), "shipping_total": str(shipping),
-                "total": str(subtotal - discount + shipping)}
+        start = datetime(self.day.year, self.day.month, self.day.day, rng.choice(range(9, 18, 2)), tzinfo=self.zone)
+        return builders.order_placed(
+            f"D-{self.world.seed}-{i:05d}", DEMO_SHOP, at=datetime.now(UTC), items=items, prices=prices,
+            customer=Customer(name=f"Customer {i}", email=f"c{i}@example.com"),
+            address=Address(line1=f"Demo street {i}", city="Berlin", postcode="10115", country="DE",
+                            latitude=round(lat, 6), longitude=round(lon, 6)),
+            window_start=start, discount=discount)
 
     async def _shops(self) -> None:
         for i in range(self.n):
             order = self._order(i)
-            self.orders[order["order_id"]] = order
-            key = order_key(DEMO_SHOP, order["order_id"])
-            event = envelope("order.placed", order, key, f"shop:{DEMO_SHOP}")
+            key = order_key(DEMO_SHOP, order.order_id)
+            event = sent(order, f"shop:{DEMO_SHOP}")
             roll = self.rng.random()
             if roll < 0.03:  # malformed: a quantity that is not a number, or not JSON at all
                 bad = json.loads(json.dumps(event))
@@ -173,9 +166,8 @@ class Simulation:
                 await self.send("shop.orders", key, event)
             if 0.03 <= roll < 0.07:  # the customer changes their mind
                 await asyncio.sleep(0.05)
-                await self.send("shop.orders", key, envelope("order.cancelled", {
-                    "order_id": order["order_id"], "shop_id": DEMO_SHOP, "requested_at": datetime.now(UTC).isoformat(),
-                    "reason": "changed my mind"}, key, f"shop:{DEMO_SHOP}"))
+                await self.send("shop.orders", key, sent(builders.cancellation_requested(
+                    order.order_id, DEMO_SHOP, at=datetime.now(UTC), reason="changed my mind"), f"shop:{DEMO_SHOP}"))
             self.out.placed += 1
             if i % 25 == 24:
                 await self.producer.flush()
@@ -257,9 +249,8 @@ class Simulation:
         for line in p["lines"]:
             for tote in line["totes"]:
                 want = tote["quantity"]
-                common = {"warehouse_id": wh, "picklist_id": p["picklist_id"], "shop_id": tote["shop_id"],
-                          "order_id": tote["order_id"], "sku": line["sku"], "bin": line["bin"]}
-                now = datetime.now(UTC).isoformat()
+                common: dict[str, Any] = {"shop_id": tote["shop_id"], "warehouse_id": wh, "at": datetime.now(UTC)}
+                where = (p["picklist_id"], tote["order_id"], line["sku"], line["bin"])
                 empty = (wh, line["sku"]) in self.emptied
                 if empty or self.rng.random() < 0.03:  # the bin held less than the list said
                     # A bin a short pick emptied stays empty until a return restocks it: the picker finds nothing
@@ -267,12 +258,10 @@ class Simulation:
                     # the list, and the tote is right either way).
                     got = 0 if empty else self.rng.randrange(0, want)
                     self.emptied.add((wh, line["sku"]))
-                    scan = envelope("pick.short", {**common, "requested_quantity": want, "picked_quantity": got,
-                                                   "reported_at": now}, tote["order_id"], f"device:{wh}")
+                    scan = sent(builders.pick_short(*where, want, got, **common), f"device:{wh}")
                 else:
                     got = want
-                    scan = envelope("pick.confirmed", {**common, "quantity": want, "picked_at": now},
-                                    tote["order_id"], f"device:{wh}")
+                    scan = sent(builders.pick_confirmed(*where, want, **common), f"device:{wh}")
                 await self.send("warehouse.scans", wh, scan)
                 if got:
                     self.picked.setdefault((wh, tote["shop_id"], tote["order_id"]), Counter())[line["sku"]] += got
@@ -286,12 +275,10 @@ class Simulation:
             for parcel in self._parcels(wh, shop_id, order_id, items):
                 weight = sum(self.skus[s].weight_kg * n for s, n in parcel.items())
                 volume = sum(self.skus[s].volume_m3 * n for s, n in parcel.items())
-                await self.send("warehouse.scans", wh, envelope("parcel.packed", {
-                    "warehouse_id": wh, "shop_id": shop_id, "order_id": order_id,
-                    "parcel_id": f"P-{uuid.uuid4().hex[:10]}", "weight_kg": f"{max(weight, 0.001):.3f}",
-                    "volume_m3": f"{max(volume, 0.0001):.4f}",
-                    "items": [{"sku": s, "quantity": n} for s, n in sorted(parcel.items())],
-                    "packed_at": datetime.now(UTC).isoformat()}, order_id, f"device:{wh}"))
+                await self.send("warehouse.scans", wh, sent(builders.parcel_packed(
+                    order_id, sorted(parcel.items()), shop_id=shop_id, warehouse_id=wh,
+                    parcel_id=f"P-{uuid.uuid4().hex[:10]}", weight_kg=f"{max(weight, 0.001):.3f}",
+                    volume_m3=f"{max(volume, 0.0001):.4f}", at=datetime.now(UTC)), f"device:{wh}"))
 
     def _parcels(self, wh: str, shop_id: str, order_id: str, items: Counter[str]) -> list[Counter[str]]:
         """One parcel per shipment when the tote holds several shipments of the order (a short pick elsewhere
@@ -318,21 +305,19 @@ class Simulation:
 
     async def _drive(self, wave_id: str, stop: dict[str, Any], departure: datetime) -> None:
         number, arrival = stop["tracking_number"], datetime.fromisoformat(stop["arrival"])
-        await self.send("carrier.scans", number, envelope("shipment.out_for_delivery", {
-            "tracking_number": number, "scanned_at": departure.isoformat(), "driver_id": "demo-driver"},
-            number, "carrier:own-fleet"))
+        await self.send("carrier.scans", number, sent(builders.carrier_scan(
+            carrier.ShipmentOutForDelivery, number, at=departure, driver_id="demo-driver"), "carrier:own-fleet"))
         late = timedelta(minutes=self.rng.choice([35, 50])) if self.rng.random() < 0.08 else timedelta(0)
         at = arrival + timedelta(minutes=self.rng.gauss(0, 6)) + late
         if self.rng.random() < 0.05:
-            await self.send("carrier.scans", number, envelope("shipment.delivery_failed", {
-                "tracking_number": number, "scanned_at": at.isoformat(), "reason": "no_one_home"},
-                number, "carrier:own-fleet"))
+            await self.send("carrier.scans", number, sent(builders.carrier_scan(
+                carrier.ShipmentDeliveryFailed, number, at=at, reason="no_one_home"), "carrier:own-fleet"))
             return
         window = stop["eta_window"]
         self.out.on_time.setdefault(wave_id, []).append(
             datetime.fromisoformat(window["start"]) <= at <= datetime.fromisoformat(window["end"]))
-        await self.send("carrier.scans", number, envelope("shipment.delivered", {
-            "tracking_number": number, "scanned_at": at.isoformat()}, number, "carrier:own-fleet"))
+        await self.send("carrier.scans", number, sent(builders.carrier_scan(carrier.ShipmentDelivered, number, at=at),
+                                                      "carrier:own-fleet"))
 
     async def _on_delivery_method_chosen(self, p: dict[str, Any]) -> None:
         self.handed_over.add(p["shipment_id"])
@@ -340,10 +325,11 @@ class Simulation:
             return
         number = p["tracking_number"]
         start = datetime(self.day.year, self.day.month, self.day.day, 10, tzinfo=self.zone)
-        for kind, at in (("shipment.picked_up", start), ("shipment.delivered", start + timedelta(hours=5))):
-            await self.send("carrier.scans", number, envelope(kind, {"tracking_number": number,
-                                                                     "scanned_at": at.isoformat()},
-                                                              number, "carrier:parcel-co"))
+        scans: list[tuple[type[carrier.Scan], datetime]] = [(carrier.ShipmentPickedUp, start),
+                                                             (carrier.ShipmentDelivered, start + timedelta(hours=5))]
+        for kind, at in scans:
+            await self.send("carrier.scans", number, sent(builders.carrier_scan(kind, number, at=at),
+                                                          "carrier:parcel-co"))
 
     async def _on_shipment_status_changed(self, p: dict[str, Any]) -> None:
         if p["status"] != "delivered":
@@ -357,25 +343,22 @@ class Simulation:
         reason = self.rng.choice(["changed_mind", "changed_mind", "damaged", "wrong_item", "not_as_described"])
         requested = datetime.fromisoformat(p["changed_at"]) + timedelta(days=2)
         key = order_key(p["shop_id"], p["order_id"])
-        self.returns_due.append((key, envelope("return.requested", {
-            "return_id": f"R-{p['shipment_id']}", "order_id": p["order_id"], "shop_id": DEMO_SHOP,
-            "requested_at": requested.isoformat(),
-            "lines": [{"line_id": line["line_id"], "sku": line["sku"], "quantity": 1, "reason": reason,
-                       "opened": self.rng.random() < 0.5}]}, key, f"shop:{DEMO_SHOP}")))
+        self.returns_due.append((key, sent(builders.return_requested(
+            f"R-{p['shipment_id']}", p["order_id"], [(line["line_id"], line["sku"], 1)], shop_id=DEMO_SHOP,
+            reason=reason, opened=self.rng.random() < 0.5, at=requested), f"shop:{DEMO_SHOP}")))
 
     async def _on_return_authorised(self, p: dict[str, Any]) -> None:
         shipment = self.out.shipments.get(p["return_id"].removeprefix("R-"))
         wh = shipment["warehouse_id"] if shipment else self.world.warehouses[0]["id"]
-        lines = [{"line_id": line["line_id"], "sku": line["sku"], "quantity": line["quantity"]} for line in p["lines"]]
-        now = datetime.now(UTC).isoformat()
-        await self.send("warehouse.scans", wh, envelope("return.received", {
-            "rma": p["rma"], "warehouse_id": wh, "lines": lines, "received_at": now}, p["order_id"], f"device:{wh}"))
+        lines = [(line["line_id"], line["sku"], line["quantity"]) for line in p["lines"]]
+        now = datetime.now(UTC)
+        await self.send("warehouse.scans", wh, sent(builders.return_received(p["rma"], lines, warehouse_id=wh, at=now),
+                                                    f"device:{wh}"))
         disposition = "restock" if self.rng.random() < 0.8 else "write_off"
         if disposition == "restock":
-            self.emptied -= {(wh, line["sku"]) for line in lines}
-        await self.send("warehouse.scans", wh, envelope("return.inspected", {
-            "rma": p["rma"], "warehouse_id": wh, "inspected_at": now,
-            "lines": [{**line, "disposition": disposition} for line in lines]}, p["order_id"], f"device:{wh}"))
+            self.emptied -= {(wh, sku) for _, sku, _ in lines}
+        await self.send("warehouse.scans", wh, sent(builders.return_inspected(
+            p["rma"], [(*line, disposition) for line in lines], warehouse_id=wh, at=now), f"device:{wh}"))
 
     async def _on_return_rejected(self, p: dict[str, Any]) -> None:
         self.returns_open.discard(p["return_id"])

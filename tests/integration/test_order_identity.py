@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from schemas.registry import order_key
 from services.common.embedded import free_port
-from tests.factories import cancellation, envelope, order_key, order_placed, scan
+from tests.factories import cancellation, envelope, order_placed, scan
 from tests.integration.conftest import Stack, fulfil, load_layout, values
 
 pytestmark = pytest.mark.integration

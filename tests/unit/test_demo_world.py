@@ -11,5 +11,5 @@ def test_the_demo_world_and_its_shoppers_follow_the_seed() -> None:
 
     def orders(seed: int) -> list[object]:
         sim = Simulation(RoutingSettings(), generate(seed), 5, seed)
-        return [{k: v for k, v in sim._order(i).items() if k != "placed_at"} for i in range(5)]
+        return [sim._order(i).model_dump(exclude={"placed_at"}) for i in range(5)]
     assert orders(5) == orders(5) and orders(5) != orders(6)
