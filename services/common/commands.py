@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Protocol, TypeVar, overload
 
 import typer
 from pydantic import ValidationError
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 S = TypeVar("S", bound=Settings)
+T = TypeVar("T")
 _loaded: list[Settings] = []
 
 
@@ -72,10 +73,14 @@ def session(*, write: bool = False, what: str = "the database did not answer") -
 
 
 class ListedKey(Protocol):
-    key_id: str
-    shop_id: str
-    created_at: datetime
-    revoked_at: datetime | None
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def shop_id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
 
 
 def echo_keys(keys: Sequence[ListedKey], id_width: int, none_yet: str) -> None:
@@ -87,7 +92,7 @@ def echo_keys(keys: Sequence[ListedKey], id_width: int, none_yet: str) -> None:
         typer.echo(none_yet)
 
 
-def in_transaction(what: Any) -> Any:
+def in_transaction(what: Callable[[Session], T]) -> T:
     """`what(session)` in one committed transaction."""
     with session(write=True) as opened:
         return what(opened)

@@ -67,7 +67,7 @@ class Consumer:
         self.topics = {settings.topic(name): name for name in processor.handlers}
         self.floor: dict[tuple[str, int], int] = {}
         """PostgreSQL's position per partition at assignment: anything fetched below it is done already."""
-        self.in_flight: asyncio.Future[Any] | None = None  # the last batch's publishing
+        self.in_flight: asyncio.Future[object] | None = None  # the last batch's publishing
         self.crash_after_commit = "crash_after_commit" in settings.fault_set
 
     def attach(self, app: App) -> None:

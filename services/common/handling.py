@@ -86,11 +86,11 @@ class Context(Generic[S]):
 
 
 class Handler(Protocol):
-    def __call__(self, uow: UnitOfWork[Any], event: Event[Payload], ctx: Context[Any]) -> None: ...
+    def __call__(self, uow: UnitOfWork[object], event: Event[Payload], ctx: Context[Settings]) -> None: ...
 
 
 class BatchHandler(Protocol):
-    def __call__(self, uow: UnitOfWork[Any], events: Sequence[Event[Payload]], ctx: Context[Any]) -> None: ...
+    def __call__(self, uow: UnitOfWork[object], events: Sequence[Event[Payload]], ctx: Context[Settings]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Job(Protocol):
     """Work a timer starts rather than an event (closing pick waves, dispatch cut-offs): it runs in a
     transaction like a handler, and the events it publishes go through the same outbox."""
 
-    def __call__(self, uow: UnitOfWork[Any], ctx: Context[Any]) -> None: ...
+    def __call__(self, uow: UnitOfWork[Any], ctx: Context[Any]) -> None: ...  # its own service's store and settings
 
 
 @dataclass(frozen=True)

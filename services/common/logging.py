@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 import structlog
+from structlog.typing import FilteringBoundLogger, Processor
 
 from services.common.errors import scrub_exceptions
 from services.common.settings import Settings
@@ -17,13 +17,13 @@ def configure_logging(settings: Settings, *, command: bool = False) -> None:
     and the Kafka client's and asyncio's complaints about a failure the command reports itself are not."""
     level = logging.ERROR if command else getattr(logging, settings.log_level.upper())
     as_json = settings.log_format == "json" or (settings.log_format == "auto" and not sys.stderr.isatty())
-    shared: list[Any] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    renderer: Processor = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[*shared, scrub_exceptions, structlog.processors.format_exc_info,
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -44,5 +44,7 @@ def configure_logging(settings: Settings, *, command: bool = False) -> None:
             logging.getLogger(reported).setLevel(logging.CRITICAL)
 
 
-def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+def get_logger(name: str) -> FilteringBoundLogger:
+    """The wrapper class configure_logging sets: a filtering bound logger."""
+    logger: FilteringBoundLogger = structlog.get_logger(name)
+    return logger

@@ -55,7 +55,7 @@ Decoded = tuple[list[tuple[Incoming, AnyEvent]], list[DeadLetter]]
 """A batch's events, and its messages refused before any handler saw them."""
 
 
-def invoke(handler: AnyHandler, uow: UnitOfWork[Any], events: Sequence[AnyEvent], ctx: Context[Any]) -> list[Emit]:
+def invoke(handler: AnyHandler, uow: UnitOfWork[object], events: Sequence[AnyEvent], ctx: Context[Settings]) -> list[Emit]:
     """Run the handler on its events; what it published. A handler that fails publishes nothing: what it had
     published is dropped with its savepoint."""
     try:
@@ -93,7 +93,7 @@ class Processor:
     def __init__(self, service: str, sessions: sessionmaker[Session], messaging: Messaging,
                  handlers: HandlerTable, settings: Settings, clock: Callable[[], datetime],
                  sleep: Callable[[float], None] = time.sleep, health: Health | None = None,
-                 keyring: Keyring | None = None, *, store: Callable[[Session], Any]) -> None:
+                 keyring: Keyring | None = None, *, store: Callable[[Session], object]) -> None:
         """`store` makes the service's store on a transaction's session (Service.store)."""
         self.health = health or Health(settings.ready_outbox_max_age_s)
         self.max_message_bytes = message_max_bytes(settings.topics_file)
@@ -193,10 +193,10 @@ class Processor:
             uow.commit()
         return outcomes
 
-    def unit_of_work(self, now: datetime) -> UnitOfWork[Any]:
+    def unit_of_work(self, now: datetime) -> UnitOfWork[object]:
         return UnitOfWork(self.sessions, self.store, source=f"service:{self.service}", now=now)
 
-    def _authenticate(self, uow: UnitOfWork[Any], decoded: Sequence[Decoded], now: datetime) -> list[Decoded]:
+    def _authenticate(self, uow: UnitOfWork[object], decoded: Sequence[Decoded], now: datetime) -> list[Decoded]:
         """Move every event on a shop's topic that a live key of its shop did not sign to the refused: the
         shop's identity is the key that signed, never what the event says. Keys are read in this transaction,
         so a key revoked before it began signs nothing here."""
@@ -223,8 +223,8 @@ class Processor:
     def _handler_for(self, message: Incoming, event: Event[Payload]) -> Handler | Batched | None:
         return self.handlers.get(self.settings.logical_topic(message.topic), {}).get(event.envelope.event_type)
 
-    def _handle_batch(self, uow: UnitOfWork[Any], handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
-                      ctx: Context[Any], records: list[OutboxRecord], outcome: BatchOutcome) -> None:
+    def _handle_batch(self, uow: UnitOfWork[object], handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
+                      ctx: Context[Settings], records: list[OutboxRecord], outcome: BatchOutcome) -> None:
         """Claim every event id in one statement, then hand runs of same-type events to their handler."""
         claims: dict[UUID, dict[str, object]] = {}
         for message, event, _ in handled:
@@ -248,8 +248,8 @@ class Processor:
                          correlation_id=event.envelope.correlation_id)
             outcome.processed += len(run)
 
-    def _handle_one_by_one(self, uow: UnitOfWork[Any], handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
-                           ctx: Context[Any], records: list[OutboxRecord], dead: list[DeadLetter],
+    def _handle_one_by_one(self, uow: UnitOfWork[object], handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
+                           ctx: Context[Settings], records: list[OutboxRecord], dead: list[DeadLetter],
                            outcome: BatchOutcome) -> None:
         """Each event in its own savepoint, tried again when it fails, so that only one whose failure repeats is
         dead-lettered and the rest commit."""
@@ -270,7 +270,7 @@ class Processor:
                         dead.append(self._dead_letter_in_place(uow, message, event, exc, ctx.now))
                         outcome.dead += 1
 
-    def _handle(self, uow: UnitOfWork[Any], message: Incoming, event: AnyEvent, handler: AnyHandler, ctx: Context[Any],
+    def _handle(self, uow: UnitOfWork[object], message: Incoming, event: AnyEvent, handler: AnyHandler, ctx: Context[Settings],
                 records: list[OutboxRecord], outcome: BatchOutcome) -> bool:
         """One event on its own: the isolating path, after a batch failed for a reason that was not transient."""
         envelope = event.envelope
@@ -293,7 +293,7 @@ class Processor:
                                         f"the broker takes at most {self.max_message_bytes}")
             records.append(record)
 
-    def _dead_letter_in_place(self, uow: UnitOfWork[Any], message: Incoming, event: Event[Payload], exc: Exception,
+    def _dead_letter_in_place(self, uow: UnitOfWork[object], message: Incoming, event: Event[Payload], exc: Exception,
                               now: datetime) -> DeadLetter:
         envelope = event.envelope
         reason = f"handler failed: {describe_error(exc)}\n{''.join(traceback.format_tb(exc.__traceback__)[-2:])}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -32,7 +32,7 @@ from services.common.settings import Settings
 log = get_logger(__name__)
 T = TypeVar("T")
 
-Send = Callable[[OutboxRecord], Awaitable["asyncio.Future[Any]"]]
+Send = Callable[[OutboxRecord], Awaitable["asyncio.Future[object]"]]
 """Hands one record to a producer; the future it returns settles when the broker answers."""
 
 PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError,
@@ -53,7 +53,7 @@ class ProducerPublisher:
         self._send = send
 
     async def send(self, records: list[OutboxRecord]) -> list[Failure | None]:
-        outcomes: list[Failure | None | asyncio.Future[Any]] = []
+        outcomes: list[Failure | None | asyncio.Future[object]] = []
         for record in records:
             try:
                 outcomes.append(asyncio.ensure_future(await self._send(record)))
@@ -64,14 +64,14 @@ class ProducerPublisher:
         return [_outcome(o) if isinstance(o, asyncio.Future) else o for o in outcomes]
 
 
-def _outcome(future: asyncio.Future[Any]) -> Failure | None:
+def _outcome(future: asyncio.Future[object]) -> Failure | None:
     error = future.exception()
     return None if error is None else classify(error)
 
 
 def aiokafka_send(producer: AIOKafkaProducer) -> Send:
-    async def send(record: OutboxRecord) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = await producer.send(record.topic, record.value, key=record.key,
+    async def send(record: OutboxRecord) -> asyncio.Future[object]:
+        future: asyncio.Future[object] = await producer.send(record.topic, record.value, key=record.key,
                                                           headers=list(record.headers))
         return future
     return send

@@ -40,7 +40,7 @@ class Service:
     """Its settings class: the common settings and its own FULFIL_<NAME>_* knobs."""
     keyring: Keyring | None = None
     """The shops' public keys, for a service that reads a shop's topic: each of its events must be signed."""
-    store: Callable[[Session], Any] = no_store
+    store: Callable[[Session], object] = no_store
     """Its store on a transaction's session: what its unit of work exposes to handlers and jobs."""
 
     def __post_init__(self) -> None:

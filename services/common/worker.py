@@ -68,7 +68,7 @@ def faust_send(app: faust.App) -> Callable[[OutboxRecord], Any]:
 
 def build(settings: Settings, *, service: str, sessions: sessionmaker[Session], messaging: Messaging,
           handlers: HandlerTable, jobs: Sequence[Scheduled] = (), clock: Callable[[], datetime] = utc_now,
-          keyring: Keyring | None = None, store: Callable[[Session], Any] = no_store) -> App:
+          keyring: Keyring | None = None, store: Callable[[Session], object] = no_store) -> App:
     app = create_app(service, settings)
     threads = Threads(service)
     health = Health(settings.ready_outbox_max_age_s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 from schemas import carrier
 from schemas.base import Payload
@@ -96,7 +96,7 @@ def _is_scan(event: Event[Payload]) -> TypeGuard[Event[carrier.AnyScan]]:
     return isinstance(event.payload, carrier.Scan)
 
 
-def _bytes(document: Any) -> bytes:
+def _bytes(document: object) -> bytes:
     return json.dumps(document).encode()
 
 
