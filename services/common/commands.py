@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar, overload
 
 import typer
@@ -16,6 +17,8 @@ from services.common.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from services.common.access_keys import AccessKeys
 
 S = TypeVar("S", bound=Settings)
 T = TypeVar("T")
@@ -76,7 +79,7 @@ class ListedKey(Protocol):
     @property
     def key_id(self) -> str: ...
     @property
-    def shop_id(self) -> str: ...
+    def owner(self) -> str: ...
     @property
     def created_at(self) -> datetime: ...
     @property
@@ -87,7 +90,7 @@ def echo_keys(keys: Sequence[ListedKey], id_width: int, none_yet: str) -> None:
     """A table of keys, one a line: id, shop, when made, live or when revoked (never the key itself)."""
     for k in keys:
         revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
-        typer.echo(f"{k.key_id:{id_width}} {k.shop_id:20} made {k.created_at:%Y-%m-%d %H:%M}   {revoked}")
+        typer.echo(f"{k.key_id:{id_width}} {k.owner:20} made {k.created_at:%Y-%m-%d %H:%M}   {revoked}")
     if not keys:
         typer.echo(none_yet)
 
@@ -96,3 +99,44 @@ def in_transaction(what: Callable[[Session], T]) -> T:
     """`what(session)` in one committed transaction."""
     with session(write=True) as opened:
         return what(opened)
+
+
+def key_commands(keys: Callable[[], AccessKeys], name: str, owner: str, what: str,
+                 known: Callable[[Session, str], bool] | None = None) -> typer.Typer:
+    """`fulfil <name> add OWNER | list | revoke KEY_ID` for one key table (`keys` gives it when a command runs:
+    the CLI loads every command group to start, and the tables can wait); `owner` names the owner for people
+    ("shop", "warehouse") and `what` says what a key opens; `known` refuses a key for an owner the service does
+    not know."""
+    group = typer.Typer(help=f"Keys that open {what} ({owner} by {owner}; only their hashes are kept).",
+                        no_args_is_help=True)
+
+    @group.command("add")
+    # Defaults, not Annotated: typer reads string annotations in this module's globals, where these names are not.
+    def add(who: str = typer.Argument(..., metavar=owner.upper(), help=f"the {owner} the key is for")) -> None:
+        """A new key; only its hash is stored, and it works at once."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", who):
+            raise fail(f"{owner} id must be letters, digits, '.', '_' or '-' (at most 64), got {who!r}")
+        def add_key(session: Session) -> tuple[str, str] | None:
+            if known is not None and not known(session, who):
+                return None
+            return keys().add(session, who, datetime.now(UTC))
+
+        added = in_transaction(add_key)
+        if added is None:
+            raise fail(f"no {owner} {who!r} here: load it first (see `fulfil --help`)")
+        key_id, key = added
+        typer.echo(f"key {key_id} for {who} (it is shown once, only its hash is kept):\n{key}")
+
+    @group.command("list")
+    def listed() -> None:
+        """Every key: its id, its owner, when it was made and, if so, revoked (never the key itself)."""
+        echo_keys(in_transaction(keys().listed), 14, f"no keys yet: fulfil {name} add {owner.upper()}")
+
+    @group.command("revoke")
+    def revoke(key_id: str = typer.Argument(..., help=f"the key's id, as `fulfil {name} list` shows it")) -> None:
+        """The key stops working at once."""
+        if not in_transaction(lambda session: keys().revoke(session, key_id, datetime.now(UTC))):
+            raise fail(f"no live key {key_id!r} (see `fulfil {name} list`)")
+        typer.echo(f"revoked {key_id}")
+
+    return group

@@ -30,6 +30,10 @@ class SigningKey:
     created_at: datetime
     revoked_at: datetime | None
 
+    @property
+    def owner(self) -> str:
+        return self.shop_id
+
 
 class Keyring:
     """One service schema's `signing_keys` table and the statements that use it."""

@@ -18,10 +18,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common import access_keys
 from services.common.changes import ChangeFeed
 from services.common.http import harden
 from services.common.rate_limit import RateLimiter
-from services.tracking import shop_keys, views
+from services.tracking import tables, views
 from services.tracking.settings import TrackingSettings
 from services.tracking.store import CHANGES
 
@@ -47,7 +48,7 @@ def _caching(version: int, final: bool, settings: TrackingSettings) -> dict[str,
 
 def shop_of(key: str, keys: dict[str, str]) -> str | None:
     """The shop whose key this is; keys are kept as sha256 hex, compared in constant time."""
-    digest = shop_keys.digest(key)
+    digest = access_keys.digest(key)
     found = None
     for shop, expected in keys.items():
         if hmac.compare_digest(digest, expected.lower()):
@@ -121,8 +122,9 @@ def create_api(sessions: sessionmaker[Session], settings: TrackingSettings) -> F
         """One of the shop's orders with its shipments. A shop sees only its own orders."""
         shop = None
         if credentials:
-            shop = shop_of(credentials.credentials, settings.tracking_shop_keys) or read(
-                shop_keys.shop_for, credentials.credentials)
+            shop = shop_of(credentials.credentials, settings.tracking_shop_keys)
+            if shop is None and (owner := read(tables.shop_keys.owner_of, credentials.credentials)) is not None:
+                shop = owner[1]
         if shop is None:
             raise HTTPException(401, detail="send your shop's API key as 'Authorization: Bearer <key>'",
                                 headers={"WWW-Authenticate": "Bearer"})

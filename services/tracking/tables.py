@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from services.common.access_keys import AccessKeys
 from services.common.db import service_metadata
 from services.common.messaging import Messaging
 
@@ -85,11 +86,5 @@ early_scans = Table(
 )
 
 
-shop_keys = Table(
-    "shop_keys", metadata,
-    Column("key_id", Text, primary_key=True, doc="k- and the first 10 hex digits of the hash: what `list` shows"),
-    Column("shop_id", Text, nullable=False),
-    Column("key_hash", Text, nullable=False, unique=True, doc="sha256 hex of the key; the key itself is never kept"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
-)
+shop_keys = AccessKeys(metadata, "shop_keys", "shop_id", "k")
+"""Shops' API keys for their order view (`fulfil shop-key`)."""
