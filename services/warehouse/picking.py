@@ -24,20 +24,21 @@ def _settle_status(uow: Work, shipment_id: str) -> str:
     return status or "picking"
 
 
-def _record_picked(uow: Work, scan: PickConfirmed | PickShort, field: str, picked: int) -> OnList | None:
-    """Add picked units to the scanned order's lines of the SKU, first line first; the shipment, or None for a
-    cancelled order (the units go back to the bin). Refuses a SKU not on the list and more units than are left
-    to pick."""
-    shipment = uow.store.locked_on_list(scan.picklist_id, (scan.shop_id, scan.order_id), scan.warehouse_id)
-    if shipment is None:
+def _record_picked(uow: Work, scan: PickConfirmed | PickShort, field: str, picked: int) -> list[OnList]:
+    """Add picked units to the scanned order's lines of the SKU, oldest shipment and first line first (one tote can
+    hold two shipments of the order); the order's open shipments on the list, or none for a cancelled order (the
+    units go back to the bin). Refuses a SKU not on the list and more units than are left to pick."""
+    on_list = uow.store.locked_on_list(scan.picklist_id, (scan.shop_id, scan.order_id), scan.warehouse_id)
+    if not on_list:
         raise ScanRejected(f"order {scan.order_id!r} of shop {scan.shop_id!r} is not on pick list "
                            f"{scan.picklist_id!r} of warehouse {scan.warehouse_id!r}")
-    if shipment.status == "cancelled":
+    shipments = [s for s in on_list if s.status != "cancelled"]
+    if not shipments:
         log.warning("pick.for_cancelled_order", shop_id=scan.shop_id, order_id=scan.order_id,
                     picklist_id=scan.picklist_id,
                     note="the order was cancelled after the list was issued; return the units to the bin")
-        return None
-    lines = uow.store.locked_lines(shipment.shipment_id, scan.sku)
+        return []
+    lines = [line for s in shipments for line in uow.store.locked_lines(s.shipment_id, scan.sku)]
     if not lines:
         raise ScanRejected(f"sku {scan.sku!r} is not on pick list {scan.picklist_id!r} for order {scan.order_id!r}")
     unpicked = sum(r.quantity - r.picked for r in lines)
@@ -48,12 +49,11 @@ def _record_picked(uow: Work, scan: PickConfirmed | PickShort, field: str, picke
         if take := min(picked, row.quantity - row.picked):
             uow.store.add_picked(row.shipment_id, row.line_id, take)
             picked -= take
-    return shipment
+    return shipments
 
 
 def confirm(uow: Work, scan: PickConfirmed) -> None:
-    shipment = _record_picked(uow, scan, "quantity", scan.quantity)
-    if shipment is not None:
+    for shipment in _record_picked(uow, scan, "quantity", scan.quantity):
         _settle_status(uow, shipment.shipment_id)
 
 
@@ -62,11 +62,11 @@ def short(uow: Work, event: Event[PickShort]) -> None:
     The shortfall is re-allocated (elsewhere, or backordered); on_hand drops to what is already in totes;
     other promises of that SKU the bin can no longer keep are re-allocated too."""
     scan, store = event.payload, uow.store
-    shipment = _record_picked(uow, scan, "picked_quantity", scan.picked_quantity)
-    if shipment is None:
+    shipments = _record_picked(uow, scan, "picked_quantity", scan.picked_quantity)
+    if not shipments:
         return
     key = (scan.warehouse_id, scan.sku)
-    missing = _trim_unpicked(uow, shipment.shipment_id, scan.sku)
+    missing = [cut for s in shipments for cut in _trim_unpicked(uow, s.shipment_id, scan.sku)]
     store.change_reserved({key: -sum(q for _, q in missing)}, uow.now)
     releases = [((scan.shop_id, scan.order_id), Line(line_id, scan.sku, q)) for line_id, q in missing]
     row = store.locked_row(*key)
@@ -74,7 +74,8 @@ def short(uow: Work, event: Event[PickShort]) -> None:
     in_totes = store.picked_not_packed(*key)
     releases += correct_on_hand(uow, key, row.on_hand, row.reserved, in_totes, "short_pick", event,
                                 reallocate=False)
-    _settle_status(uow, shipment.shipment_id)
+    for s in shipments:
+        _settle_status(uow, s.shipment_id)
     log.info("pick.short", shop_id=scan.shop_id, order_id=scan.order_id, sku=scan.sku,
              missing=sum(q for _, q in missing), written_off=row.on_hand - in_totes, event_id=str(event.event_id))
     allocating.reallocate(uow, releases, event)

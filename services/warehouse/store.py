@@ -300,13 +300,14 @@ class Store:
             _SHIPMENT_ROWS.write(self.session, shipments)
             _LINE_ROWS.write(self.session, lines)
 
-    def locked_on_list(self, picklist_id: str, order: OrderId, warehouse_id: str) -> OnList | None:
+    def locked_on_list(self, picklist_id: str, order: OrderId, warehouse_id: str) -> list[OnList]:
+        """The order's shipments on the list, oldest first, locked: one tote can hold two of them (a backorder
+        filled, or units re-allocated, in the same warehouse before the wave closed)."""
         s = tables.shipments
-        row = self.session.execute(
+        return [OnList(row.shipment_id, row.status) for row in self.session.execute(
             select(s.c.shipment_id, s.c.status)
             .where(s.c.picklist_id == picklist_id, s.c.shop_id == order[0], s.c.order_id == order[1],
-                   s.c.warehouse_id == warehouse_id).with_for_update()).first()
-        return OnList(row.shipment_id, row.status) if row else None
+                   s.c.warehouse_id == warehouse_id).order_by(s.c.reserved_at, s.c.shipment_id).with_for_update())]
 
     def locked_lines(self, shipment_id: str, sku: str) -> list[ShipmentLine]:
         line = tables.shipment_lines

@@ -108,6 +108,31 @@ def test_a_wave_becomes_a_pick_list_picks_and_a_short_pick_move_stock_and_the_pa
     assert stock(h, "WH-1", "SKU-RED") == (0, 0) and ledger_agrees(h)
 
 
+def test_two_shipments_of_an_order_in_one_tote_are_picked_by_one_scan_short_picked_and_packed_apart(h: Any) -> None:
+    """A backorder filled in the same warehouse before the wave closed: one tote, two shipments. A scan of the
+    tote's units spreads over both (oldest first), a short pick trims both, and each becomes a parcel of its own."""
+    h.handle(accepted("A-1", "acme", ("SKU-BLUE", 7)))  # only WH-1 has BLUE, 5 of it: 2 backordered
+    h.handle(stock_received("WH-1", "SKU-BLUE", 4))  # the backorder is filled in WH-1: a second shipment
+    (issued,) = of(h.run(close_waves), PicklistIssued)
+    assert [(t.tote, t.quantity) for t in issued.lines[0].totes] == [("T01", 7)]
+    pl = issued.picklist_id
+    h.handle(pick(pl, "A-1", "SKU-BLUE", "A-02-03-1", 6))
+    lines = "SELECT l.quantity, l.picked FROM warehouse.shipment_lines l JOIN warehouse.shipments s USING " \
+            "(shipment_id) ORDER BY s.reserved_at, s.shipment_id"
+    (a_quantity, a_picked), (b_quantity, b_picked) = h.rows(lines)
+    assert a_picked == a_quantity and b_picked == b_quantity - 1, "the oldest shipment first, then the next"
+    with pytest.raises(ScanRejected, match="more than the 1 unit"):
+        h.handle(pick(pl, "A-1", "SKU-BLUE", "A-02-03-1", 2))
+    h.handle(short(pl, "A-1", "SKU-BLUE", "A-02-03-1", 1, 0))
+    assert [q == p for q, p in h.rows(lines)] == [True, True] and sum(p for _, p in h.rows(lines)) == 6
+    assert h.rows("SELECT status FROM warehouse.shipments ORDER BY reserved_at, shipment_id") == [
+        ("picked",), ("picked",)]
+    (big, _), (small, _) = sorted(h.rows(lines), reverse=True)
+    first = of(h.handle(parcel("A-1", ("SKU-BLUE", big))), ShipmentPacked)
+    second = of(h.handle(parcel("A-1", ("SKU-BLUE", small))), ShipmentPacked)
+    assert len(first) == len(second) == 1 and first[0].shipment_id != second[0].shipment_id and ledger_agrees(h)
+
+
 def test_inspected_returns_fit_for_sale_go_back_on_the_shelf(h: Any) -> None:
     inspected = ReturnInspected(
         shop_id="acme", return_id="R-1", order_id="A-1", rma="RMA-0000000001", warehouse_id="WH-1",
