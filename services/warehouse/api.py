@@ -1,4 +1,5 @@
-"""The warehouse's HTTP API for staff screens: `GET /warehouses/{id}/picklists`.
+"""The warehouse's HTTP API for staff screens: `GET /warehouses/{id}/picklists`, and the staff pages under /staff
+(services/warehouse/staff_pages.py).
 
 Staff-facing: it binds to an internal address (FULFIL_HTTP_HOST), and with FULFIL_WAREHOUSE_STAFF_TOKEN_SHA256 set
 every request must also carry the staff token (`Authorization: Bearer <token>`; only its sha256 is configured)."""
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.common.http import harden
 from services.warehouse import views
 from services.warehouse.settings import WarehouseSettings
+from services.warehouse.staff_pages import create_staff_pages
 
 NOT_FOUND = {"detail": "no such warehouse"}
 BEARER = HTTPBearer(auto_error=False, description="The staff token, when one is configured")
@@ -44,6 +46,8 @@ def create_api(sessions: sessionmaker[Session], settings: WarehouseSettings | No
             if not views.warehouse_exists(session, warehouse_id):
                 raise HTTPException(404)
             return views.picklists(session, warehouse_id, status, limit)
+
+    api.mount("/staff", create_staff_pages(sessions, settings or WarehouseSettings()))
 
     @api.get("/healthz")
     def healthz() -> dict[str, str]:

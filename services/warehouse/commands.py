@@ -10,15 +10,33 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from services.common.commands import fail, load_settings, session
+from services.common.commands import fail, key_commands, load_settings, session
 from services.common.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from services.common.access_keys import AccessKeys
     from services.warehouse.layout import Layout
 
 commands = typer.Typer()
 warehouses = typer.Typer(help="Warehouse layouts, stock and shop policies.", no_args_is_help=True)
 commands.add_typer(warehouses, name="warehouses")
+
+
+def _device_keys() -> AccessKeys:
+    from services.warehouse import tables
+    return tables.device_keys
+
+
+def _is_warehouse(opened: Session, warehouse_id: str) -> bool:
+    from services.warehouse.store import Store
+    return Store(opened).is_warehouse(warehouse_id)
+
+
+commands.add_typer(key_commands(_device_keys, "device-key", "warehouse",
+                                "a warehouse's staff pages (/staff/WAREHOUSE) to a handheld or a packing bench",
+                                known=_is_warehouse), name="device-key")
 
 
 def read_layout(file: Path) -> Layout:

@@ -52,6 +52,7 @@ class StockSpec(Strict):
     bin: Identifier
     on_hand: int = Field(0, ge=0, description="Opening stock; applies only when the SKU is new to the warehouse")
     reorder_point: int = Field(0, ge=0)
+    description: str | None = Field(None, max_length=200, description="What the picker's screen shows beside the SKU")
 
 
 class WarehouseSpec(Strict):
@@ -129,13 +130,14 @@ def _stock(session: Session, spec: WarehouseSpec, now: datetime) -> int:
     st = tables.stock
     existing = set(session.execute(select(st.c.sku).where(st.c.warehouse_id == spec.id)).scalars())
     rows = [{"warehouse_id": spec.id, "sku": s.sku, "bin_id": s.bin, "reorder_point": s.reorder_point,
-             "updated_at": now} for s in spec.stock]
+             "description": s.description, "updated_at": now} for s in spec.stock]
     if not rows:
         return 0
     statement = insert(st)
     session.execute(statement.on_conflict_do_update(
         index_elements=["warehouse_id", "sku"],
-        set_={"bin_id": statement.excluded.bin_id, "reorder_point": statement.excluded.reorder_point}), rows)
+        set_={"bin_id": statement.excluded.bin_id, "reorder_point": statement.excluded.reorder_point,
+              "description": statement.excluded.description}), rows)
     opening = {(spec.id, s.sku): (s.on_hand, 0) for s in spec.stock if s.sku not in existing and s.on_hand}
     Store(session).change_on_hand(opening, "opening", now, None, reference="layout")
     return sum(units for units, _ in opening.values())

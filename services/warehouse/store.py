@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.common.db import Rows
@@ -370,6 +371,16 @@ class Store:
             per_sku = contents.setdefault(shipment_id, {})
             per_sku[sku] = per_sku.get(sku, 0) + picked
         return contents
+
+    def add_staff_scan(self, **values: Any) -> bool:
+        """A tap on a staff page; False when its form was sent before."""
+        return self.session.execute(pg_insert(tables.staff_scans).values(**values).on_conflict_do_nothing()
+                                    .returning(tables.staff_scans.c.scan_id)).first() is not None
+
+    def lock_shipment(self, shipment_id: str) -> None:
+        """Taps on one shipment are recorded one at a time (two pages, one tote)."""
+        s = tables.shipments
+        self.session.execute(select(s.c.shipment_id).where(s.c.shipment_id == shipment_id).with_for_update())
 
     def mark_packed(self, shipment_id: str, **values: Any) -> None:
         s = tables.shipments

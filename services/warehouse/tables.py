@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from services.common.access_keys import AccessKeys
 from services.common.db import service_metadata
 from services.common.messaging import Messaging
 
@@ -62,6 +63,7 @@ stock = Table(
     Column("on_hand", Integer, nullable=False, server_default=text("0")),
     Column("reserved", Integer, nullable=False, server_default=text("0")),
     Column("reorder_point", Integer, nullable=False, server_default=text("0")),
+    Column("description", Text, doc="What a picker reads beside the SKU (from the layout file)"),
     Column("low_alerted", Boolean, nullable=False, server_default=text("false")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
@@ -161,3 +163,24 @@ picklists = Table(
     Column("document", JSONB, nullable=False, doc="The picklist.issued payload"),
     Index("ix_warehouse_picklists_warehouse", "warehouse_id", "issued_at"),
 )
+
+
+device_keys = AccessKeys(metadata, "device_keys", "warehouse_id", "dk")
+"""Keys that open one warehouse's staff pages to a handheld or a packing bench (`fulfil device-key`)."""
+
+staff_scans = Table(
+    "staff_scans", metadata,
+    Column("scan_id", Uuid, primary_key=True, doc="The form's own id: a form sent twice is one scan"),
+    Column("event_id", Uuid, nullable=False, unique=True, doc="The scan's event: processed once it is in the inbox"),
+    Column("warehouse_id", Text, nullable=False),
+    Column("device", Text, nullable=False, doc="The key id of the device that sent it"),
+    Column("kind", Text, nullable=False, doc="pick.confirmed, pick.short or parcel.packed"),
+    Column("picklist_id", Text),
+    Column("shipment_id", Text, nullable=False),
+    Column("sku", Text),
+    Column("quantity", Integer, nullable=False, doc="Units picked, or found by a short pick; a parcel's units"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_warehouse_staff_scans_shipment", "shipment_id"),
+)
+"""Every tap on a staff page that became a scan: a form sent twice is one scan, and a scan not yet processed
+counts as done when the page is drawn again."""
