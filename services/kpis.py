@@ -54,8 +54,12 @@ def compute(connection: Connection) -> list[Kpi]:
     promised = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND promised_end IS NOT NULL")
     on_time = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' "
                       "AND status_at BETWEEN promised_start AND promised_end")
+    early = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at < promised_start")
+    late = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at > promised_end")
     eta_error = _one(c, "SELECT avg(abs(extract(epoch FROM status_at - planned_arrival))) / 60 FROM tracking.shipments "
                         "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
+    eta_bias = _one(c, "SELECT avg(extract(epoch FROM status_at - planned_arrival)) / 60 FROM tracking.shipments "
+                       "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
     lines_per_wave = _one(c, "SELECT avg(jsonb_array_length(document->'lines')) FROM warehouse.picklists")
     km = _one(c, "SELECT sum((summary->>'distance_km')::float) FROM routing.waves")
     routed = _one(c, "SELECT sum((summary->>'routed')::int) FROM routing.waves")
@@ -77,9 +81,12 @@ def compute(connection: Connection) -> list[Kpi]:
         Kpi("split-shipment rate", "split_shipment_rate_pct", _pct(split_orders, shipped_orders), "%",
             "orders in more than one shipment / orders with a shipment"),
         Kpi("on-time delivery", "on_time_delivery_pct", _pct(on_time, promised), "%",
-            "deliveries inside the window the route plan promised / deliveries with a promise"),
+            "deliveries inside the window the route plan promised / deliveries with a promise"
+            + (f" ({int(early or 0)} delivered before their window, {int(late or 0)} after it)" if promised else "")),
         Kpi("mean ETA error", "mean_eta_error_min", eta_error, "min",
-            "mean |delivered - planned arrival| of planned deliveries"),
+            "mean |delivered - planned arrival| of planned deliveries"
+            + ("" if eta_bias is None else f" (on average {abs(eta_bias):,.0f} min "
+                                           f"{'before' if eta_bias < 0 else 'after'} the planned arrival)")),
         Kpi("deliveries", "deliveries", int(delivered or 0), "", "shipments delivered"),
         Kpi("pick lines per wave", "pick_lines_per_wave", lines_per_wave, "", "mean lines per pick list"),
         Kpi("distance per delivery", "distance_per_delivery_km", None if not routed or km is None else km / routed,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from services import catalog
-from services.common.commands import fail, load_settings
+from services.common.commands import fail, load_settings, unreachable_hint
 
 commands = typer.Typer()
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -110,7 +110,7 @@ def status(
             if snapshot.quiet:
                 done, snapshot = wait(settings, watched, 2.0)
     except Exception as exc:
-        raise fail(f"could not read the system's state: {str(exc).splitlines()[0]}") from None
+        raise fail(f"could not read the system's state: {str(exc).splitlines()[0]}{unreachable_hint()}") from None
     if as_json:
         typer.echo(json.dumps(snapshot.as_json(done), indent=2))
     else:
@@ -231,7 +231,7 @@ def tail(
     except typer.Exit:
         raise
     except Exception as exc:
-        raise fail(f"could not reach Kafka at {settings.kafka_bootstrap}: {exc!r}") from None
+        raise fail(f"could not reach Kafka at {settings.kafka_bootstrap}: {exc!r}{unreachable_hint()}") from None
 
     def wanted(record: dict[str, Any]) -> bool:
         value = record["value"]

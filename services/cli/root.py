@@ -10,10 +10,11 @@ import typer
 
 from services import catalog
 from services.cli import dlq, examples, operating, running, signing, story
-from services.common.commands import load_settings
+from services.common.commands import load_settings, unreachable_hint
 from services.common.logging import configure_logging
 
 app = typer.Typer(help="Fulfil: event-driven order fulfilment on Kafka and PostgreSQL.", no_args_is_help=True,
+                  rich_markup_mode=None,  # plain help: no type column, paragraphs wrapped whole
                   pretty_exceptions_enable=False)
 
 
@@ -45,8 +46,19 @@ def main() -> None:
     except Exception as exc:
         if "--debug" in sys.argv[1:]:
             raise
-        detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
-        what = ("the database did not answer" if type(exc).__name__ == "OperationalError"
-                else f"unexpected error: {type(exc).__name__}")
-        typer.secho(f"fulfil: {what}: {detail} (--debug shows the traceback)", err=True, fg=typer.colors.RED)
+        typer.secho(f"fulfil: {said(exc)}", err=True, fg=typer.colors.RED)
         raise SystemExit(2) from None
+
+
+def said(exc: Exception) -> str:
+    """One line for an error no command caught: a file that is not there, an infrastructure that does not answer
+    (with what to check), or anything else by its kind."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or 'cannot be read'}"
+    detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+    kind = type(exc).__name__
+    if kind == "OperationalError":
+        return f"the database did not answer: {detail}{unreachable_hint()}"
+    if kind in ("KafkaConnectionError", "KafkaTimeoutError", "NoBrokersAvailable"):
+        return f"Kafka did not answer: {detail}{unreachable_hint()}"
+    return f"unexpected error: {kind}: {detail} (--debug shows the traceback)"

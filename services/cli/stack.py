@@ -66,6 +66,21 @@ def _port_taken(port: int) -> bool:
         return False
 
 
+def _data_in_use(postgres_data: Path) -> int | None:
+    """The pid of a live PostgreSQL that holds this data directory (its postmaster.pid), if any."""
+    try:
+        pid = int((postgres_data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a crash left the file: PostgreSQL starts over it
+    except PermissionError:
+        pass  # alive, as another user
+    return pid
+
+
 def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str, workers: int,
               services: list[str], http_services: list[str], http_port: int,
               prepare: Callable[[Settings], None] | None = None, metrics_port: int = 0) -> int:
@@ -77,6 +92,10 @@ def run_stack(settings: Settings, *, kafka_port: int, pg_port: int, broker: str,
         s for s in services if s in http_services)} if http_port else {}
     metrics_ports = {f"{service}-{index + 1}": metrics_port + n for n, (service, index) in enumerate(
         (s, i) for s in services for i in range(workers))} if metrics_port else {}
+    if (holder := _data_in_use(data / "postgres")) is not None:
+        print(f"fulfil up: {data} is in use by another `fulfil up` (its PostgreSQL runs as pid {holder}); stop that "
+              f"one first (Ctrl-C in its shell), or give this one its own --data-dir", file=sys.stderr)
+        return 2
     checks = [(pg_port, "PostgreSQL (--pg-port)"), (kafka_port if broker == "tansu" else 0, "Kafka (--kafka-port)")]
     checks += [(port, f"{name}'s HTTP (--http-port)") for name, port in http_ports.items()]
     checks += [(port, f"{name}'s metrics (--metrics-port)") for name, port in metrics_ports.items()]

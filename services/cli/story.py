@@ -1,5 +1,6 @@
 """`fulfil orders show SHOP ORDER`: one order's story across the services, in time order, from each service's own
-records (read-only SQL over their schemas, like `fulfil kpis`; no service code)."""
+records (read-only SQL over their schemas, like `fulfil kpis`), headed by its status: the furthest stage it reached
+anywhere (tracking's rule, services/tracking/domain/status.py), and its returns."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from services.common.commands import fail, session
 
@@ -78,19 +80,38 @@ def show(shop: Annotated[str, typer.Argument(help="The shop")],
         if head is None:
             raise fail(f"shop {shop!r} has no order {order!r}")
         steps = opened.execute(text(STORY), {"shop": shop, "order": order}).all()
+        status = _furthest(opened, shop, order, head.status)
     if as_json:
-        typer.echo(json.dumps({"shop_id": shop, "order_id": order, "status": head.status,
+        typer.echo(json.dumps({"shop_id": shop, "order_id": order, "status": status,
                                "placed_at": head.placed_at.isoformat(),
                                "story": [{"at": _iso(s.at), "service": s.service, "what": s.what,
                                           "shipment_id": s.shipment_id, "detail": s.detail} for s in steps]},
                               indent=2, default=str))
         return
-    typer.echo(f"order {order} of {shop}: {head.status} (placed {head.placed_at:%Y-%m-%d %H:%M:%S} UTC)")
+    typer.echo(f"order {order} of {shop}: {status} (placed {head.placed_at:%Y-%m-%d %H:%M:%S} UTC)")
     for s in steps:
         shipment = f" [{s.shipment_id}]" if s.shipment_id else ""
         typer.echo(f"  {_iso(s.at) or '-':32} {s.service:9} {s.what}{shipment}")
         if s.detail and (said := _detail(s.detail)):
             typer.echo(said)
+
+
+def _furthest(opened: Session, shop: str, order: str, ordered: str) -> str:
+    """The furthest stage across the services: the orders service's status until tracking knows more (a parcel
+    planned, out for delivery, delivered), then tracking's; and each return's own state after it."""
+    from services.tracking.domain.status import Status, order_status
+    params = {"shop": shop, "order": order}
+    known = opened.execute(text("SELECT status, waiting FROM tracking.orders WHERE shop_id = :shop AND "
+                                "order_id = :order"), params).first()
+    shipments = [Status(s) for s in opened.execute(text(
+        "SELECT status FROM tracking.shipments WHERE shop_id = :shop AND order_id = :order"), params).scalars()]
+    status = ordered
+    if ordered not in ("rejected", "cancelled") and known is not None and shipments:
+        status = order_status(known.status == "cancelled", sum(known.waiting.values()), shipments).value
+    returns = [f"return {r.return_id} {r.status}" for r in opened.execute(text(
+        "SELECT return_id, status FROM returns.returns WHERE shop_id = :shop AND order_id = :order "
+        "ORDER BY requested_at, return_id"), params)]
+    return ", ".join([status, *returns])
 
 
 def _iso(at: datetime | None) -> str | None:

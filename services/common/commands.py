@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar, overload
 
 import typer
@@ -53,6 +55,18 @@ def load_settings(kind: type[Settings] = Settings) -> Settings:
     return loaded
 
 
+def unreachable_hint() -> str:
+    """What to check when the database or Kafka does not answer: most often a new shell without the settings
+    `fulfil up` wrote."""
+    configured = any(name.startswith("FULFIL_") for name in os.environ)
+    if not configured and Path(".fulfil/env").exists():
+        return " (this shell has none of the settings `fulfil up` wrote: run `source .fulfil/env` first)"
+    if not configured:
+        return (" (is `fulfil up` running? In another shell, run `source .fulfil/env` in the directory it runs in, "
+                "or set FULFIL_DATABASE_URL and FULFIL_KAFKA_BOOTSTRAP)")
+    return " (is it running, and are FULFIL_DATABASE_URL and FULFIL_KAFKA_BOOTSTRAP right?)"
+
+
 def first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [repr(exc)])[0]
 
@@ -70,7 +84,8 @@ def session(*, write: bool = False, what: str = "the database did not answer") -
     except typer.Exit:
         raise
     except Exception as exc:
-        raise fail(f"{what}: {first_line(exc)}") from None
+        hint = unreachable_hint() if type(exc).__name__ == "OperationalError" else ""
+        raise fail(f"{what}: {first_line(exc)}{hint}") from None
     finally:
         engine.dispose()
 

@@ -28,7 +28,9 @@ def show(
     with session(what="could not read the return") as opened:
         found = views.show(opened, rma, shop)
     if found is None:
-        raise fail(f"no return has RMA {rma!r}" + (f" nor is it a return id of shop {shop!r}" if shop else ""))
+        raise fail(f"no return has RMA {rma!r}" + (f" nor is it a return id of shop {shop!r}" if shop else
+                                                  f"; if {rma!r} is a shop's own return id, name the shop: "
+                                                  f"fulfil returns show {rma} --shop SHOP"))
     typer.echo(found.model_dump_json(indent=2) if as_json else views.text(found))
 
 

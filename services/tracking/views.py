@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.tracking import tables
-from services.tracking.domain.status import FINAL, Status, status_text
+from services.tracking.domain.status import FINAL, Status, order_status, status_text
 
 
 class Window(BaseModel):
@@ -49,7 +49,9 @@ class OrderShipment(BaseModel):
 
 class OrderView(BaseModel):
     order_id: str
-    status: str = Field(description="accepted, backordered (some units wait for stock) or cancelled")
+    status: Status = Field(description="The furthest stage any of its shipments reached (allocated, picking, packed, "
+                                       "planned, out_for_delivery, delivered, ...), else accepted or backordered "
+                                       "(units wait for stock); or cancelled")
     units_waiting_for_stock: int
     shipments: list[OrderShipment]
 
@@ -106,7 +108,7 @@ def order(session: Session, shop_id: str, order_id: str) -> OrderView | None:
                            .order_by(s.c.shipment_id)).all()
     points = _checkpoints(session, [r.shipment_id for r in rows])
     waiting = sum(head.waiting.values())
-    status = head.status if head.status == "cancelled" else ("backordered" if waiting else "accepted")
+    status = order_status(head.status == "cancelled", waiting, [Status(r.status) for r in rows])
     return OrderView(order_id=order_id, status=status, units_waiting_for_stock=waiting, shipments=[
         OrderShipment(shipment_id=r.shipment_id, warehouse_id=r.warehouse_id, tracking_number=r.tracking_number,
                       status=Status(r.status), text=status_text(Status(r.status), r.reason), eta_window=_window(r),

@@ -17,6 +17,7 @@ from services.tracking.domain.status import (
     eta_after,
     judge,
     moved_window,
+    order_status,
     status_text,
 )
 
@@ -115,3 +116,13 @@ def test_the_driver_running_late_moves_later_windows_but_early_never_brings_them
 def test_status_text_says_why_a_delivery_failed() -> None:
     assert status_text(Status.DELIVERY_FAILED, "no_one_home") == "Delivery attempt failed: no one was home"
     assert status_text(Status.OUT_FOR_DELIVERY) == "Out for delivery"
+
+
+def test_an_orders_status_is_the_furthest_stage_of_its_live_shipments() -> None:
+    assert order_status(False, 0, []) is Status.ACCEPTED
+    assert order_status(False, 2, []) is Status.BACKORDERED
+    assert order_status(False, 1, [Status.PLANNED, Status.ALLOCATED]) is Status.PLANNED, "not 'accepted'"
+    assert order_status(False, 0, [Status.DELIVERED, Status.PLANNED]) is Status.DELIVERED
+    assert order_status(False, 0, [Status.CANCELLED, Status.PICKING]) is Status.PICKING, "a cancelled shipment is moved"
+    assert order_status(False, 0, [Status.RETURNED_TO_SENDER, Status.DELIVERED]) is Status.DELIVERED
+    assert order_status(True, 0, [Status.PICKING]) is Status.CANCELLED

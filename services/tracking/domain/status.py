@@ -66,6 +66,18 @@ TEXT: dict[Status, str] = {
 }
 
 
+def order_status(cancelled: bool, units_waiting: int, shipments: list[Status]) -> Status:
+    """An order's status is the furthest stage any of its live shipments reached: a parcel out for delivery makes
+    the order out for delivery, whatever the order's own record says. Without a live shipment, it waits for stock
+    (backordered) or is accepted; a cancelled order is cancelled."""
+    if cancelled:
+        return Status.CANCELLED
+    live = [s for s in shipments if s is not Status.CANCELLED]
+    if live:
+        return max(live, key=lambda s: (STAGE[s], s is Status.DELIVERED))
+    return Status.BACKORDERED if units_waiting else Status.ACCEPTED
+
+
 def status_text(status: Status, reason: str | None = None) -> str:
     """What a carrier's tracking page would say."""
     text = TEXT[status]
