@@ -164,14 +164,14 @@ def figures(settings: Settings, outcome: Outcome) -> tuple[list[tuple[str, str, 
     finally:
         engine.dispose()
     table = [(k.name, k.shown(), k.how) for k in kpis]
-    summary = {k.key: k.value for k in kpis} | {"dead letters on the wire": outcome.dead_letters,
-                                                "orders placed": outcome.placed,
+    summary = {k.key: k.value for k in kpis} | {"dead_letters_on_the_wire": outcome.dead_letters,
+                                                "orders_placed": outcome.placed,
                                                  "stages": dict(outcome.counts),
                                                  "conservation": {name: not ids for name, ids in checks.items()},
-                                                 "conservation failures": {n: ids for n, ids in checks.items() if ids},
+                                                 "conservation_failures": {n: ids for n, ids in checks.items() if ids},
                                                 "funnel": funnel_of(outcome), "latency_s": latency_of(outcome),
-                                                "orders stamped out of stage order": out_of_order(outcome),
-                                                "sample pick list": picklist}
+                                                "orders_stamped_out_of_stage_order": out_of_order(outcome),
+                                                "sample_picklist": picklist}
     return table, checks, where, summary
 
 
@@ -190,14 +190,19 @@ def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callab
             say(f"Up. Simulating {orders} orders (seed {seed}) through Kafka ...")
             with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.fields[note]}")) as bars:
+                # Orders, as the report's funnel counts them: each bar out of the orders that reached the stage
+                # before it, so a bar that ends short says how many went no further (cancelled, failed, not returned).
                 tasks = {stage: bars.add_task(stage, total=orders, note="") for stage in STAGES}
-                dead = bars.add_task("dead", total=None, note="dead-lettered messages: 0")
 
                 def progress(o: Outcome) -> None:
+                    before = o.placed
                     for stage in STAGES:
-                        bars.update(tasks[stage], completed=o.counts[stage],
-                                    total=max(orders, o.counts[stage]), note="units" if stage == "picked" else "")
-                    bars.update(dead, note=f"dead-lettered messages: {o.dead_letters}")
+                        reached = len(o.reached.get(stage, {}))
+                        first = stage == STAGES[0]
+                        note = (f"orders, of {before} {'placed' if first else 'at the stage before'}"
+                                + (f"; {o.dead_letters} message(s) dead-lettered" if first else ""))
+                        bars.update(tasks[stage], completed=reached, total=max(before, reached, 1), note=note)
+                        before = reached
 
                 readers = consumers()
                 simulation = Simulation(settings, world, orders, seed, progress, consumers=readers,
@@ -212,7 +217,7 @@ def run_demo(orders: int, seed: int, report: Path, timeout_s: float, say: Callab
             stack.stop()
     passed = {name: not ids for name, ids in checks.items()}
     report.write_text(render(world, where, table, outcome, passed, f"Fulfil demo: {orders} orders, seed {seed}",
-                             summary["sample pick list"]))
+                             summary["sample_picklist"]))
     report.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str))
     say("")
     for name, value, how in table:

@@ -33,11 +33,12 @@ def test_a_short_demo_on_a_loaded_machine_keeps_its_conservation_laws_and_draws_
     summary = json.loads(report.with_suffix(".json").read_text())
     assert all(summary["conservation"].values()), summary["conservation"]
     stages = summary["stages"]
-    assert summary["orders placed"] == 40 and stages["accepted"] >= 30
+    assert summary["orders_placed"] == 40 and stages["accepted"] >= 30
     assert stages["packed"] >= 1 and stages["routed"] >= 1 and stages["delivered"] >= 1
     assert isinstance(summary["refund_totals"], dict) and summary["events_processed"] > 100
     assert "fill rate" in run.stdout and "Report:" in run.stdout
 
+    assert all(re.fullmatch(r"[a-z0-9_]+", key) for key in summary), "one naming for the figures' keys"
     funnel = summary["funnel"]
     assert list(funnel) == ["placed", "accepted", "reserved", "picked", "packed", "routed", "delivered", "returned"]
     assert funnel["placed"] == 40 and funnel["accepted"] == stages["accepted"] >= funnel["reserved"] >= 1
@@ -47,7 +48,7 @@ def test_a_short_demo_on_a_loaded_machine_keeps_its_conservation_laws_and_draws_
         assert figures["orders"] >= 1 and 0 < figures["p50"] <= figures["p95"] <= figures["p99"], latency
     # Each stage is caused by the one before it, so no order may be stamped at one before the last (medians over
     # the orders reaching each stage need not be ordered: the populations differ).
-    assert summary["orders stamped out of stage order"] == []
+    assert summary["orders_stamped_out_of_stage_order"] == []
 
     page = report.read_text()
     assert len(re.findall(r'<section class="depot"><h3>WH-(N|SE|SW) ', page)) == 3
@@ -71,6 +72,8 @@ def test_a_short_demo_on_a_loaded_machine_keeps_its_conservation_laws_and_draws_
                   "on time", "placed → accepted", "placed → reserved", "placed → delivered", "p99 s"):
         assert label in dom, label
     assert re.search(r'<pre id="picklist">PL-\d+ +wave WV-\d+ +warehouse WH-', dom)
+    assert "km</text></g>" in dom and dom.count('class="scale"') == 3, "each map has a scale bar"
+    assert re.search(r"VAN-[\w-]+, wave \d\d:\d\d:\d\d: \d+ stops?, [\d.]+ km</text>", dom), "and a legend"
 
     # And drawn: a screenshot of the page holds the funnel's green bars, the charts' blue bars and the routes.
     shot = tmp_path / "report.png"
