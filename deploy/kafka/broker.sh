@@ -19,6 +19,14 @@
 #                                           acl 9092 --add --allow-principal User:shop-acme --operation Write
 #                                               --topic shop.orders
 #
+#   deploy/kafka/broker.sh cluster start [PORT]     three brokers (KRaft, each broker+controller, one quorum) on
+#                                           127.0.0.1, clients on PORT, PORT+2, PORT+4 (controllers one above
+#                                           each); internal topics replicated 3 times, min.insync.replicas 2
+#   deploy/kafka/broker.sh cluster stop|destroy|status [PORT]
+#   deploy/kafka/broker.sh cluster kill N [PORT]     kill -9 broker N (1-3), as a crash would; its data stays
+#   deploy/kafka/broker.sh cluster restart N [PORT]  start broker N again on its data
+#   deploy/kafka/broker.sh cluster bootstrap [PORT]  the clients' bootstrap list
+#
 # The largest message the broker takes (message.max.bytes) is message_max_bytes of deploy/topics.yaml.
 #
 # Environment: FULFIL_KAFKA_HOME (default ~/.cache/fulfil/kafka) holds the jars and the
@@ -27,6 +35,7 @@ set -euo pipefail
 
 cmd=${1:-}
 port=${2:-9092}
+[ "$cmd" = cluster ] && port=9092  # the cluster's nodes set their own ports
 here=$(cd "$(dirname "$0")" && pwd)
 home=${FULFIL_KAFKA_HOME:-$HOME/.cache/fulfil/kafka}
 version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
@@ -74,11 +83,11 @@ start() {
   fi
   # shellcheck disable=SC2086
   java $java_opts -cp "$libs/*" kafka.tools.StorageTool format \
-       -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
+       -t "${cluster_id:-$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)}" \
        -c "$run/server.properties" "${users[@]}" > "$run/format.log" 2>&1 \
     || { rm -f "$run/format.args"; cat "$run/format.log" >&2; die "formatting KRaft storage failed"; }
   rm -f "$run/format.args"
-  launch
+  [ "${no_launch:-0}" = 1 ] || launch
 }
 
 start_secure() {
@@ -106,8 +115,8 @@ java_options() {
 configure() {
   cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$controller_port
+node.id=${node_id:-1}
+controller.quorum.voters=${voters:-1@127.0.0.1:$controller_port}
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
@@ -115,10 +124,12 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$run/data
 num.partitions=4
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=${replicas:-1}
 offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=${replicas:-1}
+transaction.state.log.min.isr=${min_isr:-1}
+default.replication.factor=${replicas:-1}
+min.insync.replicas=${min_isr:-1}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 message.max.bytes=$message_max_bytes
@@ -177,7 +188,7 @@ launch() {
   echo $! > "$run/pid"
   for _ in $(seq 1 120); do
     pid_alive || { tail -n 30 "$run/stdout.log" "$run/broker.log" >&2 || true; die "the broker exited during start-up"; }
-    if answers && grep -qE "Kafka Server started|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$run/broker.log" "$run/stdout.log" 2>/dev/null; then
+    if answers && grep -qE "Kafka Server started" "$run/broker.log" "$run/stdout.log" 2>/dev/null; then
       echo "broker.sh: Apache Kafka $version listening on 127.0.0.1:$port (pid $(cat "$run/pid"))"
       return 0
     fi
@@ -213,7 +224,77 @@ crash() {
   echo "broker.sh: killed (-9)"
 }
 
+# -- a three-broker cluster -------------------------------------------------------------------------------------
+node() {  # node N of the cluster whose first client port is $1: its ports and its own directory
+  node_id=$2
+  port=$(($1 + 2 * (node_id - 1)))
+  controller_port=$((port + 1))
+  run="$home/cluster-$1/node-$node_id"
+  voters="1@127.0.0.1:$(($1 + 1)),2@127.0.0.1:$(($1 + 3)),3@127.0.0.1:$(($1 + 5))"
+  replicas=3
+  min_isr=2
+}
+
+cluster() {
+  local action=${1:-} base
+  case "$action" in
+    kill|restart) [ -n "${2:-}" ] || die "usage: broker.sh cluster $action N [PORT]"; base=${3:-19092} ;;
+    *) base=${2:-19092} ;;
+  esac
+  local n
+  case "$action" in
+    start)
+      fetch
+      cluster_id=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)
+      for n in 1 2 3; do
+        node "$base" "$n"
+        pid_alive && die "broker $n of the cluster on $base is already running"
+        answers && die "port $port is already taken by another process"
+      done
+      for n in 1 2 3; do  # a quorum elects its leader only once a majority runs: all three start, then they wait
+        node "$base" "$n"
+        rm -rf "$run" && mkdir -p "$run/data"
+        no_launch=1 start
+        launch_in_background
+      done
+      for n in 1 2 3; do node "$base" "$n"; wait_started; done
+      echo "broker.sh: a cluster of three on $(cluster_bootstrap "$base")" ;;
+    stop|destroy) for n in 3 2 1; do node "$base" "$n"; "$action"; done; [ "$action" = destroy ] && rm -rf "$home/cluster-$base"; true ;;
+    kill) node "$base" "$2"; crash ;;
+    restart) node "$base" "$2"; [ -f "$run/server.properties" ] || die "no broker $2 in the cluster on $base"
+             pid_alive && { echo "broker.sh: broker $2 already running"; return 0; }
+             launch_in_background; wait_started ;;
+    status) local up=0; for n in 1 2 3; do node "$base" "$n"; if pid_alive && answers; then up=$((up + 1)); fi; done
+            echo "$up of 3 brokers running on $(cluster_bootstrap "$base")"; [ "$up" = 3 ] ;;
+    bootstrap) cluster_bootstrap "$base" ;;
+    *) die "usage: broker.sh cluster start|stop|destroy|status|bootstrap [PORT] or cluster kill|restart N [PORT]" ;;
+  esac
+}
+
+cluster_bootstrap() { echo "127.0.0.1:$1,127.0.0.1:$(($1 + 2)),127.0.0.1:$(($1 + 4))"; }
+
+launch_in_background() {
+  : > "$run/broker.log"
+  local java_opts; java_opts=$(java_options)
+  # shellcheck disable=SC2086
+  nohup java $java_opts -cp "$libs/*" kafka.Kafka "$run/server.properties" > "$run/stdout.log" 2>&1 < /dev/null &
+  echo $! > "$run/pid"
+}
+
+wait_started() {
+  for _ in $(seq 1 180); do
+    pid_alive || { tail -n 30 "$run/stdout.log" "$run/broker.log" >&2 || true; die "broker $node_id exited during start-up"; }
+    if answers && grep -qE "Kafka Server started" "$run/broker.log" "$run/stdout.log" 2>/dev/null; then
+      echo "broker.sh: broker $node_id listening on 127.0.0.1:$port (pid $(cat "$run/pid"))"
+      return 0
+    fi
+    sleep 0.5
+  done
+  die "broker $node_id did not answer on 127.0.0.1:$port within 90 s (see $run/broker.log)"
+}
+
 case "$cmd" in
+  cluster) shift; cluster "$@" ;;
   start) start ;;
   start-secure) start_secure ;;
   acl) shift 2; acl "$@" ;;

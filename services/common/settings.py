@@ -46,7 +46,9 @@ class Settings(BaseSettings):
         "", pattern=r"^[a-z0-9._-]*$",
         description="Prefix of every topic and consumer group, to share one cluster between environments")
     topics_file: Path | None = Field(None, description="Topic spec file; default deploy/topics.yaml of the source tree")
-    kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of topics Fulfil creates")
+    kafka_replication_factor: int | None = Field(
+        None, ge=1, description="Copies of each partition of the topics Fulfil creates (default: deploy/topics.yaml's "
+                                "replication, capped by the brokers the cluster has)")
 
     # PostgreSQL
     database_url: str = Field(

@@ -56,22 +56,47 @@ def load_spec(path: Path | None = None) -> dict[str, TopicSpec]:
     return specs
 
 
-async def apply_spec(settings: Settings, specs: dict[str, TopicSpec], replication_factor: int = 1,
+@dataclass(frozen=True)
+class Replication:
+    factor: int
+    min_insync_replicas: int
+
+    def on(self, brokers: int, override: int | None = None) -> Replication:
+        """What a cluster of `brokers` gets: as many copies as it has brokers, up to the factor (or `override`),
+        and one fewer in sync, never under 1."""
+        factor = max(1, min(override or self.factor, brokers))
+        return Replication(factor, max(1, min(self.min_insync_replicas, factor - 1)))
+
+
+def replication(path: Path | None = None) -> Replication:
+    """The spec's replication (3 copies, 2 in sync, unless it says otherwise)."""
+    found = _document(path).get("replication") or {}
+    return Replication(int(found.get("factor", 3)), int(found.get("min_insync_replicas", 2)))
+
+
+async def apply_spec(settings: Settings, specs: dict[str, TopicSpec], replication_factor: int | None = None,
                      names: list[str] | None = None) -> dict[str, str]:
-    """Create missing topics and grow partitions; returns physical topic -> what was done."""
+    """Create missing topics (replicated as the spec says, on as many brokers as the cluster has) and grow
+    partitions; returns physical topic -> what was done."""
     specs = {settings.topic(n): TopicSpec(settings.topic(n), s.partitions, s.config) for n, s in specs.items()}
     names = [settings.topic(n) for n in names] if names else None
     admin = AIOKafkaAdminClient(**settings.aiokafka_options(), request_timeout_ms=15000)
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        copies = replication(settings.topics_file).on(brokers, replication_factor)
         wanted = [specs[n] for n in (names or sorted(specs))]
         existing = set(await admin.list_topics())
         done: dict[str, str] = {}
         missing = [s for s in wanted if s.name not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.config) for s in missing])
-            done.update({s.name: f"created ({s.partitions} partitions)" for s in missing})
+                [NewTopic(s.name, s.partitions, copies.factor,
+                          topic_configs={**s.config, "min.insync.replicas": str(copies.min_insync_replicas)})
+                 for s in missing])
+            done.update({s.name: f"created ({s.partitions} partitions, {copies.factor} cop"
+                                 f"{'y' if copies.factor == 1 else 'ies'}, {copies.min_insync_replicas} in sync)"
+                         for s in missing})
         present = [s for s in wanted if s.name in existing]
         if present:
             described = await admin.describe_topics([s.name for s in present])

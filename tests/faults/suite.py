@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import create_engine, text
 
 from schemas.registry import SHOP_BOUND
@@ -87,6 +88,8 @@ class Journal:
     last_fault_at: float = 0.0
     big_faults_done: threading.Event = field(default_factory=threading.Event)
     """The outage and the broker kill are over."""
+    sends: list[float] = field(default_factory=list)
+    """Seconds each of the shop's sends took until the broker acknowledged it (retries through outages included)."""
 
     def fault(self, what: str) -> None:
         self.faults.append(f"{time.strftime('%H:%M:%S')} {what}")
@@ -157,11 +160,13 @@ class Infrastructure:
     def __init__(self, plan: Plan, work: Path) -> None:
         self.plan, self.work = plan, work
         self.postgres = EmbeddedPostgres(work / "pg")
-        self.kafka_port = _two_free_ports()
+        self.kafka_port = _free_ports(6 if plan.broker == "cluster" else 2)
         self.tansu: Tansu | None = None
 
     @property
     def bootstrap(self) -> str:
+        if self.plan.broker == "cluster":
+            return ",".join(f"127.0.0.1:{self.kafka_port + 2 * n}" for n in range(3))
         return f"127.0.0.1:{self.kafka_port}"
 
     def start(self) -> None:
@@ -170,8 +175,28 @@ class Infrastructure:
         if self.plan.broker == "tansu":
             self.tansu = Tansu(self.kafka_port, self.work / "tansu.log")
             self.tansu.start()
+        elif self.plan.broker == "cluster":
+            _broker_script("cluster", "start", str(self.kafka_port))
         else:
             _broker("start", self.kafka_port)
+
+    def kill_node(self, node: int) -> None:
+        _broker_script("cluster", "kill", str(node), str(self.kafka_port))
+
+    def restart_node(self, node: int) -> None:
+        _broker_script("cluster", "restart", str(node), str(self.kafka_port))
+
+    def leader_of(self, settings: Settings, topics: list[str]) -> int:
+        """The broker that leads most partitions of `topics`."""
+        async def describe() -> list[Any]:
+            admin = AIOKafkaAdminClient(**settings.aiokafka_options(), request_timeout_ms=15000)
+            await admin.start()
+            try:
+                return list(await admin.describe_topics([settings.topic(t) for t in topics]))
+            finally:
+                await admin.close()
+        leaders = Counter(p["leader"] for t in asyncio.run(describe()) for p in t["partitions"])
+        return leaders.most_common(1)[0][0]
 
     def kill_broker(self) -> None:
         _broker("kill", self.kafka_port)
@@ -182,27 +207,38 @@ class Infrastructure:
     def stop(self) -> None:
         if self.tansu is not None:
             self.tansu.stop()
+        elif self.plan.broker == "cluster":
+            _broker_script("cluster", "destroy", str(self.kafka_port))
         else:
             _broker("destroy", self.kafka_port)
         self.postgres.stop()
 
 
 def _broker(command: str, port: int) -> None:
-    done = subprocess.run([str(BROKER), command, str(port)], capture_output=True, text=True, timeout=300)
+    _broker_script(command, str(port))
+
+
+def _broker_script(*args: str) -> None:
+    done = subprocess.run([str(BROKER), *args], capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
-        raise RuntimeError(f"broker.sh {command} failed: {done.stdout}{done.stderr}")
+        raise RuntimeError(f"broker.sh {' '.join(args)} failed: {done.stdout}{done.stderr}")
 
 
-def _two_free_ports() -> int:
-    for _ in range(50):
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports."""
+    for _ in range(100):
         port = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two consecutive free ports")
+        taken = False
+        for offset in range(1, count):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + offset))
+                except OSError:
+                    taken = True
+                    break
+        if not taken:
+            return port
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 class Shop:
@@ -279,11 +315,14 @@ class Shop:
                 await asyncio.sleep(1)
 
     async def _send(self, producer: AIOKafkaProducer, topic: str, key: bytes, value: bytes) -> None:
-        """Like a shop would: keep trying through a broker outage (a retried send may arrive twice)."""
+        """Like a shop would: keep trying through a broker outage (a retried send may arrive twice). How long each
+        send took until the broker acknowledged it is the latency the shop saw."""
         headers = list(self.signer.headers(topic, value)) if topic in SHOP_BOUND else []
+        began = time.monotonic()
         while True:
             try:
                 await (await producer.send(self.settings.topic(topic), value, key=key, headers=headers))
+                self.journal.sends.append(time.monotonic() - began)
                 return
             except Exception:
                 await asyncio.sleep(0.5)
@@ -313,14 +352,32 @@ def running(plan: Plan, work: Path) -> Iterator[tuple[Infrastructure, Settings, 
         infra.stop()
 
 
+def lost_brokers(infra: Infrastructure, settings: Settings, journal: Journal, stop: threading.Event) -> None:
+    """The leader of shop.orders and orders.events dies (-9); while it is down a second broker dies too, so the
+    one left is alone: with two copies wanted in sync, writes must wait for a second broker, not go to one."""
+    first = infra.leader_of(settings, ["shop.orders", "orders.events"])
+    journal.fault(f"broker {first} (leading shop.orders and orders.events) killed (-9)")
+    infra.kill_node(first)
+    stop.wait(10)
+    second = next(n for n in (1, 2, 3) if n != first)
+    journal.fault(f"broker {second} killed (-9) too: one broker of three left")
+    infra.kill_node(second)
+    stop.wait(10)
+    infra.restart_node(first)
+    journal.fault(f"broker {first} restarted on its data")
+    stop.wait(5)
+    infra.restart_node(second)
+    journal.fault(f"broker {second} restarted on its data")
+
+
 def chaos(plan: Plan, infra: Infrastructure, workers: Workers, journal: Journal, stop: threading.Event,
-          started: float) -> None:
+          started: float, settings: Settings) -> None:
     """Kill workers at random throughout; stop PostgreSQL at a quarter of the load, kill the broker at 3/4."""
     rng = random.Random(plan.seed + 1)
     outage_at, broker_at = started + plan.load_s * 0.25, started + plan.load_s * 0.75
     next_kill = started + plan.kill_every_s
     outage_done = False
-    broker_done = not (plan.broker_kill and plan.broker == "kafka")
+    broker_done = not (plan.broker_kill and plan.broker in ("kafka", "cluster"))
     while not stop.is_set():
         now = time.monotonic()
         workers.restart_dead()
@@ -333,6 +390,9 @@ def chaos(plan: Plan, infra: Infrastructure, workers: Workers, journal: Journal,
             infra.postgres.start()
             journal.fault("PostgreSQL back")
             outage_done = True
+        elif not broker_done and now >= broker_at and plan.broker == "cluster":
+            lost_brokers(infra, settings, journal, stop)
+            broker_done = True
         elif not broker_done and now >= broker_at:
             journal.fault("broker killed (-9)")
             infra.kill_broker()
@@ -413,7 +473,8 @@ def run(plan: Plan) -> dict[str, Any]:
         shop = Shop(settings, plan, journal)  # its key is registered before any fault
         stop = threading.Event()
         started = time.monotonic()
-        thread = threading.Thread(target=chaos, args=(plan, infra, workers, journal, stop, started), daemon=True)
+        thread = threading.Thread(target=chaos, args=(plan, infra, workers, journal, stop, started, settings),
+                                  daemon=True)
         thread.start()
         asyncio.run(shop.run())
         journal.big_faults_done.wait()  # the shop may finish early; the faults still come
@@ -427,6 +488,11 @@ def run(plan: Plan) -> dict[str, Any]:
         figures["workers killed (-9)"] = sum(journal.kills.values())
         figures["workers that exited by themselves"] = workers.exited_alone
         figures["dead letters (once per message)"] = sum(snapshot.dead_letters.values())
+        if journal.sends:
+            waits = sorted(journal.sends)
+            figures["shop's send, acknowledged after: p50 ms"] = round(1000 * waits[len(waits) // 2])
+            figures["  p99 ms"] = round(1000 * waits[int(len(waits) * 0.99)])
+            figures["  longest s"] = round(waits[-1], 1)
         if not done:
             print(f"  did not drain within {plan.drain_timeout_s:.0f} s: {snapshot}")
             logs = sorted((Path(tmp) / "logs").glob("*.log"))
@@ -436,10 +502,14 @@ def run(plan: Plan) -> dict[str, Any]:
 
 
 def table(plan: Plan, figures: dict[str, Any]) -> str:
-    rows = [f"Fault suite on {'Apache Kafka' if plan.broker == 'kafka' else 'the embedded broker (Tansu)'}: "
+    where = {"kafka": "Apache Kafka", "cluster": "a three-broker Apache Kafka cluster (3 copies, 2 in sync)",
+             "tansu": "the embedded broker (Tansu)"}[plan.broker]
+    rows = [f"Fault suite on {where}: "
             f"{plan.orders} orders over {plan.load_s:.0f} s, {plan.workers} workers each for "
             f"{', '.join(SERVICES)}, PostgreSQL away {plan.outage_s:.0f} s"
-            + (", broker kill -9 and restart" if plan.broker == "kafka" and plan.broker_kill else "")]
+            + (", broker kill -9 and restart" if plan.broker == "kafka" and plan.broker_kill else "")
+            + (", the leader killed -9 then a second broker while it was down, both restarted"
+               if plan.broker == "cluster" and plan.broker_kill else "")]
     width = max(len(k) for k in figures)
     for name, value in figures.items():
         flag = "  <- must be 0" if name in MUST_BE_ZERO and value else ""
@@ -455,7 +525,7 @@ def failed(figures: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--broker", choices=("kafka", "tansu"), default="kafka")
+    parser.add_argument("--broker", choices=("kafka", "cluster", "tansu"), default="kafka")
     parser.add_argument("--orders", type=int, default=Plan.orders)
     parser.add_argument("--load-s", type=float, default=Plan.load_s)
     parser.add_argument("--outage-s", type=float, default=Plan.outage_s)
@@ -463,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=Plan.seed)
     args = parser.parse_args(argv)
     plan = Plan(broker=args.broker, orders=args.orders, load_s=args.load_s, outage_s=args.outage_s,
-                kill_every_s=args.kill_every_s, seed=args.seed, broker_kill=args.broker == "kafka")
+                kill_every_s=args.kill_every_s, seed=args.seed, broker_kill=args.broker in ("kafka", "cluster"))
     figures = run(plan)
     print(table(plan, figures))
     if problems := failed(figures):

@@ -35,7 +35,7 @@ def test_topics_apply_creates_every_topic_with_its_dead_letter_twin(kafka_bootst
     env = {"FULFIL_KAFKA_BOOTSTRAP": kafka_bootstrap, "FULFIL_TOPIC_NAMESPACE": "apply-test."}
     first = fulfil(env, "topics", "apply")
     assert first.returncode == 0, first.stderr
-    assert "apply-test.shop.orders" in first.stdout and "created (8 partitions)" in first.stdout
+    assert "apply-test.shop.orders" in first.stdout and "created (8 partitions, 1 copy, 1 in sync)" in first.stdout
     again = fulfil(env, "topics", "apply")
     assert "created" not in again.stdout and "up to date (8 partitions)" in again.stdout
     from services.common.settings import Settings
