@@ -33,6 +33,7 @@ check: install
 test: check
 	deploy/kafka/broker.sh fetch
 	deploy/chromium.sh
+	deploy/promtool.sh
 	$(BIN)/pytest -q --durations=10 -n 4 --dist loadfile
 
 unit: install
@@ -47,10 +48,12 @@ integration: install
 e2e: install
 	$(BIN)/pytest -q tests/e2e
 
-# The full fault suite (a shorter run is part of `make test`): Apache Kafka, then the embedded broker.
+# The full fault suite (a shorter run is part of `make test`): Apache Kafka, a three-broker cluster that loses
+# two brokers, then the embedded broker.
 faults: install
 	deploy/kafka/broker.sh fetch
 	$(BIN)/python -m tests.faults.suite --broker kafka --orders 3000
+	$(BIN)/python -m tests.faults.suite --broker cluster --orders 3000
 	$(BIN)/python -m tests.faults.suite --broker tansu --orders 3000
 
 bench: install  # every command of the README's Benchmarks section (tests/e2e/test_readme.py keeps them in step)
