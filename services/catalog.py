@@ -37,9 +37,10 @@ def consumers() -> dict[str, list[str]]:
     return {s.name: s.topics for s in services()}
 
 
-def keyrings() -> list[Keyring]:
-    """The shops' public keys of every service that reads a shop's topic: a key is registered in each."""
-    return [s.keyring for s in services() if s.keyring is not None]
+def keyrings() -> dict[str, Keyring]:
+    """The shops' public keys of every service that reads a shop's topic, by service (each in its own database,
+    where it has one): a key is registered in each."""
+    return {s.name: s.keyring for s in services() if s.keyring is not None}
 
 
 def commands() -> list[typer.Typer]:

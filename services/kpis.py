@@ -3,6 +3,7 @@ it handled). Read-only SQL over the services' schemas; this module imports no se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -39,42 +40,42 @@ def _pct(part: float | None, whole: float | None) -> float | None:
     return None if not whole or part is None else 100.0 * part / whole
 
 
-def compute(connection: Connection) -> list[Kpi]:
-    c = connection
-    ordered = _one(c, "SELECT sum((x->>'quantity')::int) FROM warehouse.orders o, jsonb_array_elements(o.lines) x "
+def compute(connect: Callable[[str], Connection]) -> list[Kpi]:
+    """`connect(service)`: a connection to the database that service's schema lives in (one for all, or one each)."""
+    warehouse, tracking, routing, returns = (connect(name) for name in ("warehouse", "tracking", "routing", "returns"))
+    ordered = _one(warehouse, "SELECT sum((x->>'quantity')::int) FROM warehouse.orders o, jsonb_array_elements(o.lines) x "
                       "WHERE o.status = 'open'")
-    reserved = _one(c, "SELECT sum(l.quantity) FROM warehouse.shipment_lines l JOIN warehouse.shipments s "
+    reserved = _one(warehouse, "SELECT sum(l.quantity) FROM warehouse.shipment_lines l JOIN warehouse.shipments s "
                        "USING (shipment_id) JOIN warehouse.orders o USING (shop_id, order_id) "
                        "WHERE s.status <> 'cancelled' AND o.status = 'open'")
-    shipped_orders = _one(c, "SELECT count(DISTINCT (shop_id, order_id)) FROM warehouse.shipments "
+    shipped_orders = _one(warehouse, "SELECT count(DISTINCT (shop_id, order_id)) FROM warehouse.shipments "
                              "WHERE status <> 'cancelled'")
-    split_orders = _one(c, "SELECT count(*) FROM (SELECT 1 FROM warehouse.shipments WHERE status <> 'cancelled' "
+    split_orders = _one(warehouse, "SELECT count(*) FROM (SELECT 1 FROM warehouse.shipments WHERE status <> 'cancelled' "
                            "GROUP BY shop_id, order_id HAVING count(*) > 1) x")
-    delivered = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered'")
-    promised = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND promised_end IS NOT NULL")
-    on_time = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' "
+    delivered = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered'")
+    promised = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND promised_end IS NOT NULL")
+    on_time = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' "
                       "AND status_at BETWEEN promised_start AND promised_end")
-    early = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at < promised_start")
-    late = _one(c, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at > promised_end")
-    eta_error = _one(c, "SELECT avg(abs(extract(epoch FROM status_at - planned_arrival))) / 60 FROM tracking.shipments "
+    early = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at < promised_start")
+    late = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at > promised_end")
+    eta_error = _one(tracking, "SELECT avg(abs(extract(epoch FROM status_at - planned_arrival))) / 60 FROM tracking.shipments "
                         "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
-    eta_bias = _one(c, "SELECT avg(extract(epoch FROM status_at - planned_arrival)) / 60 FROM tracking.shipments "
+    eta_bias = _one(tracking, "SELECT avg(extract(epoch FROM status_at - planned_arrival)) / 60 FROM tracking.shipments "
                        "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
-    lines_per_wave = _one(c, "SELECT avg(jsonb_array_length(document->'lines')) FROM warehouse.picklists")
-    km = _one(c, "SELECT sum((summary->>'distance_km')::float) FROM routing.waves")
-    routed = _one(c, "SELECT sum((summary->>'routed')::int) FROM routing.waves")
-    vans = _one(c, "SELECT sum((summary->>'vehicles')::int) FROM routing.waves")
-    delivered_units = _one(c, "SELECT sum(value::int) FROM returns.shipments s, jsonb_each_text(s.lines) "
+    lines_per_wave = _one(warehouse, "SELECT avg(jsonb_array_length(document->'lines')) FROM warehouse.picklists")
+    km = _one(routing, "SELECT sum((summary->>'distance_km')::float) FROM routing.waves")
+    routed = _one(routing, "SELECT sum((summary->>'routed')::int) FROM routing.waves")
+    vans = _one(routing, "SELECT sum((summary->>'vehicles')::int) FROM routing.waves")
+    delivered_units = _one(returns, "SELECT sum(value::int) FROM returns.shipments s, jsonb_each_text(s.lines) "
                               "WHERE s.delivered_at IS NOT NULL")
-    returned_units = _one(c, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, jsonb_array_elements(r.lines) x "
+    returned_units = _one(returns, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, jsonb_array_elements(r.lines) x "
                              "WHERE r.status <> 'rejected'")
-    refunded = {currency: f"{cents / 100:.2f}" for currency, cents in c.execute(text(
+    refunded = {currency: f"{cents / 100:.2f}" for currency, cents in returns.execute(text(
         "SELECT o.currency, sum(f.amount_cents) FROM returns.refunds f JOIN returns.orders o USING (shop_id, order_id) "
         "GROUP BY 1 ORDER BY 1"))}
-    processed = sum(_one(c, f"SELECT count(*) FROM {service}.inbox") or 0 for service in NAMES)
-    dead = _one(c, "SELECT count(*) FROM (" + " UNION ".join(
-        f"SELECT source_topic, source_partition, source_offset FROM {service}.dead_letters" for service in NAMES)
-        + ") d")
+    processed = sum(_one(connect(service), f"SELECT count(*) FROM {service}.inbox") or 0 for service in NAMES)
+    dead = len({tuple(row) for service in NAMES for row in connect(service).execute(text(
+        f"SELECT source_topic, source_partition, source_offset FROM {service}.dead_letters"))})
     return [
         Kpi("fill rate", "fill_rate_pct", _pct(reserved, ordered), "%",
             "units reserved in a shipment / units ordered (open orders)"),

@@ -45,11 +45,15 @@ class DeadLetter:
 
 
 def _rows(where: str = "", **params: Any) -> list[DeadLetter]:
-    union = " UNION ALL ".join(
-        f"SELECT '{name}' AS service, id::text AS id, source_topic, source_partition, source_offset, key, value, "
-        f"headers, reason, failed_at, replayed_at, size, sha256 FROM {name}.dead_letters" for name in catalog.NAMES)
-    with session(what="could not read the dead letters") as opened:
-        rows = opened.execute(text(f"SELECT * FROM ({union}) d {where} ORDER BY failed_at, service"), params).all()
+    """Every service's rows, each read in that service's database (services may each have their own)."""
+    rows: list[Any] = []
+    for name in catalog.NAMES:
+        with session(what="could not read the dead letters", service=name) as opened:
+            rows += opened.execute(text(
+                f"SELECT '{name}' AS service, id::text AS id, source_topic, source_partition, source_offset, key, "
+                f"value, headers, reason, failed_at, replayed_at, size, sha256 FROM {name}.dead_letters {where}"),
+                params).all()
+    rows.sort(key=lambda r: (r.failed_at, r.service))
     found: dict[tuple[str, int, int], DeadLetter] = {}
     for r in rows:
         position = (r.source_topic, r.source_partition, r.source_offset)
@@ -67,14 +71,16 @@ def _rows(where: str = "", **params: Any) -> list[DeadLetter]:
 def _by_id(ids: list[str]) -> list[DeadLetter]:
     """The messages these ids name (any service's row of a message names it), each once."""
     positions = []
-    with session(what="could not read the dead letters") as opened:
-        for one in ids:
-            service, _, uid = one.partition(":")
-            row = opened.execute(text(f"SELECT source_topic, source_partition, source_offset FROM {service}.dead_letters "
-                                      "WHERE id::text = :id"), {"id": uid}).first() if service in catalog.NAMES else None
-            if row is None:
-                raise fail(f"no dead letter {one!r}; ids look like orders:6f1c2f0e-... (`fulfil dlq list`)")
-            positions.append((row.source_topic, row.source_partition, row.source_offset))
+    for one in ids:
+        service, _, uid = one.partition(":")
+        row = None
+        if service in catalog.NAMES:
+            with session(what="could not read the dead letters", service=service) as opened:
+                row = opened.execute(text(f"SELECT source_topic, source_partition, source_offset FROM "
+                                          f"{service}.dead_letters WHERE id::text = :id"), {"id": uid}).first()
+        if row is None:
+            raise fail(f"no dead letter {one!r}; ids look like orders:6f1c2f0e-... (`fulfil dlq list`)")
+        positions.append((row.source_topic, row.source_partition, row.source_offset))
     found: dict[tuple[str, int, int], DeadLetter] = {}
     for topic, partition, offset in dict.fromkeys(positions):  # only these messages' rows, each message once
         (found[(topic, partition, offset)],) = _rows(
@@ -161,11 +167,12 @@ def replay(dead_letters: Annotated[list[str] | None, typer.Argument(help="Ids to
         # twice): release that claim, before the event is back on the topic, or the service would drop the replay
         # as a duplicate. Only the claim this very message made (its topic, partition and offset): a claim of the
         # same id by another message (the accepted original of a forgery) is that message's, and stays.
-        with session(write=True, what="could not prepare the replay") as opened:
-            for d in group:
-                if (event_id := _event_id(d.value)) is not None:
-                    for service in d.reasons:
-                        opened.execute(text(f'DELETE FROM {service}.inbox WHERE event_id::text = :id AND topic = :t '
+        for d in group:
+            if (event_id := _event_id(d.value)) is None:
+                continue
+            for service in d.reasons:
+                with session(write=True, what="could not prepare the replay", service=service) as opened:
+                    opened.execute(text(f'DELETE FROM {service}.inbox WHERE event_id::text = :id AND topic = :t '
                                             f'AND partition = :p AND "offset" = :o'),
                                        {"id": event_id, "t": d.topic, "p": d.partition, "o": d.offset})
         try:
@@ -173,8 +180,9 @@ def replay(dead_letters: Annotated[list[str] | None, typer.Argument(help="Ids to
         except Exception as exc:
             raise fail(f"could not publish to {settings.logical_topic(physical)} on {settings.kafka_bootstrap}: "
                        f"{exc!r}") from None
-        with session(write=True, what="replayed, but could not mark the dead letters replayed") as opened:
-            for name in catalog.NAMES:
+        for name in catalog.NAMES:
+            with session(write=True, what="replayed, but could not mark the dead letters replayed",
+                         service=name) as opened:
                 for d in group:
                     opened.execute(text(f"UPDATE {name}.dead_letters SET replayed_at = now() WHERE source_topic = :t "
                                         "AND source_partition = :p AND source_offset = :o"),

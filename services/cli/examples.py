@@ -94,7 +94,7 @@ SELECT p.warehouse_id, p.picklist_id, line.value->>'bin' AS bin, line.value->>'s
  WHERE s.shop_id = :shop AND s.order_id = :order AND s.status = 'picking'
    AND tote.value->>'shop_id' = :shop AND tote.value->>'order_id' = :order
  ORDER BY p.picklist_id, (line.value->>'sequence')::int""")
-    with session() as opened:
+    with session(service="warehouse") as opened:
         rows = [dict(r._mapping) for r in opened.execute(query, {"shop": shop, "order": order_id})]
     due = [r for r in rows if r["due"] > 0]
     if not due:
@@ -135,7 +135,7 @@ SELECT s.shipment_id, s.warehouse_id, l.sku, sum(l.picked)::int AS picked
   FROM warehouse.shipments s JOIN warehouse.shipment_lines l USING (shipment_id)
  WHERE s.shop_id = :shop AND s.order_id = :order AND s.status = 'picked' AND l.picked > 0
  GROUP BY s.shipment_id, s.warehouse_id, l.sku ORDER BY s.shipment_id, l.sku""")
-    with session() as opened:
+    with session(service="warehouse") as opened:
         rows = opened.execute(query, {"shop": shop, "order": order_id}).all()
     if not rows:
         raise fail(f"{shop}'s order {order_id} has no shipment picked and waiting to be packed")
@@ -157,7 +157,7 @@ def carrier_scan(shop: Annotated[str, typer.Argument(help="The shop")], order_id
     """shipment.<what> for carrier.scans, one per packed parcel of the order, by its tracking number."""
     query = text("SELECT tracking_number FROM warehouse.shipments WHERE shop_id = :shop AND order_id = :order "
                  "AND tracking_number IS NOT NULL ORDER BY shipment_id")
-    with session() as opened:
+    with session(service="warehouse") as opened:
         numbers = opened.execute(query, {"shop": shop, "order": order_id}).scalars().all()
     if not numbers:
         raise fail(f"{shop}'s order {order_id} has no packed parcel with a tracking number yet")
@@ -174,7 +174,7 @@ def return_requested(shop: Annotated[str, typer.Argument(help="The shop")], orde
                      reason: Annotated[Literal["changed_mind", "damaged", "wrong_item", "not_as_described"],
                                        typer.Option(help="Why the customer returns it")] = "changed_mind") -> None:
     """return.requested for shop.returns: every line of the order, one unit each."""
-    with session() as opened:
+    with session(service="returns") as opened:
         lines = opened.execute(text("SELECT lines FROM returns.orders WHERE shop_id = :shop AND order_id = :order"),
                                {"shop": shop, "order": order_id}).scalar()
     if not lines:
@@ -185,18 +185,21 @@ def return_requested(shop: Annotated[str, typer.Argument(help="The shop")], orde
 
 
 def _authorised(shop: str, return_id: str) -> tuple[str, str, list[dict[str, Any]]]:
-    """(RMA, the warehouse that shipped the order, the authorised lines)."""
-    query = text("""
-SELECT r.rma, r.lines,
-       (SELECT s.warehouse_id FROM warehouse.shipments s WHERE s.shop_id = r.shop_id AND s.order_id = r.order_id
-         ORDER BY s.shipment_id LIMIT 1) AS warehouse_id
-  FROM returns.returns r WHERE r.shop_id = :shop AND r.return_id = :return""")
-    with session() as opened:
-        row = opened.execute(query, {"shop": shop, "return": return_id}).first()
+    """(RMA, the warehouse that shipped the order, the authorised lines): the return from the returns service's
+    database, the warehouse from the warehouse's (each may have its own)."""
+    with session(service="returns") as opened:
+        row = opened.execute(text("SELECT rma, lines, order_id FROM returns.returns WHERE shop_id = :shop AND "
+                                  "return_id = :return"), {"shop": shop, "return": return_id}).first()
     if row is None or row.rma is None:
         raise fail(f"{shop}'s return {return_id} is not authorised (see `fulfil returns show {return_id} "
                    f"--shop {shop}`)")
-    return row.rma, row.warehouse_id, row.lines
+    with session(service="warehouse") as opened:
+        warehouse = opened.execute(text("SELECT warehouse_id FROM warehouse.shipments WHERE shop_id = :shop AND "
+                                        "order_id = :order ORDER BY shipment_id LIMIT 1"),
+                                   {"shop": shop, "order": row.order_id}).scalar()
+    if warehouse is None:
+        raise fail(f"{shop}'s order {row.order_id} was shipped from no warehouse this warehouse service knows")
+    return row.rma, str(warehouse), row.lines
 
 
 @example_app.command("return-received")

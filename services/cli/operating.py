@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,14 +69,16 @@ def kpis(as_json: Annotated[bool, typer.Option("--json", help="One JSON object")
     from services.common.db import make_engine
     from services.kpis import compute
     settings = load_settings()
-    engine = make_engine(settings, pool_size=1)
+    engines = {name: make_engine(settings, pool_size=1, service=name) for name in catalog.NAMES}
     try:
-        with engine.connect() as connection:
-            figures = compute(connection)
+        with ExitStack() as stack:  # one connection per service: each reads its own database, shared or not
+            connections = {name: stack.enter_context(engine.connect()) for name, engine in engines.items()}
+            figures = compute(connections.__getitem__)
     except Exception as exc:
-        raise fail(f"could not read the services' tables: {str(exc).splitlines()[0]}") from None
+        raise fail(f"could not read the services' tables: {str(exc).splitlines()[0]}{unreachable_hint()}") from None
     finally:
-        engine.dispose()
+        for engine in engines.values():
+            engine.dispose()
     if as_json:
         typer.echo(json.dumps({k.key: k.value for k in figures}, indent=2))
         return

@@ -43,7 +43,7 @@ def api(service: Annotated[str, typer.Argument(help="a service with an HTTP API:
     from services.common.http import server_options
     create = served[service].api
     assert create is not None
-    web = create(unit_of_work_factory(make_engine(settings)), settings)
+    web = create(unit_of_work_factory(make_engine(settings, service=service)), settings)
     uvicorn.run(web, host=host or settings.http_host, port=port, **server_options(settings))
 
 

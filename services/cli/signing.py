@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,15 +41,16 @@ def enrol_many(settings: Settings, shops: Iterable[str]) -> dict[str, Signer]:
     from services import catalog
     from services.common.signing_keys import register
     signers = {shop: Signer.generate() for shop in dict.fromkeys(shops)}
-    rings, now = catalog.keyrings(), datetime.now(UTC)
-    engine = create_engine(settings.database_url)
-    try:
-        with engine.begin() as connection:
-            session = Session(bind=connection)
-            for shop, signer in signers.items():
-                register(session, rings, shop, signer.public_key, now)
-    finally:
-        engine.dispose()
+    now = datetime.now(UTC)
+    for service, ring in catalog.keyrings().items():
+        engine = create_engine(settings.database_url_for(service))
+        try:
+            with engine.begin() as connection:
+                session = Session(bind=connection)
+                for shop, signer in signers.items():
+                    register(session, [ring], shop, signer.public_key, now)
+        finally:
+            engine.dispose()
     return signers
 
 
@@ -83,7 +85,9 @@ def add(
         signer = Signer.generate()
         public = signer.public_key
     try:
-        kid = in_transaction(lambda session: register(session, catalog.keyrings(), shop, public, datetime.now(UTC)))
+        kids = {in_transaction(partial(register, keyrings=[ring], shop_id=shop, public_key=public, now=datetime.now(UTC)),
+                               service) for service, ring in catalog.keyrings().items()}
+        (kid,) = kids
     except KeyConflict as exc:
         raise fail(str(exc)) from None
     if signer is not None and out is not None:
@@ -99,7 +103,8 @@ def add(
 def listed() -> None:
     """Every signing key: its id, its shop, when it was made and, if so, revoked."""
     from services import catalog
-    echo_keys(in_transaction(catalog.keyrings()[0].listed), 24,
+    service, ring = next(iter(catalog.keyrings().items()))  # every keyring holds the same keys
+    echo_keys(in_transaction(ring.listed, service), 24,
               "no signing keys yet: fulfil signing-key add SHOP --out FILE")
 
 
@@ -108,7 +113,8 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the key's id, as `fulfil 
     """The key signs nothing from the next batch on, in every service."""
     from services import catalog
     now = datetime.now(UTC)
-    revoked = in_transaction(lambda session: [ring.revoke(session, key_id, now) for ring in catalog.keyrings()])
+    revoked = [in_transaction(partial(ring.revoke, kid=key_id, now=now), service)
+               for service, ring in catalog.keyrings().items()]
     if not any(revoked):
         raise fail(f"no live signing key {key_id!r}; `fulfil signing-key list` shows them")
     typer.echo(f"revoked {key_id}")

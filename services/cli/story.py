@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from services.common.commands import fail, session
 
@@ -18,11 +17,13 @@ commands = typer.Typer()
 orders = typer.Typer(help="Orders across the services.", no_args_is_help=True)
 commands.add_typer(orders, name="orders")
 
-STORY = """
+STORY: dict[str, str] = {
+    "orders": """
 SELECT t.at, 'orders' AS service, 'status ' || coalesce(t.from_status || ' -> ', '') || t.to_status AS what,
        NULL::text AS shipment_id, NULL::jsonb AS detail
   FROM orders.order_transitions t WHERE t.shop_id = :shop AND t.order_id = :order
-UNION ALL
+""",
+    "warehouse": """
 SELECT s.reserved_at, 'warehouse', 'reserved in ' || s.warehouse_id || ' (' || s.rule || ')', s.shipment_id,
        jsonb_build_object('explanation', s.explanation,
                           'lines', (SELECT jsonb_agg(jsonb_build_object('line_id', l.line_id, 'sku', l.sku,
@@ -41,20 +42,23 @@ SELECT s.packed_at, 'warehouse', 'packed as parcel ' || s.parcel_id || ', tracki
 UNION ALL
 SELECT b.since, 'warehouse', 'backordered: ' || b.quantity || ' x ' || b.sku || ' (line ' || b.line_id || ')', NULL,
        NULL FROM warehouse.backorders b WHERE b.shop_id = :shop AND b.order_id = :order
-UNION ALL
+""",
+    "tracking": """
 SELECT c.at, 'tracking', c.status || coalesce(' at ' || c.place, '') || coalesce(': ' || c.reason, ''),
        c.shipment_id,
        CASE WHEN c.eta_start IS NULL THEN NULL
             ELSE jsonb_build_object('eta_start', c.eta_start, 'eta_end', c.eta_end) END
   FROM tracking.checkpoints c JOIN tracking.shipments s USING (shipment_id)
  WHERE s.shop_id = :shop AND s.order_id = :order
-UNION ALL
+""",
+    "routing": """
 SELECT coalesce(w.closed_at, s.packed_at), 'routing',
        'routed: wave ' || s.wave_id || ', vehicle ' || coalesce(s.vehicle_id, '-') || ', stop '
        || coalesce(s.sequence::text, '-') || ' (' || s.status || ')', s.shipment_id, NULL
   FROM routing.shipments s LEFT JOIN routing.waves w USING (wave_id)
  WHERE s.shop_id = :shop AND s.order_id = :order AND s.wave_id IS NOT NULL
-UNION ALL
+""",
+    "returns": """
 SELECT r.requested_at, 'returns',
        'return ' || r.return_id || coalesce(' (' || r.rma || ')', '') || ' ' || r.status, NULL,
        jsonb_build_object('lines', r.lines, 'rejected_because', r.reasons)
@@ -63,8 +67,9 @@ UNION ALL
 SELECT f.issued_at, 'returns', 'refund ' || f.refund_id || ': ' || to_char(f.amount_cents / 100.0, 'FM999999990.00'),
        NULL, jsonb_build_object('explanation', f.explanation)
   FROM returns.refunds f WHERE f.shop_id = :shop AND f.order_id = :order
-ORDER BY 1, 2
-"""
+""",
+}
+"""Each service's part of the story, read in its own database (services may each have theirs)."""
 
 
 @orders.command("show")
@@ -74,13 +79,19 @@ def show(shop: Annotated[str, typer.Argument(help="The shop")],
     """An order's story across the services in time order: status transitions, reservations with the rule and its
     explanation, pick lists and totes, parcels, routes, tracking checkpoints with ETAs, backorders, returns and
     refunds."""
-    with session(what="could not read the order's story") as opened:
+    params = {"shop": shop, "order": order}
+    with session(what="could not read the order's story", service="orders") as opened:
         head = opened.execute(text("SELECT status, placed_at FROM orders.orders WHERE shop_id = :shop AND "
-                                   "order_id = :order"), {"shop": shop, "order": order}).first()
-        if head is None:
-            raise fail(f"shop {shop!r} has no order {order!r}")
-        steps = opened.execute(text(STORY), {"shop": shop, "order": order}).all()
-        status = _furthest(opened, shop, order, head.status)
+                                   "order_id = :order"), params).first()
+    if head is None:
+        raise fail(f"shop {shop!r} has no order {order!r}")
+    steps: list[Any] = []
+    for service, sql in STORY.items():
+        with session(what="could not read the order's story", service=service) as opened:
+            steps += opened.execute(text(f"SELECT * FROM ({sql}) AS story(at, service, what, shipment_id, detail)"),
+                                    params).all()
+    steps.sort(key=lambda step: (step.at is None, step.at, step.service))
+    status = _furthest(shop, order, head.status)
     if as_json:
         typer.echo(json.dumps({"shop_id": shop, "order_id": order, "status": status,
                                "placed_at": head.placed_at.isoformat(),
@@ -96,21 +107,23 @@ def show(shop: Annotated[str, typer.Argument(help="The shop")],
             typer.echo(said)
 
 
-def _furthest(opened: Session, shop: str, order: str, ordered: str) -> str:
+def _furthest(shop: str, order: str, ordered: str) -> str:
     """The furthest stage across the services: the orders service's status until tracking knows more (a parcel
     planned, out for delivery, delivered), then tracking's; and each return's own state after it."""
     from services.tracking.domain.status import Status, order_status
     params = {"shop": shop, "order": order}
-    known = opened.execute(text("SELECT status, waiting FROM tracking.orders WHERE shop_id = :shop AND "
-                                "order_id = :order"), params).first()
-    shipments = [Status(s) for s in opened.execute(text(
-        "SELECT status FROM tracking.shipments WHERE shop_id = :shop AND order_id = :order"), params).scalars()]
+    with session(what="could not read the order's status", service="tracking") as opened:
+        known = opened.execute(text("SELECT status, waiting FROM tracking.orders WHERE shop_id = :shop AND "
+                                    "order_id = :order"), params).first()
+        shipments = [Status(s) for s in opened.execute(text(
+            "SELECT status FROM tracking.shipments WHERE shop_id = :shop AND order_id = :order"), params).scalars()]
     status = ordered
     if ordered not in ("rejected", "cancelled") and known is not None and shipments:
         status = order_status(known.status == "cancelled", sum(known.waiting.values()), shipments).value
-    returns = [f"return {r.return_id} {r.status}" for r in opened.execute(text(
-        "SELECT return_id, status FROM returns.returns WHERE shop_id = :shop AND order_id = :order "
-        "ORDER BY requested_at, return_id"), params)]
+    with session(what="could not read the order's returns", service="returns") as opened:
+        returns = [f"return {r.return_id} {r.status}" for r in opened.execute(text(
+            "SELECT return_id, status FROM returns.returns WHERE shop_id = :shop AND order_id = :order "
+            "ORDER BY requested_at, return_id"), params)]
     return ", ".join([status, *returns])
 
 

@@ -72,11 +72,13 @@ def first_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def session(*, write: bool = False, what: str = "the database did not answer") -> Iterator[Session]:
-    """A session on a one-connection engine for one command; with `write`, committed at the end. A database that
-    does not answer (or refuses) is one clear line, not a traceback."""
+def session(*, write: bool = False, what: str = "the database did not answer",
+            service: str | None = None) -> Iterator[Session]:
+    """A session on a one-connection engine for one command, in `service`'s database (its own, where it has one);
+    with `write`, committed at the end. A database that does not answer (or refuses) is one clear line, not a
+    traceback."""
     from services.common.db import make_engine, unit_of_work_factory
-    engine = make_engine(load_settings(), pool_size=1)
+    engine = make_engine(load_settings(), pool_size=1, service=service)
     factory = unit_of_work_factory(engine)
     try:
         with factory.begin() if write else factory() as opened:
@@ -110,18 +112,18 @@ def echo_keys(keys: Sequence[ListedKey], id_width: int, none_yet: str) -> None:
         typer.echo(none_yet)
 
 
-def in_transaction(what: Callable[[Session], T]) -> T:
-    """`what(session)` in one committed transaction."""
-    with session(write=True) as opened:
+def in_transaction(what: Callable[[Session], T], service: str | None = None) -> T:
+    """`what(session)` in one committed transaction, in `service`'s database."""
+    with session(write=True, service=service) as opened:
         return what(opened)
 
 
-def key_commands(keys: Callable[[], AccessKeys], name: str, owner: str, what: str,
+def key_commands(keys: Callable[[], AccessKeys], name: str, owner: str, what: str, service: str,
                  known: Callable[[Session, str], bool] | None = None) -> typer.Typer:
     """`fulfil <name> add OWNER | list | revoke KEY_ID` for one key table (`keys` gives it when a command runs:
     the CLI loads every command group to start, and the tables can wait); `owner` names the owner for people
-    ("shop", "warehouse") and `what` says what a key opens; `known` refuses a key for an owner the service does
-    not know."""
+    ("shop", "warehouse") and `what` says what a key opens; the keys live in `service`'s database; `known`
+    refuses a key for an owner the service does not know."""
     group = typer.Typer(help=f"Keys that open {what} ({owner} by {owner}; only their hashes are kept).",
                         no_args_is_help=True)
 
@@ -136,7 +138,7 @@ def key_commands(keys: Callable[[], AccessKeys], name: str, owner: str, what: st
                 return None
             return keys().add(session, who, datetime.now(UTC))
 
-        added = in_transaction(add_key)
+        added = in_transaction(add_key, service)
         if added is None:
             raise fail(f"no {owner} {who!r} here: load it first (see `fulfil --help`)")
         key_id, key = added
@@ -145,12 +147,12 @@ def key_commands(keys: Callable[[], AccessKeys], name: str, owner: str, what: st
     @group.command("list")
     def listed() -> None:
         """Every key: its id, its owner, when it was made and, if so, revoked (never the key itself)."""
-        echo_keys(in_transaction(keys().listed), 14, f"no keys yet: fulfil {name} add {owner.upper()}")
+        echo_keys(in_transaction(keys().listed, service), 14, f"no keys yet: fulfil {name} add {owner.upper()}")
 
     @group.command("revoke")
     def revoke(key_id: str = typer.Argument(..., help=f"the key's id, as `fulfil {name} list` shows it")) -> None:
         """The key stops working at once."""
-        if not in_transaction(lambda session: keys().revoke(session, key_id, datetime.now(UTC))):
+        if not in_transaction(lambda session: keys().revoke(session, key_id, datetime.now(UTC)), service):
             raise fail(f"no live key {key_id!r} (see `fulfil {name} list`)")
         typer.echo(f"revoked {key_id}")
 

@@ -42,9 +42,10 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING)
 
 
-def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
+def make_engine(settings: Settings, *, pool_size: int | None = None, service: str | None = None) -> Engine:
+    """An engine on the database `service`'s schema lives in (Settings.database_url_for), or the shared one."""
     return create_engine(
-        settings.database_url,
+        settings.database_url_for(service),
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=5,  # the relay holds a connection per topic while the broker acknowledges a batch
         pool_pre_ping=True,

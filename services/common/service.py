@@ -64,7 +64,7 @@ class Service:
         from services.common.db import make_engine, unit_of_work_factory
         from services.common.http import serve_in_thread
         from services.common.worker import build
-        sessions = unit_of_work_factory(make_engine(settings))
+        sessions = unit_of_work_factory(make_engine(settings, service=self.name))
         app = build(settings, service=self.name, sessions=sessions, messaging=self.messaging,
                     handlers=self.handlers, jobs=self.jobs(settings), keyring=self.keyring, store=self.store)
         if self.api is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     # PostgreSQL
     database_url: str = Field(
         "postgresql+psycopg2://postgres@127.0.0.1:5432/fulfil", description="SQLAlchemy URL of PostgreSQL")
+    database_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="A database of its own for a service, by service name (JSON); FULFIL_<SERVICE>_DATABASE_URL "
+                    "(FULFIL_WAREHOUSE_DATABASE_URL, ...) says the same for one service")
     database_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = Field(
         None, description="libpq sslmode; verify-full in production")
     database_sslrootcert: Path | None = Field(None, description="CA for verify-ca / verify-full")
@@ -157,6 +162,14 @@ class Settings(BaseSettings):
                 sasl_plain_password=self.kafka_sasl_password.get_secret_value(),
             )
         return options
+
+    def database_url_for(self, service: str | None) -> str:
+        """The database a service's schema lives in: its own where one is configured (database_urls, or
+        FULFIL_<SERVICE>_DATABASE_URL), else the shared one."""
+        if service is None:
+            return self.database_url
+        return (self.database_urls.get(service) or os.environ.get(f"FULFIL_{service.upper()}_DATABASE_URL")
+                or self.database_url)
 
     def database_connect_args(self) -> dict[str, Any]:
         """A worker frozen (or hung) inside a transaction must not hold its rows from the worker that took its

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -65,24 +65,31 @@ async def _offsets(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> tuple[d
     return dict(await consumer.beginning_offsets(tps)), dict(await consumer.end_offsets(tps))
 
 
-def _dead_letters(session: Session, schemas: Sequence[str]) -> dict[str, int]:
-    union = " UNION ".join(
-        f'SELECT source_topic, source_partition, source_offset FROM "{s}".dead_letters' for s in schemas)
-    rows = session.execute(text(f"SELECT source_topic, count(*) FROM ({union}) d GROUP BY 1 ORDER BY 1"))
-    return {topic: int(count) for topic, count in rows}
+def _dead_letters(sessions: Mapping[str, Session]) -> dict[str, int]:
+    """Per source topic, the messages some service dead-lettered, each once however many refused it (services
+    may keep their schemas in different databases)."""
+    seen: set[tuple[str, int, int]] = set()
+    for schema, session in sessions.items():
+        seen |= {tuple(row) for row in session.execute(text(
+            f'SELECT source_topic, source_partition, source_offset FROM "{schema}".dead_letters'))}
+    counts: dict[str, int] = {}
+    for topic, _, _ in seen:
+        counts[topic] = counts.get(topic, 0) + 1
+    return dict(sorted(counts.items()))
 
 
-async def _look(settings: Settings, consumers: Mapping[str, Sequence[str]], engine: Engine,
+async def _look(settings: Settings, consumers: Mapping[str, Sequence[str]], engines: Mapping[str, Engine],
                 consumer: AIOKafkaConsumer) -> Snapshot:
     """One look. The outboxes are read before the partitions' ends, so an event published in between is seen as
-    lag."""
+    lag. Each service's tables are read in its own database."""
     messaging = {s: Messaging(service_metadata(s)) for s in consumers}
-    with Session(engine) as session:
-        backlog = {s: m.backlog(session) for s, m in messaging.items()}
+    with ExitStack() as stack:
+        sessions = {s: stack.enter_context(Session(engines[s])) for s in consumers}
+        backlog = {s: m.backlog(sessions[s]) for s, m in messaging.items()}
         physical = sorted({settings.topic(t) for topics in consumers.values() for t in topics})
         starts, ends = await _offsets(consumer, physical)
-        positions = {s: m.positions(session) for s, m in messaging.items()}
-        dead = _dead_letters(session, list(consumers))
+        positions = {s: m.positions(sessions[s]) for s, m in messaging.items()}
+        dead = _dead_letters(sessions)
     services = []
     for service, topics in consumers.items():
         lag: dict[str, int] = {}
@@ -97,24 +104,28 @@ async def _look(settings: Settings, consumers: Mapping[str, Sequence[str]], engi
 
 
 @asynccontextmanager
-async def _connections(settings: Settings) -> AsyncIterator[tuple[Engine, AIOKafkaConsumer]]:
-    """One database engine and one Kafka client for every look of a wait."""
-    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args(), pool_size=1)
+async def _connections(settings: Settings, services: Sequence[str]
+                       ) -> AsyncIterator[tuple[dict[str, Engine], AIOKafkaConsumer]]:
+    """An engine per database the services' schemas live in (service -> its engine) and one Kafka client, for
+    every look of a wait."""
+    by_url = {url: create_engine(url, connect_args=settings.database_connect_args(), pool_size=1)
+              for url in {settings.database_url_for(s) for s in services}}
     consumer = AIOKafkaConsumer(**settings.aiokafka_options(), enable_auto_commit=False, group_id=None,
                                 request_timeout_ms=15000)
     try:
         await consumer.start()
-        yield engine, consumer
+        yield {s: by_url[settings.database_url_for(s)] for s in services}, consumer
     finally:
         await consumer.stop()
-        engine.dispose()
+        for engine in by_url.values():
+            engine.dispose()
 
 
 def observe(settings: Settings, consumers: Mapping[str, Sequence[str]]) -> Snapshot:
     """One look at the system. `consumers`: service (and its schema) -> the logical topics it consumes."""
     async def once() -> Snapshot:
-        async with _connections(settings) as (engine, consumer):
-            return await _look(settings, consumers, engine, consumer)
+        async with _connections(settings, list(consumers)) as (engines, consumer):
+            return await _look(settings, consumers, engines, consumer)
 
     return asyncio.run(once())
 
@@ -132,9 +143,9 @@ def wait_drained(settings: Settings, consumers: Mapping[str, Sequence[str]], tim
     async def wait() -> tuple[bool, Snapshot]:
         deadline = time.monotonic() + timeout_s
         previous: Snapshot | None = None
-        async with _connections(settings) as (engine, consumer):
+        async with _connections(settings, list(consumers)) as (engines, consumer):
             while True:
-                current = await _look(settings, consumers, engine, consumer)
+                current = await _look(settings, consumers, engines, consumer)
                 if drained(previous, current):
                     return True, current
                 if time.monotonic() >= deadline:

@@ -25,7 +25,7 @@ def show(
 ) -> None:
     """A return's state line by line and its refund, with the breakdown to read out to the customer."""
     from services.returns import views
-    with session(what="could not read the return") as opened:
+    with session(what="could not read the return", service="returns") as opened:
         found = views.show(opened, rma, shop)
     if found is None:
         raise fail(f"no return has RMA {rma!r}" + (f" nor is it a return id of shop {shop!r}" if shop else
@@ -55,7 +55,7 @@ def policy(
     chosen = ReturnPolicy(window_days=None if window_days == "none" else int(window_days), time_zone=time_zone,
                           final_sale_skus=frozenset(final_sale or ()),
                           restocking_fee_pct=Decimal(str(restocking_fee_pct)))
-    with session(write=True, what="could not save the policy") as opened:
+    with session(write=True, what="could not save the policy", service="returns") as opened:
         Store(opened).set_policy(shop, chosen, datetime.now(UTC))
     limit = "no time limit" if chosen.window_days is None else f"{chosen.window_days} days ({time_zone})"
     typer.echo(f"{shop}: returns within {limit}, {len(chosen.final_sale_skus)} final-sale SKU(s), "

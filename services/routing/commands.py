@@ -37,7 +37,7 @@ def load_fleet(settings: Settings, spec: Fleet) -> dict[str, int]:
     """Apply a fleet in one transaction; returns each depot's number of vans."""
     from services.common.db import make_engine, unit_of_work_factory
     from services.routing import fleet
-    engine = make_engine(settings, pool_size=1)
+    engine = make_engine(settings, pool_size=1, service="routing")
     try:
         with unit_of_work_factory(engine).begin() as opened:
             return fleet.apply(opened, spec)
@@ -50,7 +50,7 @@ def load(path: Annotated[Path, typer.Argument(help="YAML or JSON fleet file, e.g
     """Load depots and vans (loading again replaces a depot's vans; shipments and waves stay)."""
     from services.routing import fleet
     spec = read_fleet(path)
-    with session(write=True, what="could not load the fleet") as opened:
+    with session(write=True, what="could not load the fleet", service="routing") as opened:
         loaded = fleet.apply(opened, spec)
     for depot, vans in loaded.items():
         typer.echo(f"{depot}: {vans} vehicle(s)")

@@ -22,7 +22,7 @@ from services.routing.waves import dispatch, replan
 def run_dispatch(settings: RoutingSettings, depot: str, day: date | None = None, again: str | None = None
                  ) -> list[OutboxRecord]:
     """Raises LookupError for an unknown depot or wave."""
-    engine = make_engine(settings, pool_size=1)
+    engine = make_engine(settings, pool_size=1, service="routing")
     sessions = unit_of_work_factory(engine)
     processor = Processor("routing", sessions, tables.messaging, handlers, settings, lambda: datetime.now(UTC),
                           store=Store)

@@ -19,5 +19,5 @@ def _keys() -> AccessKeys:
 
 
 commands = typer.Typer()
-commands.add_typer(key_commands(_keys, "shop-key", "shop", "a shop's order view (GET /orders/{id})"),
+commands.add_typer(key_commands(_keys, "shop-key", "shop", "a shop's order view (GET /orders/{id})", "tracking"),
                    name="shop-key")

@@ -36,7 +36,7 @@ def _is_warehouse(opened: Session, warehouse_id: str) -> bool:
 
 commands.add_typer(key_commands(_device_keys, "device-key", "warehouse",
                                 "a warehouse's staff pages (/staff/WAREHOUSE) to a handheld or a packing bench",
-                                known=_is_warehouse), name="device-key")
+                                "warehouse", known=_is_warehouse), name="device-key")
 
 
 def read_layout(file: Path) -> Layout:
@@ -54,7 +54,7 @@ def load_layout(settings: Settings, spec: Layout) -> dict[str, int]:
 
     from services.common.db import make_engine
     from services.warehouse import layout
-    engine = make_engine(settings, pool_size=1)
+    engine = make_engine(settings, pool_size=1, service="warehouse")
     try:
         with engine.begin() as connection:
             return layout.apply(Session(bind=connection), spec, datetime.now(UTC))
@@ -83,7 +83,7 @@ def picklists(
     """Print a warehouse's pick lists: lines in walking order, with the tote each order's units go in."""
     from services.warehouse import views
     from services.warehouse.printing import picklist_table
-    with session(what="could not read pick lists") as opened:
+    with session(what="could not read pick lists", service="warehouse") as opened:
         if not views.warehouse_exists(opened, warehouse):
             raise fail(f"no warehouse {warehouse!r}")
         found = views.picklists(opened, warehouse, status, limit)
