@@ -32,8 +32,8 @@ check: install
 
 test: check
 	deploy/kafka/broker.sh fetch
-	deploy/chromium.sh
-	deploy/promtool.sh
+	deploy/debian-package.sh chromium chromium "headless browser: the report and the staff pages"
+	deploy/debian-package.sh prometheus promtool "promtool: the alert rules' checks"
 	$(BIN)/pytest -q --durations=10 -n 4 --dist loadfile
 
 unit: install

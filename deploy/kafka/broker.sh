@@ -180,21 +180,8 @@ PROPS
 }
 
 launch() {
-  : > "$run/broker.log"
-  local java_opts; java_opts=$(java_options)
-  # shellcheck disable=SC2086
-  nohup java $java_opts -cp "$libs/*" kafka.Kafka "$run/server.properties" \
-       > "$run/stdout.log" 2>&1 < /dev/null &
-  echo $! > "$run/pid"
-  for _ in $(seq 1 120); do
-    pid_alive || { tail -n 30 "$run/stdout.log" "$run/broker.log" >&2 || true; die "the broker exited during start-up"; }
-    if answers && grep -qE "Kafka Server started" "$run/broker.log" "$run/stdout.log" 2>/dev/null; then
-      echo "broker.sh: Apache Kafka $version listening on 127.0.0.1:$port (pid $(cat "$run/pid"))"
-      return 0
-    fi
-    sleep 0.5
-  done
-  die "the broker did not answer on 127.0.0.1:$port within 60 s (see $run/broker.log)"
+  launch_in_background
+  wait_started
 }
 
 stop() {
@@ -282,15 +269,17 @@ launch_in_background() {
 }
 
 wait_started() {
+  local which="Apache Kafka $version"
+  [ -n "${node_id:-}" ] && which="broker $node_id"
   for _ in $(seq 1 180); do
-    pid_alive || { tail -n 30 "$run/stdout.log" "$run/broker.log" >&2 || true; die "broker $node_id exited during start-up"; }
+    pid_alive || { tail -n 30 "$run/stdout.log" "$run/broker.log" >&2 || true; die "$which exited during start-up"; }
     if answers && grep -qE "Kafka Server started" "$run/broker.log" "$run/stdout.log" 2>/dev/null; then
-      echo "broker.sh: broker $node_id listening on 127.0.0.1:$port (pid $(cat "$run/pid"))"
+      echo "broker.sh: $which listening on 127.0.0.1:$port (pid $(cat "$run/pid"))"
       return 0
     fi
     sleep 0.5
   done
-  die "broker $node_id did not answer on 127.0.0.1:$port within 90 s (see $run/broker.log)"
+  die "$which did not answer on 127.0.0.1:$port within 90 s (see $run/broker.log)"
 }
 
 case "$cmd" in
