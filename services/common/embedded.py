@@ -26,6 +26,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive ports free now (a broker and its controller, a stack's APIs): a port
+    chosen alone leaves its neighbours to chance."""
+    for _ in range(200):
+        first = free_port()
+        if all(_bindable(first + n) for n in range(1, count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 QUIET_ERRORS = ("-c", "log_min_messages=log", "-c", "log_min_error_statement=panic", "-c",
                 "log_error_verbosity=terse", "-c", "log_parameter_max_length_on_error=0",
                 "-c", "log_parameter_max_length=0")

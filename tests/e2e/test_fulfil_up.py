@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.embedded import free_port, wait_for_port
+from services.common.embedded import free_port, free_ports, wait_for_port
 from tests.eventually import eventually
 from tests.factories import order_placed
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_fulfil_up_runs_the_embedded_default_and_stops_cleanly(tmp_path: Path) -> None:
-    kafka_port, pg_port, http_port = free_port(), free_port(), free_port()
+    kafka_port, pg_port, http_port = free_ports(2), free_port(), free_ports(3)  # Tansu; three APIs count up
     env = {**os.environ, "FULFIL_LOG_FORMAT": "json", "FULFIL_WAREHOUSE_WAVE_INTERVAL_S": "1"}
     up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--kafka-port", str(kafka_port),
                            "--pg-port", str(pg_port), "--http-port", str(http_port), "--data-dir", str(tmp_path / "data"),

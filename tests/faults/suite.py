@@ -20,7 +20,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from sqlalchemy import create_engine, text
 from schemas.registry import SHOP_BOUND
 from services.catalog import consumers
 from services.cli.signing import enrol
-from services.common.embedded import EmbeddedPostgres, Tansu, free_port
+from services.common.embedded import EmbeddedPostgres, Tansu, free_ports
 from services.common.kafka_io import tail
 from services.common.settings import Settings
 from services.common.status import wait_drained
@@ -160,7 +159,7 @@ class Infrastructure:
     def __init__(self, plan: Plan, work: Path) -> None:
         self.plan, self.work = plan, work
         self.postgres = EmbeddedPostgres(work / "pg")
-        self.kafka_port = _free_ports(6 if plan.broker == "cluster" else 2)
+        self.kafka_port = free_ports(6 if plan.broker == "cluster" else 2)
         self.tansu: Tansu | None = None
 
     @property
@@ -222,23 +221,6 @@ def _broker_script(*args: str) -> None:
     done = subprocess.run([str(BROKER), *args], capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"broker.sh {' '.join(args)} failed: {done.stdout}{done.stderr}")
-
-
-def _free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports."""
-    for _ in range(100):
-        port = free_port()
-        taken = False
-        for offset in range(1, count):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port + offset))
-                except OSError:
-                    taken = True
-                    break
-        if not taken:
-            return port
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 class Shop:

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from schemas.registry import SHOP_BOUND
 from schemas.signing import Signer
 from services.cli.signing import enrol
-from services.common.embedded import EmbeddedPostgres, free_port
+from services.common.embedded import EmbeddedPostgres, free_ports
 from services.common.kafka_io import Outgoing, send_all, tail
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
@@ -34,19 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BROKER = ROOT / "deploy" / "kafka" / "broker.sh"
 
 
-def _two_free_ports() -> int:
-    for _ in range(50):
-        port = free_port()
-        try:
-            import socket
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no two consecutive free ports")
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A one-node Apache Kafka (KRaft) broker for the whole run."""
@@ -55,7 +42,7 @@ def kafka_bootstrap() -> Iterator[str]:
         yield external
         return
     for _ in range(3):  # test processes running side by side may pick the same free ports: try others
-        port = _two_free_ports()
+        port = free_ports(2)
         started = subprocess.run([str(BROKER), "start", str(port)], capture_output=True, text=True, timeout=600)
         if started.returncode == 0:
             break

@@ -7,7 +7,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.integration.conftest import BROKER, _two_free_ports
+from services.common.embedded import free_ports
+from tests.integration.conftest import BROKER
 
 
 def _broker(command: str, port: int) -> subprocess.CompletedProcess[str]:
@@ -20,7 +21,7 @@ def _answers(port: int) -> bool:
 
 
 def test_stop_and_kill_keep_the_data_for_restart_and_destroy_removes_it() -> None:
-    port = _two_free_ports()
+    port = free_ports(2)
     run = Path(_broker("dir", port).stdout.strip())
     assert run.is_absolute() and str(port) in run.name
     try:

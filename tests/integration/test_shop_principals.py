@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from services.common.embedded import EmbeddedPostgres
+from services.common.embedded import EmbeddedPostgres, free_ports
 from services.common.kafka_io import Outgoing, send_all
 from services.common.settings import Settings
 from services.common.topics import apply_spec, load_spec
 from services.migrations import upgrade
 from tests.factories import cancellation, order_placed, return_requested, scan, to_bytes
-from tests.integration.conftest import BROKER, Stack, _two_free_ports, values
+from tests.integration.conftest import BROKER, Stack, values
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def login(user: str, **settings: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def secure_broker() -> Iterator[int]:
-    port = _two_free_ports()
+    port = free_ports(2)
     env = {**os.environ, "BROKER_USERS": " ".join(f"{u}:{p}" for u, p in USERS.items())}
     started = subprocess.run([str(BROKER), "start-secure", str(port)], capture_output=True, text=True, timeout=300,
                              env=env)
