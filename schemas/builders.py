@@ -62,7 +62,8 @@ def document(payload: Payload, *, source: str, at: datetime, event_id: uuid.UUID
 
 def order_placed(order_id: str = "A-1", shop_id: str = "acme", *, at: datetime,
                  items: Sequence[Item] = (("SKU-MUG", 2),), prices: Mapping[str, Decimal | str] | None = None,
-                 lines: Sequence[Mapping[str, Any]] | None = None, address: Address = BERLIN, customer: Customer = CUSTOMER, window_start: datetime | None = None,
+                 lines: Sequence[Mapping[str, Any]] | None = None, address: Address = BERLIN,
+                 customer: Customer = CUSTOMER, window_start: datetime | None = None,
                  discount: Decimal = Decimal("0"), shipping: Decimal = Decimal("4.95"), **overrides: Any
                  ) -> OrderPlaced:
     """Delivered the next day 10:00-12:00 (UTC) unless `window_start` says when; `items` numbered as lines 1, 2, ...
@@ -174,7 +175,8 @@ def parcel_packed(order_id: str, items: Sequence[Item], *, shop_id: str = "acme"
                   parcel_id: str | None = None, weight_kg: Decimal | str = "1.000", volume_m3: Decimal | str = "0.0100",
                   at: datetime) -> ParcelPacked:
     return ParcelPacked.model_validate({
-        "warehouse_id": warehouse_id, "shop_id": shop_id, "order_id": order_id, "parcel_id": parcel_id or f"P-{order_id}",
+        "warehouse_id": warehouse_id, "shop_id": shop_id, "order_id": order_id,
+        "parcel_id": parcel_id or f"P-{order_id}",
         "weight_kg": weight_kg, "volume_m3": volume_m3, "packed_at": at,
         "items": [{"sku": sku, "quantity": quantity} for sku, quantity in items]})
 

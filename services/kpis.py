@@ -43,33 +43,41 @@ def _pct(part: float | None, whole: float | None) -> float | None:
 def compute(connect: Callable[[str], Connection]) -> list[Kpi]:
     """`connect(service)`: a connection to the database that service's schema lives in (one for all, or one each)."""
     warehouse, tracking, routing, returns = (connect(name) for name in ("warehouse", "tracking", "routing", "returns"))
-    ordered = _one(warehouse, "SELECT sum((x->>'quantity')::int) FROM warehouse.orders o, jsonb_array_elements(o.lines) x "
-                      "WHERE o.status = 'open'")
+    ordered = _one(warehouse, "SELECT sum((x->>'quantity')::int) FROM warehouse.orders o, "
+                              "jsonb_array_elements(o.lines) x "
+                              "WHERE o.status = 'open'")
     reserved = _one(warehouse, "SELECT sum(l.quantity) FROM warehouse.shipment_lines l JOIN warehouse.shipments s "
-                       "USING (shipment_id) JOIN warehouse.orders o USING (shop_id, order_id) "
-                       "WHERE s.status <> 'cancelled' AND o.status = 'open'")
+                               "USING (shipment_id) JOIN warehouse.orders o USING (shop_id, order_id) "
+                               "WHERE s.status <> 'cancelled' AND o.status = 'open'")
     shipped_orders = _one(warehouse, "SELECT count(DISTINCT (shop_id, order_id)) FROM warehouse.shipments "
-                             "WHERE status <> 'cancelled'")
-    split_orders = _one(warehouse, "SELECT count(*) FROM (SELECT 1 FROM warehouse.shipments WHERE status <> 'cancelled' "
-                           "GROUP BY shop_id, order_id HAVING count(*) > 1) x")
+                                     "WHERE status <> 'cancelled'")
+    split_orders = _one(warehouse, "SELECT count(*) FROM (SELECT 1 FROM warehouse.shipments WHERE status <> "
+                                   "'cancelled' "
+                                   "GROUP BY shop_id, order_id HAVING count(*) > 1) x")
     delivered = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered'")
-    promised = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND promised_end IS NOT NULL")
+    promised = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND promised_end IS "
+                              "NOT NULL")
     on_time = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' "
-                      "AND status_at BETWEEN promised_start AND promised_end")
-    early = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at < promised_start")
-    late = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at > promised_end")
-    eta_error = _one(tracking, "SELECT avg(abs(extract(epoch FROM status_at - planned_arrival))) / 60 FROM tracking.shipments "
-                        "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
-    eta_bias = _one(tracking, "SELECT avg(extract(epoch FROM status_at - planned_arrival)) / 60 FROM tracking.shipments "
-                       "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
+                             "AND status_at BETWEEN promised_start AND promised_end")
+    early = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at < "
+                           "promised_start")
+    late = _one(tracking, "SELECT count(*) FROM tracking.shipments WHERE status = 'delivered' AND status_at > "
+                          "promised_end")
+    eta_error = _one(tracking, "SELECT avg(abs(extract(epoch FROM status_at - planned_arrival))) / 60 FROM "
+                               "tracking.shipments "
+                               "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
+    eta_bias = _one(tracking, "SELECT avg(extract(epoch FROM status_at - planned_arrival)) / 60 FROM "
+                              "tracking.shipments "
+                              "WHERE status = 'delivered' AND planned_arrival IS NOT NULL")
     lines_per_wave = _one(warehouse, "SELECT avg(jsonb_array_length(document->'lines')) FROM warehouse.picklists")
     km = _one(routing, "SELECT sum((summary->>'distance_km')::float) FROM routing.waves")
     routed = _one(routing, "SELECT sum((summary->>'routed')::int) FROM routing.waves")
     vans = _one(routing, "SELECT sum((summary->>'vehicles')::int) FROM routing.waves")
     delivered_units = _one(returns, "SELECT sum(value::int) FROM returns.shipments s, jsonb_each_text(s.lines) "
-                              "WHERE s.delivered_at IS NOT NULL")
-    returned_units = _one(returns, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, jsonb_array_elements(r.lines) x "
-                             "WHERE r.status <> 'rejected'")
+                                    "WHERE s.delivered_at IS NOT NULL")
+    returned_units = _one(returns, "SELECT sum((x->>'quantity')::int) FROM returns.returns r, "
+                                   "jsonb_array_elements(r.lines) x "
+                                   "WHERE r.status <> 'rejected'")
     refunded = {currency: f"{cents / 100:.2f}" for currency, cents in returns.execute(text(
         "SELECT o.currency, sum(f.amount_cents) FROM returns.refunds f JOIN returns.orders o USING (shop_id, order_id) "
         "GROUP BY 1 ORDER BY 1"))}

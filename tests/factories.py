@@ -27,7 +27,8 @@ def order_payload(order_id: str = "o-1", *, shop_id: str = "acme", now: datetime
                   lines: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
     """A valid order: two lines, delivery tomorrow 10:00-12:00, totals that add up. `now` defaults to
     the real clock, since the orders service checks windows against it."""
-    placed = builders.order_placed(order_id, shop_id, at=now or datetime.now(UTC), lines=LINES if lines is None else lines,
+    placed = builders.order_placed(order_id, shop_id, at=now or datetime.now(UTC),
+                                   lines=LINES if lines is None else lines,
                                    address=GENT, customer=CUSTOMER, discount=Decimal("5.00"), **overrides)
     return placed.model_dump(mode="json")
 
@@ -45,7 +46,8 @@ def envelope(event_type: str, payload: dict[str, Any], *, correlation_id: str, s
              schema_version: int | None = None) -> dict[str, Any]:
     return {"event_id": str(event_id or uuid.uuid4()), "event_type": event_type,
             "schema_version": schema_version or version_of(event_type, source),
-            "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(), "source": source, "correlation_id": correlation_id,
+            "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(), "source": source,
+            "correlation_id": correlation_id,
             "causation_id": None, "payload": payload}
 
 

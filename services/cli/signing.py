@@ -85,8 +85,9 @@ def add(
         signer = Signer.generate()
         public = signer.public_key
     try:
-        kids = {in_transaction(partial(register, keyrings=[ring], shop_id=shop, public_key=public, now=datetime.now(UTC)),
-                               service) for service, ring in catalog.keyrings().items()}
+        now = datetime.now(UTC)
+        kids = {in_transaction(partial(register, keyrings=[ring], shop_id=shop, public_key=public, now=now), service)
+                for service, ring in catalog.keyrings().items()}
         (kid,) = kids
     except KeyConflict as exc:
         raise fail(str(exc)) from None

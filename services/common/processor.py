@@ -55,7 +55,8 @@ Decoded = tuple[list[tuple[Incoming, AnyEvent]], list[DeadLetter]]
 """A batch's events, and its messages refused before any handler saw them."""
 
 
-def invoke(handler: AnyHandler, uow: UnitOfWork[object], events: Sequence[AnyEvent], ctx: Context[Settings]) -> list[Emit]:
+def invoke(handler: AnyHandler, uow: UnitOfWork[object], events: Sequence[AnyEvent],
+           ctx: Context[Settings]) -> list[Emit]:
     """Run the handler on its events; what it published. A handler that fails publishes nothing: what it had
     published is dropped with its savepoint."""
     try:
@@ -248,7 +249,8 @@ class Processor:
                          correlation_id=event.envelope.correlation_id)
             outcome.processed += len(run)
 
-    def _handle_one_by_one(self, uow: UnitOfWork[object], handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
+    def _handle_one_by_one(self, uow: UnitOfWork[object],
+                           handled: list[tuple[Incoming, Event[Payload], Handler | Batched]],
                            ctx: Context[Settings], records: list[OutboxRecord], dead: list[DeadLetter],
                            outcome: BatchOutcome) -> None:
         """Each event in its own savepoint, tried again when it fails, so that only one whose failure repeats is
@@ -270,7 +272,8 @@ class Processor:
                         dead.append(self._dead_letter_in_place(uow, message, event, exc, ctx.now))
                         outcome.dead += 1
 
-    def _handle(self, uow: UnitOfWork[object], message: Incoming, event: AnyEvent, handler: AnyHandler, ctx: Context[Settings],
+    def _handle(self, uow: UnitOfWork[object], message: Incoming, event: AnyEvent, handler: AnyHandler,
+                ctx: Context[Settings],
                 records: list[OutboxRecord], outcome: BatchOutcome) -> bool:
         """One event on its own: the isolating path, after a batch failed for a reason that was not transient."""
         envelope = event.envelope

@@ -97,7 +97,8 @@ def create_staff_pages(sessions: sessionmaker[Session], settings: WarehouseSetti
             raise Page(401, "sign in with this device's key (fulfil device-key add WAREHOUSE)")
         if warehouse_id is not None and warehouse_id != owner[1]:
             raise Page(403, f"this device's key opens the pages of {owner[1]} only")
-        return Device(owner[0], owner[1], hmac.new(key.encode(), f"csrf/{owner[0]}".encode(), hashlib.sha256).hexdigest())
+        csrf = hmac.new(key.encode(), f"csrf/{owner[0]}".encode(), hashlib.sha256).hexdigest()
+        return Device(owner[0], owner[1], csrf)
 
     async def form(request: Request, signed_in: Device | None) -> dict[str, str]:
         """The posted form, once it is shown to come from one of our own pages."""

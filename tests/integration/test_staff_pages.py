@@ -159,7 +159,8 @@ def test_a_picker_and_a_packer_work_from_the_pages(floor: tuple[Stack, int], bro
     # Kettle: order Z is cancelled while the picker walks (the orders service's answer overtook the list).
     page.goto(steps["SKU-KETTLE"])
     assert page.text_content("[data-test=state]") == "to pick"
-    stale = {name: page.locator(f"form input[name={name}]").first.get_attribute("value") for name in ("csrf", "scan_id")}
+    stale = {name: page.locator(f"form input[name={name}]").first.get_attribute("value")
+             for name in ("csrf", "scan_id")}
     stack.send("orders.events", [order_cancelled("Z")], key="acme/Z")
     stack.until_sql("SELECT status FROM warehouse.shipments WHERE order_id = 'Z'", [("cancelled",)], 30)
     late = page.request.post(steps["SKU-KETTLE"] + "/confirm", form=stale, max_redirects=0)

@@ -90,7 +90,8 @@ def test_the_order_view_counts_backordered_units_and_shows_the_shops_own_order_o
         acme, globex = views.order(session, "acme", "A-1"), views.order(session, "globex", "A-1")
         assert views.order(session, "initech", "A-1") is None
     assert acme is not None and globex is not None
-    assert (acme.status, acme.units_waiting_for_stock, len(acme.shipments)) == ("allocated", 0, 1), "the furthest stage of its shipments"
+    assert (acme.status, acme.units_waiting_for_stock, len(acme.shipments)) == ("allocated", 0, 1), \
+        "the furthest stage of its shipments"
     assert (globex.status, globex.units_waiting_for_stock, globex.shipments) == ("backordered", 3, [])
 
 

@@ -73,7 +73,8 @@ def test_compose_is_valid_compose_with_a_scraped_worker_for_every_service() -> N
                             "vendor.compose-spec", "docker-compose.yml"], cwd=ROOT, capture_output=True, text=True)
     assert valid.returncode == 0, valid.stdout + valid.stderr
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    workers = {name for name, s in compose["services"].items() if s.get("command", [None, None])[:2] == ["fulfil", "worker"]}
+    workers = {name for name, s in compose["services"].items()
+               if s.get("command", [None, None])[:2] == ["fulfil", "worker"]}
     assert workers == set(catalog.NAMES), workers ^ set(catalog.NAMES)
     for name in workers:
         assert compose["services"][name]["command"] == ["fulfil", "worker", name]
