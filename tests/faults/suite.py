@@ -159,7 +159,10 @@ class Infrastructure:
     def __init__(self, plan: Plan, work: Path) -> None:
         self.plan, self.work = plan, work
         self.postgres = EmbeddedPostgres(work / "pg")
-        self.kafka_port = free_ports(6 if plan.broker == "cluster" else 2)
+        span = 6 if plan.broker == "cluster" else 2
+        self.kafka_port = free_ports(span)
+        while self.kafka_port <= self.postgres.port < self.kafka_port + span:  # chosen, not yet bound: not ours
+            self.kafka_port = free_ports(span)
         self.tansu: Tansu | None = None
 
     @property
