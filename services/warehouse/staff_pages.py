@@ -109,7 +109,7 @@ def create_staff_pages(sessions: sessionmaker[Session], settings: WarehouseSetti
             fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         except Exception:
             raise Page(400, "the form could not be read; open the page again") from None
-        if signed_in is not None and not hmac.compare_digest(fields.get("csrf", ""), signed_in.csrf):
+        if signed_in is not None and not hmac.compare_digest(fields.get("csrf", "").encode(), signed_in.csrf.encode()):
             raise Page(403, "this form is not from this device's page; open the page again and tap once more")
         return fields
 

@@ -173,6 +173,9 @@ def test_a_picker_and_a_packer_work_from_the_pages(floor: tuple[Stack, int], bro
     forged = httpx.post(steps["SKU-TEA"] + "/confirm", data={"csrf": "x", "scan_id": fields["scan_id"]},
                         cookies={"fulfil_device": key})
     assert forged.status_code == 403 and "is not from this device" in forged.text
+    odd = httpx.post(steps["SKU-TEA"] + "/confirm", data={"csrf": "é", "scan_id": fields["scan_id"]},
+                     cookies={"fulfil_device": key})
+    assert odd.status_code == 403, "a token that is not even ASCII is refused the same way"
     foreign = page.request.post(steps["SKU-TEA"] + "/confirm", form=fields, headers={"Origin": "https://evil.example"})
     assert foreign.status == 403 and "another site" in foreign.text()
     page.goto(steps["SKU-PLATE"])
