@@ -194,8 +194,8 @@ class Processor:
             uow.commit()
         return outcomes
 
-    def unit_of_work(self, now: datetime) -> UnitOfWork[object]:
-        return UnitOfWork(self.sessions, self.store, source=f"service:{self.service}", now=now)
+    def unit_of_work(self, now: datetime, source: str | None = None) -> UnitOfWork[object]:
+        return UnitOfWork(self.sessions, self.store, source=source or f"service:{self.service}", now=now)
 
     def _authenticate(self, uow: UnitOfWork[object], decoded: Sequence[Decoded], now: datetime) -> list[Decoded]:
         """Move every event on a shop's topic that a live key of its shop did not sign to the refused: the
@@ -306,18 +306,16 @@ class Processor:
                              message.partition, message.offset)
         return DeadLetter(message, reason, self.service, now)
 
-    def run_job(self, job: Job) -> list[OutboxRecord]:
-        """Run a timer's job in one transaction, retrying transient database errors; returns what to publish.
-        Any other error propagates (the caller logs it; the next tick tries again)."""
+    def run_job(self, job: Job, source: str | None = None) -> list[OutboxRecord]:
+        """Run a timer's job (or a person's action: `source` names who, e.g. a device) in one transaction, retrying
+        transient database errors; returns what to publish. Any other error propagates and commits nothing (a
+        timer logs it and the next tick tries again)."""
         def once() -> list[OutboxRecord]:
             now = self.clock()
-            with self.unit_of_work(now) as uow:
+            with self.unit_of_work(now, source) as uow:
                 records: list[OutboxRecord] = []
-                try:
-                    job(uow, Context(now=now, settings=self.settings, service=self.service))
-                finally:
-                    emitted = uow.collect_new_events()
-                self._emit(emitted, records)
+                job(uow, Context(now=now, settings=self.settings, service=self.service))
+                self._emit(uow.collect_new_events(), records)
                 published = self.messaging.enqueue(uow.session, records)
                 uow.commit()
                 return published

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from services.common.logging import get_logger
+from services.common.processor import Processor
 from services.common.unit_of_work import UnitOfWork
 from services.warehouse import staff, tables, views
 from services.warehouse.settings import WarehouseSettings
@@ -127,13 +128,14 @@ def create_staff_pages(sessions: sessionmaker[Session], settings: WarehouseSetti
             raise Page(404, f"no pick list {picklist_id} in {warehouse_id}")
         return found[0]
 
-    def unit_of_work(signed_in: Device) -> UnitOfWork[Store]:
-        return UnitOfWork(sessions, Store, source=f"device:{signed_in.key_id}", now=clock())
+    # A tap is a job of the warehouse's processor: one transaction, retried through a database blip, its scan
+    # written to the outbox (checked against the broker's size limit) as the device's; the worker's sweep sends it.
+    processor = Processor("warehouse", sessions, tables.messaging, {}, settings, clock, store=Store)
 
-    def publish(uow: UnitOfWork[Store]) -> None:
-        """What the tap published goes to the outbox in the tap's own transaction."""
-        records = [emit.record(settings.topic(emit.topic)) for emit in uow.collect_new_events()]
-        tables.messaging.enqueue(uow.session, records)
+    def act(signed_in: Device, work: Callable[[UnitOfWork[Store]], str]) -> str:
+        said: list[str] = []
+        processor.run_job(lambda uow, ctx: said.append(work(uow)), source=f"device:{signed_in.key_id}")
+        return said[-1]
 
     @app.exception_handler(Page)
     async def page(request: Request, exc: Page) -> HTMLResponse:
@@ -220,22 +222,23 @@ def create_staff_pages(sessions: sessionmaker[Session], settings: WarehouseSetti
             found = int(text)
         tapped = scan_id(fields)
         here = f"/{warehouse_id}/picklists/{picklist_id}/steps/{number}"
-        with unit_of_work(signed_in) as uow:
-            view = picklist(uow.session, warehouse_id, picklist_id)
+        def record(uow: UnitOfWork[Store]) -> str:
             step = _step(views.steps(uow.session, warehouse_id, view), number)
             for shipment_id in step.shipment_ids:
                 uow.store.lock_shipment(shipment_id)
             step = _step(views.steps(uow.session, warehouse_id, view), number)  # as it is, now it is ours
-            try:
-                said = staff.pick(uow, step, warehouse_id, picklist_id, signed_in.key_id, tapped, found)
-            except staff.Refused as exc:
-                return back(request, here, f"not recorded: {exc}")
-            publish(uow)
-            uow.commit()
-        log.info("staff.tapped", warehouse_id=warehouse_id, picklist_id=picklist_id, step=step.number, action=action,
+            return staff.pick(uow, step, warehouse_id, picklist_id, signed_in.key_id, tapped, found)
+
+        with sessions() as session:
+            view = picklist(session, warehouse_id, picklist_id)
+        try:
+            said = act(signed_in, record)
+        except staff.Refused as exc:
+            return back(request, here, f"not recorded: {exc}")
+        log.info("staff.tapped", warehouse_id=warehouse_id, picklist_id=picklist_id, step=number, action=action,
                  device=signed_in.key_id)
-        following = f"/{warehouse_id}/picklists/{picklist_id}/steps/{step.number + 1}" \
-            if step.number < _count(view) else here
+        following = f"/{warehouse_id}/picklists/{picklist_id}/steps/{int(number) + 1}" \
+            if int(number) < _count(view) else here
         return back(request, following if said != "already recorded" else here, said)
 
     @app.get("/{warehouse_id}/picklists/{picklist_id}/print", response_class=HTMLResponse)
@@ -272,19 +275,20 @@ def create_staff_pages(sessions: sessionmaker[Session], settings: WarehouseSetti
         except staff.Refused as exc:
             return back(request, here, f"not recorded: {exc}")
         shipment_id = fields.get("shipment_id", "")
-        with unit_of_work(signed_in) as uow:
-            picklist(uow.session, warehouse_id, picklist_id)
+        def record(uow: UnitOfWork[Store]) -> str:
             uow.store.lock_shipment(shipment_id)
             parcel = next((p for p in views.tote(uow.session, warehouse_id, picklist_id, tote)
                            if p.shipment_id == shipment_id), None)
             if parcel is None:
                 raise Page(404, f"no shipment {shipment_id[:64]} in tote {tote}")
-            try:
-                said = staff.pack(uow, parcel, warehouse_id, signed_in.key_id, tapped, weight, volume)
-            except staff.Refused as exc:
-                return back(request, here, f"not recorded: {exc}")
-            publish(uow)
-            uow.commit()
+            return staff.pack(uow, parcel, warehouse_id, signed_in.key_id, tapped, weight, volume)
+
+        with sessions() as session:
+            picklist(session, warehouse_id, picklist_id)
+        try:
+            said = act(signed_in, record)
+        except staff.Refused as exc:
+            return back(request, here, f"not recorded: {exc}")
         log.info("staff.packed", warehouse_id=warehouse_id, shipment_id=shipment_id, device=signed_in.key_id)
         return back(request, f"/{warehouse_id}/parcels/{shipment_id}/label", said)
 
