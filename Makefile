@@ -34,6 +34,7 @@ test: check
 	deploy/kafka/broker.sh fetch
 	deploy/debian-package.sh chromium chromium "headless browser: the report and the staff pages"
 	deploy/debian-package.sh prometheus promtool "promtool: the alert rules' checks"
+	$(BIN)/python -c "from services.routing.domain.ruin_recreate import warm_up; warm_up()"  # compiled once, not in each test process
 	$(BIN)/pytest -q --durations=10 -n 4 --dist loadfile
 
 unit: install

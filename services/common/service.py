@@ -42,6 +42,8 @@ class Service:
     """The shops' public keys, for a service that reads a shop's topic: each of its events must be signed."""
     store: Callable[[Session], object] = no_store
     """Its store on a transaction's session: what its unit of work exposes to handlers and jobs."""
+    prepare: Callable[[], None] | None = None
+    """Work done once before its worker consumes (compiling the route search), so no event waits for it."""
 
     def __post_init__(self) -> None:
         from schemas.registry import SHOP_BOUND
@@ -64,6 +66,8 @@ class Service:
         from services.common.db import make_engine, unit_of_work_factory
         from services.common.http import serve_in_thread
         from services.common.worker import build
+        if self.prepare is not None:
+            self.prepare()
         sessions = unit_of_work_factory(make_engine(settings, service=self.name))
         app = build(settings, service=self.name, sessions=sessions, messaging=self.messaging,
                     handlers=self.handlers, jobs=self.jobs(settings), keyring=self.keyring, store=self.store)

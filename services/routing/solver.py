@@ -21,6 +21,7 @@ FirstSolution = Literal["parallel_cheapest_insertion", "local_cheapest_insertion
 ORTOOLS_S_PER_STOP = 0.01  # OR-Tools' start needs no more: a hundred stops get a second, as tuned at 10 s
 READ_BACK_SHARE = 0.02  # of the limit, kept for a search's last iteration and reading its plan back
 LEAST_PATIENCE = 300  # iterations: a wave of ten stops is planned in about a quarter of a second
+RUIN_RECREATE_STEPS = 100  # compiled ruin-and-recreate iterations (a few stops moved) counted as one of PyVRP's
 Metaheuristic = Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"]
 Engine = Literal["pyvrp", "ortools"]
 
@@ -44,7 +45,9 @@ class SolverParams(BaseModel):
     temperatures: tuple[float, float] = Field((50.0, 0.5), description="Annealing from and to, in distance units")
     patience: int = Field(
         3, ge=0, description="The search stops when this many iterations per stop squared (and at least "
-                             f"{LEAST_PATIENCE}) have found no better plan; 0: always search until the time limit")
+                             f"{LEAST_PATIENCE}) have found no better plan (of PyVRP's; ruin and recreate's iterations "
+                             f"are smaller steps: {RUIN_RECREATE_STEPS} count as one); 0: always search until the "
+                             "time limit")
     log_search: bool = False
 
 
@@ -97,7 +100,7 @@ class RouteSolver:
             return first
         deadline = started + searching_s
         routes, left, iterations = improve(model, first.routes, lambda: deadline - time.monotonic(), params.seed,
-                                           *params.temperatures, patience)
+                                           *params.temperatures, patience and patience * RUIN_RECREATE_STEPS)
         objective = objective_of(model, routes, left)
         status = first.status if objective >= first.objective else f"{first.status}+ruin_recreate"
         return RawSolution(routes, left, objective, time.monotonic() - started, status, iterations)
