@@ -3,8 +3,8 @@
 PyVRP has capacities in several dimensions, time windows, shifts, fixed and per-distance vehicle costs and
 optional stops with prizes; it has no driver breaks and no route prefixes locked in place. A wave with either
 goes to OR-Tools and ruin and recreate (services/routing/solver.py). Measured on the Solomon benchmark at 10 s
-(bench/routing/solomon.py), this search is the best open-source one we know of: OR-Tools with ruin and recreate
-came to within about one percentage point of it, furthest behind on long routes with wide windows (R2, RC2)."""
+(bench/routing/solomon.py), this search and OR-Tools with the compiled ruin and recreate are the two best we know
+of, within a few tenths of a percent of each other (PyVRP was a point ahead while ruin and recreate ran in Python)."""
 
 from __future__ import annotations
 

@@ -112,7 +112,8 @@ class Search:
         current, trial = self._state()
         n, vans = len(self.m.distance), len(self.m.vehicles)
         penalty = self.m.penalties
-        cost = sum(route_cost(self.m, k, r) for k, r in enumerate(self.routes)) + sum(penalty[i] for i in self.unassigned)
+        cost = (sum(route_cost(self.m, k, r) for k, r in enumerate(self.routes))
+                + sum(penalty[i] for i in self.unassigned))
         best = (current[0].copy(), current[1].copy(), current[7].copy())
         counters = np.array([0, 0, cost, cost, len(self.unassigned), len(self.unassigned)], dtype=np.int64)
         spots = n + vans
@@ -122,9 +123,9 @@ class Search:
         total = max(time_left(), 1e-9)
         chunk = 1
         while (remaining := time_left()) > 0 and not (patience is not None and counters[0] - counters[1] >= patience):
-            hot = start_temperature * (end_temperature / start_temperature) ** (1 - remaining / total)
+            temperature = start_temperature * (end_temperature / start_temperature) ** (1 - remaining / total)
             began = time.monotonic()
-            kernels.iterate(chunk, hot, hot, patience or 0, self.model, self.params, current, trial, best, counters,
+            kernels.iterate(chunk, temperature, patience or 0, self.model, self.params, current, trial, best, counters,
                             scratch)
             took = time.monotonic() - began
             chunk = max(1, min(4 * chunk, int(chunk * CHUNK_S / took) if took > 0 else 4 * chunk))

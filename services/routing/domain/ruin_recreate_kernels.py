@@ -293,7 +293,8 @@ def recreate(removed: np.ndarray, n_removed: int, left: np.ndarray, routes: np.n
                 arrive = max(earliest[k, j] + transit[before, u], opens[u])
                 if (arrive <= closes[u] and arrive + transit[u, after] <= latest[k, j + 1]
                         and np.random.random() >= blink_rate):
-                    spot_cost[spots] = v_rate * (distance[before, u] + distance[u, after] - distance[before, after]) + opened
+                    detour = distance[before, u] + distance[u, after] - distance[before, after]
+                    spot_cost[spots] = v_rate * detour + opened
                     spot_van[spots] = k
                     spot_at[spots] = j
                     spots += 1
@@ -343,13 +344,13 @@ def _copy_route(k: int, routes: np.ndarray, sizes: np.ndarray, earliest: np.ndar
 
 
 @njit(cache=True, nogil=True)
-def iterate(count: int, hot: float, cold: float, patience: int, model: tuple[Any, ...], params: tuple[Any, ...],
+def iterate(count: int, temperature: float, patience: int, model: tuple[Any, ...], params: tuple[Any, ...],
             current: tuple[np.ndarray, ...], trial: tuple[np.ndarray, ...], best: tuple[np.ndarray, ...],
             counters: np.ndarray, scratch: tuple[np.ndarray, ...]) -> int:
-    """Up to `count` iterations, annealing from `hot` to `cold` (cost units); stops early once `patience`
-    iterations in a row (patience > 0) found nothing better than the best. `counters` holds the iterations done
-    so far, the last one that found a better plan, the current plan's cost, the best's and how many stops each
-    leaves out. Returns the iterations done in this call."""
+    """Up to `count` iterations at `temperature` (cost units; the caller cools it between calls); stops early
+    once `patience` iterations in a row (patience > 0) found nothing better than the best. `counters` holds the
+    iterations done so far, the last one that found a better plan, the current plan's cost, the best's and how
+    many stops each leaves out. Returns the iterations done in this call."""
     (distance, transit, service, opens, closes, weight, volume, from_depot, penalty, near, pinned,
      capacity_weight, capacity_volume, shift_start, shift_end, rate, fixed_cost, kind, kinds, has_rest, rest,
      locked) = model
@@ -363,7 +364,6 @@ def iterate(count: int, hot: float, cold: float, patience: int, model: tuple[Any
         if patience > 0 and counters[0] - counters[1] >= patience:
             return step
         counters[0] += 1
-        temperature = hot * (cold / hot) ** (step / count)
         n_removed = ruin(t_routes, t_sizes, owner, locked, pinned, near, removed, ruined, average_removed,
                          longest_string, bypass, empty_route_rate)
         for k in range(vans):
