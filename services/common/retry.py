@@ -33,8 +33,9 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential back-off: base, 2*base, 4*base, ... never above cap. `attempt` counts from 1."""
-    return float(min(cap, base * (2 ** (attempt - 1))))
+    """Exponential back-off: base, 2*base, 4*base, ... never above cap. `attempt` counts from 1, without bound
+    (a relay settles through an outage of any length: 2 ** 1100 is past what a float holds)."""
+    return float(min(cap, base * 2.0 ** min(attempt - 1, 64)))
 
 
 T = TypeVar("T")

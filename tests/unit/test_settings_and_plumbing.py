@@ -69,6 +69,11 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert [backoff_delay(n, 0.1, 1.0) for n in range(1, 7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
 
 
+def test_backoff_stays_at_the_cap_however_long_the_outage() -> None:
+    """A settle retried every 5 s makes its 1,100th attempt after an hour and a half."""
+    assert [backoff_delay(n, 0.1, 5.0) for n in (1_100, 10**6)] == [5.0, 5.0]
+
+
 def test_retry_transient_backs_off_then_gives_up_and_never_retries_a_bug() -> None:
     lost = OperationalError("SELECT 1", {}, psycopg2.OperationalError("server closed the connection"))
     calls: list[int] = []
