@@ -10,11 +10,13 @@ the records behind it until the failed one is through.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.db import hold_open
@@ -122,6 +124,12 @@ class OutboxRelay:
         producer waits for an answer, so a slow broker never lets a sweeper send them a second time."""
         self.left: dict[int, Key] = {}
         """Outbox rows this relay left unsent, by id: their keys hold later records back for the sweep."""
+        self.outage_seen = False
+        self.quiet_until = 0.0
+        """Once this relay met a database outage, its next sweep waits until the database answers again, then one
+        back-off delay and the grace period more (monotonic clock): rows a relay published as the database went
+        are unlocked (their locks died with its connections) but stay in the outbox until that relay's settle gets
+        through, at most one back-off delay after the database is back. A sweep before then sends them twice."""
 
     async def publish_committed(self, records: list[OutboxRecord]) -> Report:
         """Publish what a transaction just committed, holding its rows locked meanwhile so that no sweeper sends
@@ -140,6 +148,7 @@ class OutboxRelay:
             try:
                 mine, behind = await self.run_sync(lock)
             except Exception as exc:  # the database went away right after the commit: the sweep sends them later
+                self.outage_seen = True
                 log.warning("outbox.publish_deferred", count=len(records), error=repr(exc)[:200])
                 report = Report(held=list(records))
                 self._remember(report)
@@ -151,6 +160,7 @@ class OutboxRelay:
             try:
                 await self.run_sync(lambda: self._settle(session, report))
             except Exception:
+                self.outage_seen = True
                 await self.run_sync(session.close)
                 await self.run_sync(lambda: self._settle_in_new_transaction(report))
             self._remember(report)
@@ -160,7 +170,17 @@ class OutboxRelay:
 
     async def sweep(self) -> Report:
         """Publish rows that are due (older than the grace period, past their back-off), in outbox order."""
-        session = self.sessions()
+        if self.outage_seen:
+            await self.run_sync(self._ping)  # raises while the outage lasts
+            self.outage_seen = False
+            self.quiet_until = time.monotonic() + self.retry.max_delay_s + self.grace.total_seconds()
+        if time.monotonic() < self.quiet_until:
+            return Report()
+        try:
+            session = self.sessions()
+        except Exception:
+            self.outage_seen = True
+            raise
         try:
             def lock() -> tuple[list[OutboxRecord], set[Key]]:
                 if self.hold_s is not None:
@@ -168,11 +188,20 @@ class OutboxRelay:
                 due = self.messaging.lock_unsent(session, self.grace, self.sweep_limit)
                 return due, self._behind_others(session, due)
 
-            rows, behind = await self.run_sync(lock)
+            try:
+                rows, behind = await self.run_sync(lock)
+            except Exception:
+                self.outage_seen = True
+                raise
             ready = [r for r in rows if key_of(r) not in behind]
             report = await publish_in_key_order(self.publisher, ready) if ready else Report()
             report.held.extend(r for r in rows if key_of(r) in behind)
-            await self.run_sync(lambda: self._settle(session, report))
+            try:
+                await self.run_sync(lambda: self._settle(session, report))
+            except Exception:  # sent, but the database went before it heard: settled once it is back
+                self.outage_seen = True
+                await self.run_sync(session.close)
+                await self.run_sync(lambda: self._settle_in_new_transaction(report))
             if rows:
                 log.warning("outbox.swept", sent=len(report.sent), failed=len(report.failed),
                             parked=len(report.parked), held=len(report.held))
@@ -204,6 +233,10 @@ class OutboxRelay:
         for record in report.unsent:
             if record.id is not None:
                 self.left[record.id] = key_of(record)
+
+    def _ping(self) -> None:
+        with self.sessions() as session:
+            session.execute(text("SELECT 1"))
 
     def _gone(self, ids: list[int]) -> set[int]:
         with self.sessions() as session:

@@ -5,17 +5,22 @@ in test_edges.py and the fault suite)."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.db import make_engine, unit_of_work_factory
 from services.common.embedded import EmbeddedPostgres
 from services.common.messaging import OutboxRecord
 from services.common.relay import Failure, OutboxRelay
+from services.common.retry import RetryPolicy
 from services.common.settings import Settings
 from services.migrations import upgrade
 from services.orders import tables
@@ -163,3 +168,60 @@ def test_a_later_record_never_overtakes_one_that_a_frozen_publisher_holds(relay:
         frozen.close()
     asyncio.run(outbox.sweep())
     assert broker.wire == [b"other", b"first", b"second"]
+
+
+class Gate(sessionmaker[Session]):
+    """A relay's way to the database, which the test can close: while closed, a new session fails as a dead
+    server's would. Sessions already open die with their connections (the test terminates them)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        super().__init__(**sessions.kw)
+        self.open = True
+
+    def __call__(self, **local_kw: Any) -> Session:
+        if not self.open:
+            raise OperationalError("connect", {}, Exception("server closed the connection unexpectedly"))
+        return super().__call__(**local_kw)
+
+
+def test_rows_published_as_the_database_went_are_sent_once_when_it_comes_back(relay: Any) -> None:
+    """Relay A's records reach the broker, and the database goes before A can delete their rows: the rows'
+    locks die with A's connection, and A retries deleting them until the database is back. Relay B met the
+    outage in its sweep; the database answers B first. B must leave those rows to A (not send them again),
+    yet send what nobody holds once A had its chance."""
+    outbox, broker, sql = relay
+    policy = RetryPolicy(attempts=3, base_delay_s=0.05, max_delay_s=0.2)
+    to_a, to_b = Gate(outbox.sessions), Gate(outbox.sessions)
+    a = OutboxRelay(broker, to_a, tables.messaging, run_here, grace_s=0, retry=policy)
+    b = OutboxRelay(broker, to_b, tables.messaging, run_here, grace_s=0, retry=policy)
+    records = enqueue(outbox, ("k", "one"), ("j", "two"))
+    sent_by_broker = broker.send
+
+    async def send_then_lose_the_database(batch: list[OutboxRecord]) -> list[Failure | None]:
+        outcomes = await sent_by_broker(batch)
+        to_a.open = to_b.open = False
+        sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return outcomes
+
+    broker.send = send_then_lose_the_database
+    a_done = threading.Thread(target=lambda: asyncio.run(a.publish_committed(records)))
+    a_done.start()
+    try:
+        deadline = time.monotonic() + 10
+        while broker.wire != [b"one", b"two"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        broker.send = sent_by_broker
+        with pytest.raises(OperationalError):
+            asyncio.run(b.sweep())  # B meets the outage
+
+        to_b.open = True  # the database is back, and B hears of it before A retries
+        assert asyncio.run(b.sweep()).sent == [] and broker.wire == [b"one", b"two"], "B sent A's rows again"
+        (stranded,) = enqueue(outbox, ("s", "nobody holds me"))
+    finally:
+        to_a.open = True
+        a_done.join(timeout=10)
+    assert not a_done.is_alive() and sql("SELECT count(*) FROM orders.outbox") == [(1,)], "A settled its rows"
+    time.sleep(policy.max_delay_s)  # B's quiet: one back-off delay and the grace (0 here)
+    assert [r.id for r in asyncio.run(b.sweep()).sent] == [stranded.id]
+    assert broker.wire == [b"one", b"two", b"nobody holds me"]
