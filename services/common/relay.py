@@ -125,6 +125,7 @@ class OutboxRelay:
         self.left: dict[int, Key] = {}
         """Outbox rows this relay left unsent, by id: their keys hold later records back for the sweep."""
         self.outage_seen = False
+        """The last sweep or publish met a database outage: the next sweep first waits for the database."""
         self.quiet_until = 0.0
         """Once this relay met a database outage, its next sweep waits until the database answers again, then one
         back-off delay and the grace period more (monotonic clock): rows a relay published as the database went
@@ -177,10 +178,13 @@ class OutboxRelay:
         if time.monotonic() < self.quiet_until:
             return Report()
         try:
-            session = self.sessions()
+            return await self._sweep()
         except Exception:
             self.outage_seen = True
             raise
+
+    async def _sweep(self) -> Report:
+        session = self.sessions()
         try:
             def lock() -> tuple[list[OutboxRecord], set[Key]]:
                 if self.hold_s is not None:
@@ -188,11 +192,7 @@ class OutboxRelay:
                 due = self.messaging.lock_unsent(session, self.grace, self.sweep_limit)
                 return due, self._behind_others(session, due)
 
-            try:
-                rows, behind = await self.run_sync(lock)
-            except Exception:
-                self.outage_seen = True
-                raise
+            rows, behind = await self.run_sync(lock)
             ready = [r for r in rows if key_of(r) not in behind]
             report = await publish_in_key_order(self.publisher, ready) if ready else Report()
             report.held.extend(r for r in rows if key_of(r) in behind)
