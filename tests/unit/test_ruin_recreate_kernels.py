@@ -36,11 +36,11 @@ def model_with_breaks(seed: int, stops: int = 14, locked: bool = False, line: bo
 
 
 def kernel_fits(search: Search, k: int, route: list[int], insert_at: int = -1, u: int = 0) -> bool:
-    m, v = search.model, search.m.vehicles[k]
+    a, v = search.arrays, search.m.vehicles[k]
     assert v.rest is not None
     array = np.array(route or [0], dtype=np.int64)
-    return bool(kernels.break_fits(array, len(route), insert_at, u, v.shift[0], v.shift[1], m[1], m[2], m[3],
-                                   m[4], *v.rest))
+    return bool(kernels.break_fits(array, len(route), insert_at, u, v.shift[0], v.shift[1], a["transit"],
+                                   a["service"], a["opens"], a["closes"], *v.rest))
 
 
 @pytest.mark.parametrize("seed", range(12))

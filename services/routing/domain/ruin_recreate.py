@@ -57,15 +57,20 @@ class Search:
         pinned[list(model.fixed)] = True
         # Each stop's neighbours, nearest first: where strings are cut around a seed.
         near = ints([np.argsort(distance[i, 1:], kind="stable") + 1 for i in range(n)]) if n > 1 else ints([[0]])
-        self.model = (distance, ints(model.transit), ints(model.service), ints(self.opens), ints(self.closes),
-                      ints([load[0] for load in model.loads]), ints([load[1] for load in model.loads]),
-                      distance[0].copy(), ints(model.penalties), near, pinned,
-                      ints([v.capacity[0] for v in vehicles]), ints([v.capacity[1] for v in vehicles]),
-                      ints([v.shift[0] for v in vehicles]), ints([v.shift[1] for v in vehicles]),
-                      ints([v.cost_per_unit for v in vehicles]), ints([v.fixed_cost for v in vehicles]),
-                      ints(kind), len(kinds), np.array([v.rest is not None for v in vehicles], dtype=np.bool_),
-                      ints([v.rest or (0, 0, 0) for v in vehicles]).reshape(vans, 3),
-                      ints([self.locked.get(k, 0) for k in range(vans)]))
+        self.arrays: dict[str, np.ndarray] = {
+            "distance": distance, "transit": ints(model.transit), "service": ints(model.service),
+            "opens": ints(self.opens), "closes": ints(self.closes), "weight": ints([load[0] for load in model.loads]),
+            "volume": ints([load[1] for load in model.loads]), "from_depot": distance[0].copy(),
+            "penalty": ints(model.penalties), "near": near, "pinned": pinned,
+            "capacity_weight": ints([v.capacity[0] for v in vehicles]),
+            "capacity_volume": ints([v.capacity[1] for v in vehicles]),
+            "shift_start": ints([v.shift[0] for v in vehicles]), "shift_end": ints([v.shift[1] for v in vehicles]),
+            "rate": ints([v.cost_per_unit for v in vehicles]), "fixed_cost": ints([v.fixed_cost for v in vehicles]),
+            "kind": ints(kind),
+            "has_rest": np.array([v.rest is not None for v in vehicles], dtype=np.bool_),
+            "rest": ints([v.rest or (0, 0, 0) for v in vehicles]).reshape(vans, 3),
+            "locked": ints([self.locked.get(k, 0) for k in range(vans)])}
+        self.model = tuple(self.arrays[name] for name in kernels.MODEL)
         self.params = (float(AVERAGE_REMOVED), float(LONGEST_STRING), BYPASS, EMPTY_ROUTE_RATE, BLINK_RATE,
                        MAX_BREAK_CHECKS)
 
@@ -81,9 +86,10 @@ class Search:
 
     def _state(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
         """The current plan and a trial copy of it, as the compiled iterations keep them."""
-        distance, transit, opens, closes = self.model[0], self.model[1], self.model[3], self.model[4]
-        weight, volume, rate, fixed_cost = self.model[5], self.model[6], self.model[15], self.model[16]
-        shift_start, shift_end = self.model[13], self.model[14]
+        a = self.arrays
+        distance, transit, opens, closes = a["distance"], a["transit"], a["opens"], a["closes"]
+        weight, volume, rate, fixed_cost = a["weight"], a["volume"], a["rate"], a["fixed_cost"]
+        shift_start, shift_end = a["shift_start"], a["shift_end"]
         n, vans = len(self.m.distance), len(self.m.vehicles)
         routes = np.zeros((vans, n), dtype=np.int64)
         sizes = np.array([len(r) for r in self.routes], dtype=np.int64)

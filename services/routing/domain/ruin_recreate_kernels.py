@@ -17,6 +17,10 @@ from numba import njit
 
 NEVER = np.iinfo(np.int64).max
 NONE = -1
+MODEL = ("distance", "transit", "service", "opens", "closes", "weight", "volume", "from_depot", "penalty", "near",
+         "pinned", "capacity_weight", "capacity_volume", "shift_start", "shift_end", "rate", "fixed_cost", "kind",
+         "has_rest", "rest", "locked")
+"""The model's arrays, in the order `iterate` takes them."""
 
 
 @njit(cache=True, nogil=True)
@@ -352,8 +356,9 @@ def iterate(count: int, temperature: float, patience: int, model: tuple[Any, ...
     iterations done so far, the last one that found a better plan, the current plan's cost, the best's and how
     many stops each leaves out. Returns the iterations done in this call."""
     (distance, transit, service, opens, closes, weight, volume, from_depot, penalty, near, pinned,
-     capacity_weight, capacity_volume, shift_start, shift_end, rate, fixed_cost, kind, kinds, has_rest, rest,
+     capacity_weight, capacity_volume, shift_start, shift_end, rate, fixed_cost, kind, has_rest, rest,
      locked) = model
+    kinds = kind.max() + 1
     average_removed, longest_string, bypass, empty_route_rate, blink_rate, max_break_checks = params
     routes, sizes, earliest, latest, load_weight, load_volume, costs, left = current
     t_routes, t_sizes, t_earliest, t_latest, t_load_weight, t_load_volume, t_costs, owner, t_left = trial
